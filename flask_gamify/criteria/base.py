@@ -1,0 +1,201 @@
+"""The building blocks every criterion shares: events, contexts and evaluations.
+
+A criterion turns events into a *state* (plain JSON: it is stored in the database) and
+a state into an :class:`Evaluation`. States merge: applying a set of events gives the
+same state whatever their order or batching, which is what lets workers process events
+late, out of order and concurrently.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+#: A criterion's stored state: JSON-serialisable, ``None`` before the first event.
+State = Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EventData:
+    """An event as the criteria engine sees it."""
+
+    #: Unique id (client-given or generated).
+    id: str
+    #: Event type, such as ``"article.read"``.
+    type: str
+    #: When the event happened (timezone-aware).
+    occurred_at: datetime
+    #: JSON attributes the criteria filter and aggregate on.
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def timestamp_ms(self) -> int:
+        """``occurred_at`` as whole milliseconds since the Unix epoch."""
+        return to_milliseconds(self.occurred_at)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationContext:
+    """What an evaluation depends on besides the events."""
+
+    #: The moment of evaluation (timezone-aware); rolling windows end here.
+    now: datetime
+    #: Time zone of calendar periods (streaks).
+    timezone: tzinfo = UTC
+    #: How many times the entity completed each goal, for ``goal`` criteria.
+    completed_goals: Mapping[str, int] = field(default_factory=dict)
+    #: How long past its window a windowed criterion keeps event timestamps.
+    late_event_allowance: timedelta = timedelta(days=7)
+
+    @property
+    def now_ms(self) -> int:
+        return to_milliseconds(self.now)
+
+    @property
+    def allowance_ms(self) -> int:
+        return self.late_event_allowance // _MILLISECOND
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """How far a state is from completing its criterion."""
+
+    #: The criterion type (``"count"``, ``"all"``, ...).
+    type: str
+    #: Progress towards the first completion; never above :attr:`target`.
+    current: int | float
+    #: What :attr:`current` must reach.
+    target: int | float
+    #: Whole percent from 0 to 100; 100 when complete.
+    percent: int
+    #: Whether the criterion is met.
+    completed: bool
+    #: How many times the criterion is met (decides repeatable awards), capped.
+    occurrences: int
+    #: Evaluations of the children of ``all``/``any``.
+    children: tuple[Evaluation, ...] = ()
+    #: A short human description of the criterion.
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form used by the REST API."""
+        data: dict[str, Any] = {
+            "type": self.type,
+            "label": self.label,
+            "current": self.current,
+            "target": self.target,
+            "percent": self.percent,
+            "completed": self.completed,
+        }
+        if self.children:
+            data["children"] = [child.to_dict() for child in self.children]
+        return data
+
+
+class Criterion(abc.ABC):
+    """A compiled, validated criterion."""
+
+    #: The criterion type name, as written in the criteria JSON.
+    type: str
+    #: Cap on occurrences (1 unless the goal is repeatable; ``None`` is unlimited).
+    max_occurrences: int | None
+
+    @property
+    @abc.abstractmethod
+    def event_types(self) -> frozenset[str]:
+        """The event types this criterion listens to."""
+
+    @property
+    def goal_refs(self) -> frozenset[str]:
+        """Keys of the goals this criterion depends on."""
+        return frozenset()
+
+    @property
+    @abc.abstractmethod
+    def label(self) -> str:
+        """A short human description."""
+
+    @abc.abstractmethod
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        """Return the state after ``events``; never mutates ``state``."""
+
+    @abc.abstractmethod
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        """Evaluate ``state`` at ``context.now``."""
+
+    def cap(self, occurrences: int) -> int:
+        """Limit ``occurrences`` to :attr:`max_occurrences`."""
+        if self.max_occurrences is None:
+            return occurrences
+        return min(occurrences, self.max_occurrences)
+
+    def is_saturated(self, occurrences: int) -> bool:
+        """Whether no further event can change the (capped) occurrences."""
+        return self.max_occurrences is not None and occurrences >= self.max_occurrences
+
+
+def to_milliseconds(moment: datetime) -> int:
+    """Whole milliseconds since the Unix epoch, exactly (no float rounding)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MILLISECOND
+
+
+def canonical_value(value: Any) -> str | None:
+    """A JSON value as a canonical string, so that ``1`` and ``1.0`` are one value.
+
+    Returns ``None`` for ``null``, which criteria skip.
+    """
+    if value is None:
+        return None
+    return json.dumps(_normalise_number(value), sort_keys=True, separators=(",", ":"))
+
+
+def _normalise_number(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _normalise_number(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normalise_number(item) for item in value]
+    return value
+
+
+def numeric_value(value: Any) -> Fraction | None:
+    """The exact value of a JSON number as written, or ``None`` for anything else.
+
+    Floats are read by their shortest decimal form (``0.1`` is one tenth), and sums are
+    exact fractions, so the order in which values are added never changes a total.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return Fraction(Decimal(repr(value)))
+    return Fraction(value)
+
+
+def plain_number(value: Fraction | int) -> int | float:
+    """An exact number as ``int`` when it is whole, else as ``float``."""
+    if isinstance(value, int):
+        return value
+    return value.numerator if value.denominator == 1 else float(value)
+
+
+def percent_of(current: Fraction | int, target: Fraction | int, completed: bool) -> int:
+    """``floor(100 * current / target)`` kept within 0..100; 100 when complete."""
+    if completed:
+        return 100
+    ratio = Fraction(current) * 100 / Fraction(target)
+    return max(0, min(100, math.floor(ratio)))

@@ -1,0 +1,451 @@
+"""Criteria over the events themselves: count, sum, distinct, all_of, streak, sequence.
+
+Each state is a merge-friendly summary (a count, an exact sum, a set of values, runs of
+active periods, sorted timestamp lists) so that the result never depends on the order
+or batching of events. Windowed criteria keep the timestamps of their window plus the
+late-event allowance, and remember their occurrences so that pruning never takes a
+completion back.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right, insort
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from typing import Any
+
+from .base import (
+    Criterion,
+    EvaluationContext,
+    Evaluation,
+    EventData,
+    State,
+    canonical_value,
+    numeric_value,
+    percent_of,
+    plain_number,
+)
+from .filters import Where
+
+
+class Leaf(Criterion):
+    """A criterion over one event type, filtered by ``where``."""
+
+    def __init__(self, event: str, where: Where, max_occurrences: int | None) -> None:
+        self.event = event
+        self.where = where
+        self.max_occurrences = max_occurrences
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset((self.event,))
+
+    def matching(self, events: Iterable[EventData]) -> list[EventData]:
+        return [e for e in events if e.type == self.event and self.where(e.attributes)]
+
+    def _evaluation(
+        self, current: Fraction | int, target: Fraction | int, occurrences: int
+    ) -> Evaluation:
+        completed = occurrences >= 1
+        shown = target if completed else min(current, target)
+        return Evaluation(
+            type=self.type,
+            current=plain_number(shown),
+            target=plain_number(target),
+            percent=percent_of(shown, target, completed),
+            completed=completed,
+            occurrences=self.cap(occurrences),
+            label=self.label,
+        )
+
+
+def _where_label(where: Where) -> str:
+    if not where:
+        return ""
+    parts = [f"{attribute} {op} {operand!r}" for attribute, op, operand in where.conditions]
+    return " where " + " and ".join(parts)
+
+
+def _window_text(window_ms: int) -> str:
+    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+        if window_ms % size == 0:
+            return f"{window_ms // size}{unit}"
+    return f"{window_ms // 1000}s"
+
+
+class _Windowed(Leaf):
+    """Shared behaviour of leaves that keep timestamps for a rolling window."""
+
+    window_ms: int | None
+
+    def horizon(self, context: EvaluationContext) -> int:
+        """Timestamps at or before this can no longer matter and are dropped."""
+        assert self.window_ms is not None
+        return context.now_ms - self.window_ms - context.allowance_ms
+
+    def window_suffix(self) -> str:
+        return f" within {_window_text(self.window_ms)}" if self.window_ms else ""
+
+
+class Count(_Windowed):
+    type = "count"
+
+    def __init__(
+        self, event: str, where: Where, max_occurrences: int | None, *, target: int,
+        window_ms: int | None,
+    ) -> None:
+        super().__init__(event, where, max_occurrences)
+        self.target = target
+        self.window_ms = window_ms
+
+    @property
+    def label(self) -> str:
+        return f"{self.event} ×{self.target}{self.window_suffix()}{_where_label(self.where)}"
+
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        matched = [event.timestamp_ms for event in self.matching(events)]
+        if self.window_ms is None:
+            return {"n": (state or {}).get("n", 0) + len(matched)}
+        occurrences = (state or {}).get("occ", 0)
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
+        horizon = self.horizon(context)
+        timestamps = sorted([*(state or {}).get("ts", []), *(t for t in matched if t > horizon)])
+        occurrences = self.cap(max(occurrences, self._groups(timestamps)))
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
+        return {"ts": [t for t in timestamps if t > horizon], "occ": occurrences}
+
+    def _groups(self, timestamps: Sequence[int]) -> int:
+        """The most disjoint groups of ``target`` events that each fit in the window."""
+        assert self.window_ms is not None
+        groups, index = 0, 0
+        while index + self.target <= len(timestamps):
+            if timestamps[index + self.target - 1] - timestamps[index] < self.window_ms:
+                groups += 1
+                index += self.target
+            else:
+                index += 1
+        return groups
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        state = state or {}
+        if self.window_ms is None:
+            count = state.get("n", 0)
+            return self._evaluation(count, self.target, count // self.target)
+        timestamps = state.get("ts", [])
+        occurrences = max(state.get("occ", 0), self._groups(timestamps))
+        now = context.now_ms
+        recent = bisect_right(timestamps, now) - bisect_right(timestamps, now - self.window_ms)
+        return self._evaluation(recent, self.target, occurrences)
+
+
+class Sum(_Windowed):
+    type = "sum"
+
+    def __init__(
+        self, event: str, where: Where, max_occurrences: int | None, *, field: str,
+        target: int | float, window_ms: int | None,
+    ) -> None:
+        super().__init__(event, where, max_occurrences)
+        self.field = field
+        target_value = numeric_value(target)
+        assert target_value is not None
+        self.target = target_value
+        self.window_ms = window_ms
+
+    @property
+    def label(self) -> str:
+        target = plain_number(self.target)
+        return (
+            f"sum of {self.event}.{self.field} reaches {target}"
+            f"{self.window_suffix()}{_where_label(self.where)}"
+        )
+
+    def _values(self, events: Iterable[EventData]) -> list[tuple[int, Fraction]]:
+        values = []
+        for event in self.matching(events):
+            value = numeric_value(event.attributes.get(self.field))
+            if value is not None:
+                values.append((event.timestamp_ms, value))
+        return values
+
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        values = self._values(events)
+        if self.window_ms is None:
+            total = Fraction((state or {}).get("total", "0")) + sum(v for _, v in values)
+            return {"total": str(total)}
+        occurrences = (state or {}).get("occ", 0)
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
+        horizon = self.horizon(context)
+        entries = sorted(
+            [*_read_entries(state), *((t, v) for t, v in values if t > horizon)]
+        )
+        if self._best_rolling_sum(entries) >= self.target:
+            occurrences = self.cap(max(occurrences, 1))
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
+        kept = [[t, str(v)] for t, v in entries if t > horizon]
+        return {"items": kept, "occ": occurrences}
+
+    def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
+        """The sum of values with ``end - window < t <= end``."""
+        assert self.window_ms is not None
+        start = end - self.window_ms
+        return sum((v for t, v in entries if start < t <= end), Fraction(0))
+
+    def _best_rolling_sum(self, entries: Sequence[tuple[int, Fraction]]) -> Fraction:
+        ends = sorted({t for t, _ in entries})
+        return max((self._rolling_sum(entries, end) for end in ends), default=Fraction(0))
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        state = state or {}
+        if self.window_ms is None:
+            total = Fraction(state.get("total", "0"))
+            occurrences = int(total // self.target) if total > 0 else 0
+            return self._evaluation(total, self.target, occurrences)
+        entries = _read_entries(state)
+        occurrences = state.get("occ", 0)
+        if occurrences == 0 and self._best_rolling_sum(entries) >= self.target:
+            occurrences = 1
+        return self._evaluation(
+            self._rolling_sum(entries, context.now_ms), self.target, occurrences
+        )
+
+
+def _read_entries(state: State) -> list[tuple[int, Fraction]]:
+    return [(t, Fraction(v)) for t, v in (state or {}).get("items", [])]
+
+
+class Distinct(Leaf):
+    type = "distinct"
+
+    def __init__(
+        self, event: str, where: Where, max_occurrences: int | None, *, field: str, target: int
+    ) -> None:
+        super().__init__(event, where, max_occurrences)
+        self.field = field
+        self.target = target
+
+    @property
+    def label(self) -> str:
+        return f"{self.target} different {self.field} of {self.event}{_where_label(self.where)}"
+
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        values = set((state or {}).get("values", []))
+        for event in self.matching(events):
+            key = canonical_value(event.attributes.get(self.field))
+            if key is not None:
+                values.add(key)
+        kept = sorted(values)
+        if self.max_occurrences is not None:
+            # The smallest values are a merge-friendly choice of which ones to keep.
+            kept = kept[: self.target * self.max_occurrences]
+        return {"values": kept}
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        count = len((state or {}).get("values", []))
+        return self._evaluation(count, self.target, count // self.target)
+
+
+class AllOf(Leaf):
+    type = "all_of"
+
+    def __init__(
+        self, event: str, where: Where, max_occurrences: int | None, *, field: str,
+        values: Sequence[Any],
+    ) -> None:
+        super().__init__(event, where, max_occurrences)
+        self.field = field
+        self.values = list(values)
+        self.keys = [canonical_value(value) for value in values]
+
+    @property
+    def label(self) -> str:
+        listed = ", ".join(repr(value) for value in self.values)
+        return f"{self.event} with every {self.field} of {listed}{_where_label(self.where)}"
+
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        counts = dict((state or {}).get("counts", {}))
+        wanted = set(self.keys)
+        for event in self.matching(events):
+            key = canonical_value(event.attributes.get(self.field))
+            if key in wanted:
+                assert key is not None
+                counts[key] = counts.get(key, 0) + 1
+        if self.max_occurrences is not None:
+            counts = {key: min(n, self.max_occurrences) for key, n in counts.items()}
+        return {"counts": counts}
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        counts = (state or {}).get("counts", {})
+        seen = sum(1 for key in self.keys if counts.get(key, 0) > 0)
+        occurrences = min(counts.get(key, 0) for key in self.keys)
+        return self._evaluation(seen, len(self.keys), occurrences)
+
+
+class Streak(Leaf):
+    type = "streak"
+
+    def __init__(
+        self, event: str, where: Where, max_occurrences: int | None, *, target: int, period: str
+    ) -> None:
+        super().__init__(event, where, max_occurrences)
+        self.target = target
+        self.period = period
+
+    @property
+    def label(self) -> str:
+        return f"{self.event} {self.target} {self.period}s in a row{_where_label(self.where)}"
+
+    def period_of(self, event_time: Any, context: EvaluationContext) -> int:
+        """The day (or Monday-based week) number of a moment in the context's time zone."""
+        ordinal: int = event_time.astimezone(context.timezone).date().toordinal()
+        # date(1, 1, 1) is a Monday, so weeks counted from it start on Mondays.
+        return ordinal if self.period == "day" else (ordinal - 1) // 7
+
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        runs = [list(run) for run in (state or {}).get("runs", [])]
+        for event in self.matching(events):
+            _add_to_runs(runs, self.period_of(event.occurred_at, context))
+        return {"runs": runs}
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        runs = (state or {}).get("runs", [])
+        occurrences = sum((last - first + 1) // self.target for first, last in runs)
+        today = self.period_of(context.now, context)
+        running = next(
+            (last - first + 1 for first, last in runs if first <= today and last >= today - 1), 0
+        )
+        return self._evaluation(running, self.target, occurrences)
+
+
+def _add_to_runs(runs: list[list[int]], period: int) -> None:
+    """Add ``period`` to sorted, disjoint, non-adjacent ``[first, last]`` runs, in place."""
+    index = bisect_right(runs, [period, math.inf])  # the first run starting after period
+    before = runs[index - 1] if index > 0 else None
+    after = runs[index] if index < len(runs) else None
+    if before is not None and before[1] >= period:
+        return
+    joins_before = before is not None and before[1] == period - 1
+    joins_after = after is not None and after[0] == period + 1
+    if joins_before and joins_after:
+        assert before is not None and after is not None
+        before[1] = after[1]
+        del runs[index]
+    elif joins_before:
+        assert before is not None
+        before[1] = period
+    elif joins_after:
+        assert after is not None
+        after[0] = period
+    else:
+        insort(runs, [period, period])
+
+
+class Step:
+    """One step of a sequence."""
+
+    def __init__(self, event: str, where: Where) -> None:
+        self.event = event
+        self.where = where
+
+    def matches(self, event: EventData) -> bool:
+        return event.type == self.event and self.where(event.attributes)
+
+
+class SequenceCriterion(_Windowed):
+    type = "sequence"
+
+    def __init__(
+        self, steps: Sequence[Step], max_occurrences: int | None, *, window_ms: int | None
+    ) -> None:
+        super().__init__(steps[0].event, steps[0].where, max_occurrences)
+        self.steps = list(steps)
+        self.window_ms = window_ms
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(step.event for step in self.steps)
+
+    @property
+    def label(self) -> str:
+        arrows = " → ".join(step.event + _where_label(step.where) for step in self.steps)
+        return f"{arrows}{self.window_suffix()}"
+
+    def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        occurrences = (state or {}).get("occ", 0)
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
+        horizon = self.horizon(context) if self.window_ms is not None else None
+        lists = [list(times) for times in (state or {}).get("steps", [[] for _ in self.steps])]
+        for event in events:
+            t = event.timestamp_ms
+            if horizon is not None and t <= horizon:
+                continue
+            for index, step in enumerate(self.steps):
+                if step.matches(event):
+                    insort(lists[index], t)
+        if self._longest_chain(lists) == len(self.steps):
+            occurrences = self.cap(max(occurrences, 1))
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
+        if horizon is not None:
+            lists = [[t for t in times if t > horizon] for times in lists]
+        else:
+            lists = self._drop_unreachable(lists)
+        return {"steps": lists, "occ": occurrences}
+
+    def _chain_from(self, lists: Sequence[Sequence[int]], start: int) -> int:
+        """Steps matched by the earliest chain that begins at ``start``, within the window."""
+        previous, length = start, 1
+        for times in lists[1:]:
+            index = bisect_right(times, previous)
+            if index == len(times):
+                break
+            following = times[index]
+            if self.window_ms is not None and following - start >= self.window_ms:
+                break
+            previous, length = following, length + 1
+        return length
+
+    def _longest_chain(self, lists: Sequence[Sequence[int]]) -> int:
+        if not lists[0]:
+            return 0
+        if self.window_ms is None:
+            # Without a window, the earliest start gives the longest chain.
+            return self._chain_from(lists, lists[0][0])
+        return max(self._chain_from(lists, start) for start in lists[0])
+
+    def _drop_unreachable(self, lists: list[list[int]]) -> list[list[int]]:
+        """Keep only timestamps a windowless chain may still use.
+
+        The earliest start is the best one; and once step ``i`` has a chain time, later
+        times of that step can never be chosen, since chain times only move earlier.
+        """
+        kept = [lists[0][:1]]
+        previous = lists[0][0] if lists[0] else None
+        for times in lists[1:]:
+            if previous is None:
+                kept.append(times)
+                continue
+            index = bisect_right(times, previous)
+            if index == len(times):
+                kept.append(times)
+                previous = None
+            else:
+                kept.append(times[: index + 1])
+                previous = times[index]
+        return kept
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        state = state or {}
+        lists = state.get("steps", [[] for _ in self.steps])
+        chain = self._longest_chain(lists)
+        occurrences = max(state.get("occ", 0), 1 if chain == len(self.steps) else 0)
+        return self._evaluation(chain, len(self.steps), occurrences)
+
+
+__all__ = ["AllOf", "Count", "Distinct", "Leaf", "SequenceCriterion", "Step", "Streak", "Sum"]

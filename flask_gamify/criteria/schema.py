@@ -1,0 +1,278 @@
+"""Validation of criteria JSON with marshmallow.
+
+:func:`validate_criteria` returns the cleaned criteria or raises
+:class:`~flask_gamify.CriteriaError` whose message names the path of every bad field,
+such as ``criteria.of[1].target: Must be a positive integer.``
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from ..errors import CriteriaError
+from .base import canonical_value
+from .filters import OPERATORS, parse_window
+
+#: Every criterion type, in the order the documentation lists them.
+CRITERION_TYPES = ("count", "sum", "distinct", "all_of", "streak", "sequence", "all", "any", "goal")
+
+#: How deep ``all``/``any`` may nest; deeper criteria are almost surely a mistake.
+MAX_DEPTH = 8
+_NAME_LENGTH = validate.Length(min=1, max=200)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class PositiveInteger(fields.Field[int]):
+    """A JSON integer above zero (``true`` and ``1.0`` are refused)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError("Must be a positive integer.")
+        return value
+
+
+class PositiveNumber(fields.Field[int | float]):
+    """A finite JSON number above zero."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | float:
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+            raise ValidationError("Must be a positive number.")
+        return value  # type: ignore[no-any-return]
+
+
+class Window(fields.Field[str]):
+    """A duration such as ``"7d"``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            parse_window(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+        return value  # type: ignore[no-any-return]
+
+
+def _is_json_value(value: Any) -> bool:
+    if value is None or isinstance(value, str | bool):
+        return True
+    if _is_number(value):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_is_json_value(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_value(v) for k, v in value.items())
+    return False
+
+
+class WhereField(fields.Field[dict[str, Any]]):
+    """``{"attribute": value}`` or ``{"attribute": {"operator": operand, ...}}``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError(
+                'Must be an object mapping attribute names to conditions, such as {"category":'
+                ' "python"} or {"score": {"gte": 80}}.'
+            )
+        errors: dict[str, list[str]] = {}
+        for attribute, condition in value.items():
+            problem = self._check_condition(condition)
+            if problem:
+                errors[attribute] = [problem]
+        if errors:
+            raise ValidationError(errors)
+        return dict(value)
+
+    @staticmethod
+    def _check_condition(condition: Any) -> str | None:
+        if not isinstance(condition, dict):
+            return None if _is_json_value(condition) else "Must be a JSON value."
+        if not condition:
+            return f"Must name at least one operator: {', '.join(OPERATORS)}."
+        for operator, operand in condition.items():
+            if operator not in OPERATORS:
+                return f"Unknown operator {operator!r}; allowed operators: {', '.join(OPERATORS)}."
+            if not _is_json_value(operand):
+                return f"The operand of {operator!r} must be a JSON value."
+            if operator == "in" and not isinstance(operand, list):
+                return "The operand of 'in' must be a list of values."
+            if operator in ("lt", "lte", "gt", "gte") and not (
+                _is_number(operand) or isinstance(operand, str)
+            ):
+                return f"The operand of {operator!r} must be a number or a string."
+        return None
+
+
+class ValuesField(fields.Field[list[Any]]):
+    """A non-empty list of different strings, numbers or booleans."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise ValidationError("Must be a non-empty list of strings, numbers or booleans.")
+        seen: set[str | None] = set()
+        for item in value:
+            scalar = isinstance(item, str | bool) or (_is_number(item) and math.isfinite(item))
+            if not scalar:
+                raise ValidationError("Must contain only strings, numbers or booleans.")
+            key = canonical_value(item)
+            if key in seen:
+                raise ValidationError(f"Lists {item!r} more than once; list each value once.")
+            seen.add(key)
+        return list(value)
+
+
+class CriterionField(fields.Field[dict[str, Any]]):
+    """A nested criterion of any type (``of`` of ``all``/``any``)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        depth = int(self.metadata.get("depth", 1))
+        return load_criterion(value, depth=depth)
+
+
+class _CriterionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    type = fields.String(required=True)
+
+
+class _LeafSchema(_CriterionSchema):
+    event = fields.String(required=True, validate=_NAME_LENGTH)
+    where = WhereField()
+
+
+class CountSchema(_LeafSchema):
+    target = PositiveInteger(required=True)
+    window = Window()
+
+
+class SumSchema(_LeafSchema):
+    field = fields.String(required=True, validate=_NAME_LENGTH)
+    target = PositiveNumber(required=True)
+    window = Window()
+
+
+class DistinctSchema(_LeafSchema):
+    field = fields.String(required=True, validate=_NAME_LENGTH)
+    target = PositiveInteger(required=True)
+
+
+class AllOfSchema(_LeafSchema):
+    field = fields.String(required=True, validate=_NAME_LENGTH)
+    values = ValuesField(required=True)
+
+
+class StreakSchema(_LeafSchema):
+    target = PositiveInteger(required=True)
+    period = fields.String(load_default="day", validate=validate.OneOf(["day", "week"]))
+
+
+class StepSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    event = fields.String(required=True, validate=_NAME_LENGTH)
+    where = WhereField()
+
+
+class SequenceSchema(_CriterionSchema):
+    steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(min=1))
+    window = Window()
+
+
+class GoalRefSchema(_CriterionSchema):
+    goal = fields.String(required=True, validate=_NAME_LENGTH)
+
+
+def _composite_schema(depth: int) -> Schema:
+    class CompositeSchema(_CriterionSchema):
+        of = fields.List(
+            CriterionField(metadata={"depth": depth + 1}),
+            required=True,
+            validate=validate.Length(min=1, error="Must list at least one criterion."),
+        )
+
+        @validates_schema
+        def _check_depth(self, data: dict[str, Any], **kwargs: Any) -> None:
+            if depth >= MAX_DEPTH:
+                raise ValidationError(f"Criteria may nest at most {MAX_DEPTH} levels deep.", "of")
+
+    return CompositeSchema()
+
+
+_LEAF_SCHEMAS: dict[str, Schema] = {
+    "count": CountSchema(),
+    "sum": SumSchema(),
+    "distinct": DistinctSchema(),
+    "all_of": AllOfSchema(),
+    "streak": StreakSchema(),
+    "sequence": SequenceSchema(),
+    "goal": GoalRefSchema(),
+}
+
+
+def load_criterion(value: Any, *, depth: int = 1) -> dict[str, Any]:
+    """Validate one criterion; raise marshmallow's :class:`ValidationError` with nested messages."""
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'Must be an object with a "type", such as {"type": "count", "event": "login",'
+            ' "target": 3}.'
+        )
+    kind = value.get("type")
+    if kind not in CRITERION_TYPES:
+        problem = "Missing." if kind is None else f"Unknown criterion type {kind!r}."
+        raise ValidationError({"type": [f"{problem} Allowed types: {', '.join(CRITERION_TYPES)}."]})
+    schema = _composite_schema(depth) if kind in ("all", "any") else _LEAF_SCHEMAS[kind]
+    loaded: dict[str, Any] = schema.load(value)
+    return loaded
+
+
+def flatten_errors(messages: Any, path: str) -> dict[str, list[str]]:
+    """Turn marshmallow's nested messages into ``{"criteria.of[1].target": [...]}``."""
+    if isinstance(messages, str):
+        return {path: [messages]}
+    if isinstance(messages, list):
+        if all(isinstance(item, str) for item in messages):
+            return {path: list(messages)}
+        flat: dict[str, list[str]] = {}
+        for item in messages:
+            for key, msgs in flatten_errors(item, path).items():
+                flat.setdefault(key, []).extend(msgs)
+        return flat
+    flat = {}
+    for key, nested in messages.items():
+        if key == "_schema":
+            child = path
+        elif isinstance(key, int):
+            child = f"{path}[{key}]"
+        else:
+            child = f"{path}.{key}"
+        for sub_path, msgs in flatten_errors(nested, child).items():
+            flat.setdefault(sub_path, []).extend(msgs)
+    return flat
+
+
+def validate_criteria(data: Any, *, path: str = "criteria") -> dict[str, Any]:
+    """Return the validated criteria, or raise :class:`~flask_gamify.CriteriaError`."""
+    try:
+        return load_criterion(data)
+    except ValidationError as error:
+        raise CriteriaError(flatten_errors(error.messages, path)) from error
+
+
+def criteria_messages(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The validation messages for ``data`` (empty when it is valid)."""
+    try:
+        validate_criteria(data)
+    except CriteriaError as error:
+        return error.errors
+    return {}

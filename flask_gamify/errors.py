@@ -1,0 +1,86 @@
+"""The exceptions Flask-Gamify raises.
+
+Every error derives from :class:`GamifyError`. Errors about input a client sent also
+derive from the matching werkzeug HTTP exception, so a view that lets one escape answers
+with the right status code instead of a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from werkzeug.exceptions import Conflict, HTTPException, NotFound, UnprocessableEntity
+
+__all__ = [
+    "AssignmentError",
+    "CriteriaError",
+    "EventError",
+    "GamifyError",
+    "GoalError",
+    "GoalNotFound",
+    "InvalidInputError",
+]
+
+
+class GamifyError(Exception):
+    """Base class of every error raised by Flask-Gamify."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        #: The full message, a sentence that names the problem and the fix.
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _HTTPGamifyError(GamifyError, HTTPException):
+    """A :class:`GamifyError` that is also a werkzeug HTTP exception."""
+
+    def __init__(self, message: str) -> None:
+        GamifyError.__init__(self, message)
+        HTTPException.__init__(self, description=message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInputError(_HTTPGamifyError, UnprocessableEntity):
+    """Input was rejected. :attr:`errors` maps each bad field's path to its messages."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]], *, summary: str | None = None) -> None:
+        #: ``{"criteria.of[1].target": ["Must be a positive integer."]}``
+        self.errors: dict[str, list[str]] = {path: list(msgs) for path, msgs in errors.items()}
+        lines = [f"{path}: {' '.join(msgs)}" for path, msgs in sorted(self.errors.items())]
+        message = "; ".join(lines)
+        if summary:
+            message = f"{summary} {message}" if message else summary
+        super().__init__(message)
+
+
+class CriteriaError(InvalidInputError):
+    """A goal's criteria are invalid; the message names the path of each bad field."""
+
+
+class GoalError(InvalidInputError):
+    """A goal definition (other than its criteria) is invalid."""
+
+
+class EventError(InvalidInputError):
+    """An event is malformed (unknown type of value, too large, too far in the future)."""
+
+
+class GoalNotFound(_HTTPGamifyError, NotFound):
+    """No goal with the given key exists."""
+
+    def __init__(self, key: str) -> None:
+        #: The key that was looked up.
+        self.key = key
+        super().__init__(
+            f"No goal with key {key!r} exists. Define it with gamify.define_goal({key!r}, ...)"
+            " or check the spelling."
+        )
+
+
+class AssignmentError(_HTTPGamifyError, Conflict):
+    """A goal cannot be assigned (it is not ``assigned_only``, or is archived)."""

@@ -1,0 +1,165 @@
+"""Events as they enter gamify: validation, normalisation and their JSON form."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .criteria import EventData
+from .errors import EventError
+from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH, utcnow
+
+__all__ = ["EventLimits", "TrackedEvent", "make_event"]
+
+_ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """Bounds on what one event may carry (from ``GAMIFY_MAX_*`` configuration)."""
+
+    #: Largest JSON encoding of ``attributes``, in bytes.
+    attributes_bytes: int = 8192
+    #: Deepest nesting of objects and lists in ``attributes``.
+    attributes_depth: int = 4
+    #: How far ``occurred_at`` may lie in the future (clock skew).
+    future: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedEvent:
+    """A validated event, ready to be processed or sent to a worker."""
+
+    id: str
+    type: str
+    entity_type: str
+    entity_id: str
+    occurred_at: datetime
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_engine(self) -> EventData:
+        """The form the criteria engine works with."""
+        return EventData(self.id, self.type, self.occurred_at, self.attributes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (also the wire format to workers)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "entity_type": self.entity_type,
+            "entity": self.entity_id,
+            "attributes": dict(self.attributes),
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+def _check_name(errors: dict[str, list[str]], path: str, value: Any, limit: int, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        errors[path] = [f"Must be a non-empty string naming the {what}."]
+    elif len(value) > limit:
+        errors[path] = [f"Must be at most {limit} characters long (got {len(value)})."]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _check_attributes(
+    errors: dict[str, list[str]], path: str, attributes: Any, limits: EventLimits
+) -> None:
+    if not isinstance(attributes, Mapping) or not all(isinstance(k, str) for k in attributes):
+        errors[path] = ["Must be an object with string keys."]
+        return
+    try:
+        encoded = json.dumps(attributes, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        errors[path] = [f"Must contain only JSON values (strings, finite numbers, ...): {error}."]
+        return
+    if len(encoded.encode()) > limits.attributes_bytes:
+        errors[path] = [
+            f"Must be at most {limits.attributes_bytes} bytes as JSON (got {len(encoded)});"
+            " send identifiers, not documents."
+        ]
+    elif _depth(attributes) > limits.attributes_depth:
+        errors[path] = [f"Must nest objects and lists at most {limits.attributes_depth} deep."]
+
+
+def make_event(
+    event_type: Any,
+    entity: Any,
+    *,
+    entity_type: Any = "user",
+    attributes: Any = None,
+    event_id: Any = None,
+    occurred_at: Any = None,
+    limits: EventLimits | None = None,
+    path: str = "",
+    now: datetime | None = None,
+) -> TrackedEvent:
+    """Validate and normalise one event.
+
+    :param path: prefix of field paths in error messages, such as ``"events[3]."``.
+    :raises EventError: naming every bad field and how to fix it.
+    """
+    limits = limits or EventLimits()
+    errors: dict[str, list[str]] = {}
+    _check_name(errors, f"{path}type", event_type, EVENT_TYPE_LENGTH, "event type")
+    if isinstance(entity, bool) or not isinstance(entity, str | int):
+        errors[f"{path}entity"] = ["Must be the entity's id, a string or an integer."]
+    else:
+        _check_name(errors, f"{path}entity", str(entity), ENTITY_LENGTH, "entity")
+    _check_name(errors, f"{path}entity_type", entity_type, ENTITY_TYPE_LENGTH, "entity type")
+    attributes = {} if attributes is None else attributes
+    _check_attributes(errors, f"{path}attributes", attributes, limits)
+    if event_id is None:
+        event_id = uuid.uuid4().hex
+    elif not isinstance(event_id, str) or not 1 <= len(event_id) <= EVENT_ID_LENGTH or not set(
+        event_id
+    ) <= _ID_CHARACTERS:
+        errors[f"{path}id"] = [
+            f"Must be 1 to {EVENT_ID_LENGTH} characters of letters, digits and - _ . :"
+            " (a UUID works well)."
+        ]
+    now = now or utcnow()
+    moment = now if occurred_at is None else _parse_time(occurred_at)
+    if moment is None:
+        errors[f"{path}occurred_at"] = [
+            "Must be an ISO 8601 date and time, such as '2026-11-25T14:30:00Z'."
+        ]
+    elif moment > now + limits.future:
+        errors[f"{path}occurred_at"] = [
+            f"Lies more than {int(limits.future.total_seconds())} seconds in the future;"
+            " check the sender's clock."
+        ]
+    if errors:
+        raise EventError(errors, summary="The event was rejected.")
+    assert moment is not None
+    return TrackedEvent(
+        id=event_id,
+        type=event_type,
+        entity_type=entity_type,
+        entity_id=str(entity),
+        occurred_at=moment.astimezone(UTC),
+        attributes=dict(attributes),
+    )
+

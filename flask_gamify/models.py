@@ -1,0 +1,203 @@
+"""Gamify's tables, on a metadata of their own, every name prefixed ``gamify_``.
+
+They are created with :meth:`Gamify.create_all` (or ``flask gamify init-db``) on the
+engine of the host's Flask-SQLAlchemy instance (or of ``GAMIFY_BIND_KEY``), and used
+through a session of gamify's own, never the host's ``db.session``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Assignment",
+    "Award",
+    "Base",
+    "Event",
+    "Goal",
+    "Notification",
+    "Progress",
+    "utcnow",
+]
+
+#: Longest entity id, entity type, event id and event type accepted.
+ENTITY_LENGTH = 255
+ENTITY_TYPE_LENGTH = 64
+EVENT_ID_LENGTH = 128
+EVENT_TYPE_LENGTH = 200
+GOAL_KEY_LENGTH = 200
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC without a zone on every database; always returns aware UTC values."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of gamify's models, with its own metadata."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+class Goal(Base):
+    """A goal: criteria an entity completes to earn an award."""
+
+    __tablename__ = "gamify_goals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(GOAL_KEY_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    criteria: Mapped[dict[str, Any]]
+    #: Changes whenever what the stored progress states mean changes.
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    repeatable: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_awards: Mapped[int | None]
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    assigned_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH), index=True)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH), default="user")
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Progress(Base):
+    """An entity's progress on a goal: the criteria state and what it amounts to."""
+
+    __tablename__ = "gamify_progress"
+    __table_args__ = (
+        UniqueConstraint("goal_id", "entity_type", "entity_id"),
+        Index("ix_gamify_progress_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("gamify_goals.id", ondelete="CASCADE"))
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    state: Mapped[dict[str, Any] | None]
+    #: The goal's ``criteria_hash`` the state was built under.
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    #: Awards given for this goal (more than one for repeatable goals).
+    times_completed: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Award(Base):
+    """One completion of a goal. The unique constraint makes double awards impossible."""
+
+    __tablename__ = "gamify_awards"
+    __table_args__ = (
+        UniqueConstraint("goal_id", "entity_type", "entity_id", "occurrence"),
+        Index("ix_gamify_awards_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("gamify_goals.id", ondelete="CASCADE"))
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    #: 1 for the first award of a goal, 2 for the second (repeatable goals), ...
+    occurrence: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """The event log; its primary key is also the ledger that makes processing idempotent."""
+
+    __tablename__ = "gamify_events"
+    __table_args__ = (
+        Index("ix_gamify_events_entity", "entity_type", "entity_id", "occurred_at"),
+        Index("ix_gamify_events_type", "type", "occurred_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), primary_key=True)
+    type: Mapped[str] = mapped_column(String(EVENT_TYPE_LENGTH))
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    attributes: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime]
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Assignment(Base):
+    """An ``assigned_only`` goal (a to-do list) given to an entity by someone."""
+
+    __tablename__ = "gamify_assignments"
+    __table_args__ = (UniqueConstraint("goal_id", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("gamify_goals.id", ondelete="CASCADE"))
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH), index=True)
+    assigned_by: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """A message for an entity, such as "the to-do list you assigned is complete"."""
+
+    __tablename__ = "gamify_notifications"
+    __table_args__ = (Index("ix_gamify_notifications_recipient", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    #: ``"assignment-completed"`` or ``"goal-completed"``.
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]

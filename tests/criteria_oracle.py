@@ -1,0 +1,382 @@
+"""A brute-force reference evaluator for the criteria language.
+
+Written from ``docs/criteria.rst`` alone, never from the engine, and as plainly as
+possible: it sees every event at once, so there is no state, no merging and no
+pruning. Where the engine would use a greedy pass, this module searches exhaustively
+(subset search for disjoint window groups, chain search for sequences, one rolling
+window per event). It is slow on purpose; keep the inputs small.
+
+It assumes no event is old enough to be pruned (callers keep every timestamp within
+the late-event allowance) and that no event lies after ``now``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import typing as t
+from collections import Counter
+from decimal import Decimal
+from fractions import Fraction
+from functools import lru_cache
+from itertools import combinations
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+ONE_MS = dt.timedelta(milliseconds=1)
+UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+@dataclasses.dataclass(frozen=True)
+class OracleResult:
+    type: str
+    current: int | float
+    target: int | float
+    percent: int
+    completed: bool
+    occurrences: int
+    children: tuple[OracleResult, ...] = ()
+
+
+# -- JSON values -----------------------------------------------------------------
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def json_equal(a: object, b: object) -> bool:
+    """JSON equality: numbers by value, booleans are not numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if is_number(a) and is_number(b):
+        return a == b
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return False
+
+
+def comparable(a: object, b: object) -> bool:
+    return (is_number(a) and is_number(b)) or (isinstance(a, str) and isinstance(b, str))
+
+
+def operator_holds(op: str, actual: object, expected: t.Any) -> bool:
+    if op == "eq":
+        return json_equal(actual, expected)
+    if op == "ne":
+        return not json_equal(actual, expected)
+    if op == "in":
+        return any(json_equal(actual, item) for item in expected)
+    if not comparable(actual, expected):
+        return False
+    a: t.Any = actual
+    if op == "lt":
+        return bool(a < expected)
+    if op == "lte":
+        return bool(a <= expected)
+    if op == "gt":
+        return bool(a > expected)
+    if op == "gte":
+        return bool(a >= expected)
+    raise AssertionError(f"unknown operator {op!r}")
+
+
+def condition_holds(attributes: t.Mapping[str, t.Any], name: str, condition: t.Any) -> bool:
+    if name not in attributes:
+        return False
+    actual = attributes[name]
+    if isinstance(condition, dict):
+        return all(operator_holds(op, actual, value) for op, value in condition.items())
+    return json_equal(actual, condition)
+
+
+def step_matches(step: t.Mapping[str, t.Any], event: t.Any) -> bool:
+    if event.type != step["event"]:
+        return False
+    where = step.get("where") or {}
+    return all(condition_holds(event.attributes, name, cond) for name, cond in where.items())
+
+
+# -- times -----------------------------------------------------------------------
+
+
+def millis(moment: dt.datetime) -> int:
+    return (moment - EPOCH) // ONE_MS
+
+
+def window_ms(text: str) -> int:
+    return int(text[:-1]) * UNIT_MS[text[-1]]
+
+
+def exact(value: int | float) -> Fraction:
+    if isinstance(value, int):
+        return Fraction(value)
+    return Fraction(Decimal(repr(value)))
+
+
+def report(value: Fraction) -> int | float:
+    if value.denominator == 1:
+        return int(value)
+    return float(value)
+
+
+# -- results ---------------------------------------------------------------------
+
+
+def leaf(
+    kind: str,
+    current: Fraction,
+    target: Fraction,
+    completed: bool,
+    occurrences: int,
+    cap: int | None,
+) -> OracleResult:
+    if completed:
+        current = target
+    current = min(current, target)
+    percent = math.floor(100 * current / target)
+    percent = max(0, min(100, percent))
+    return OracleResult(
+        type=kind,
+        current=report(current),
+        target=report(target),
+        percent=percent,
+        completed=completed,
+        occurrences=capped(max(0, occurrences), cap),
+    )
+
+
+def capped(occurrences: int, cap: int | None) -> int:
+    return occurrences if cap is None else min(occurrences, cap)
+
+
+# -- the criteria ------------------------------------------------------------------
+
+
+def oracle_evaluate(
+    criteria: t.Mapping[str, t.Any],
+    events: t.Sequence[t.Any],
+    now: dt.datetime,
+    timezone: dt.tzinfo = dt.timezone.utc,
+    completed_goals: t.Mapping[str, int] | None = None,
+    max_occurrences: int | None = 1,
+) -> OracleResult:
+    """Evaluate ``criteria`` over the full list of ``events`` from first principles."""
+    goals = dict(completed_goals or {})
+    return _evaluate(criteria, list(events), now, timezone, goals, max_occurrences)
+
+
+def _evaluate(
+    node: t.Mapping[str, t.Any],
+    events: list[t.Any],
+    now: dt.datetime,
+    timezone: dt.tzinfo,
+    goals: dict[str, int],
+    cap: int | None,
+) -> OracleResult:
+    kind = node["type"]
+    if kind in ("all", "any"):
+        children = tuple(_evaluate(c, events, now, timezone, goals, cap) for c in node["of"])
+        if kind == "all":
+            done = sum(1 for c in children if c.completed)
+            return OracleResult(
+                type="all",
+                current=done,
+                target=len(children),
+                percent=sum(c.percent for c in children) // len(children),
+                completed=done == len(children),
+                occurrences=capped(min(c.occurrences for c in children), cap),
+                children=children,
+            )
+        any_done = any(c.completed for c in children)
+        return OracleResult(
+            type="any",
+            current=1 if any_done else 0,
+            target=1,
+            percent=max(c.percent for c in children),
+            completed=any_done,
+            occurrences=capped(sum(c.occurrences for c in children), cap),
+            children=children,
+        )
+    if kind == "goal":
+        times = goals.get(node["goal"], 0)
+        done = times > 0
+        return leaf("goal", Fraction(int(done)), Fraction(1), done, times, cap)
+    if kind == "sequence":
+        return _sequence(node, events, cap)
+
+    matching = [e for e in events if step_matches(node, e)]
+    if kind == "count":
+        return _count(node, matching, now, cap)
+    if kind == "sum":
+        return _sum(node, matching, now, cap)
+    if kind == "distinct":
+        return _distinct(node, matching, cap)
+    if kind == "all_of":
+        return _all_of(node, matching, cap)
+    if kind == "streak":
+        return _streak(node, matching, now, timezone, cap)
+    raise AssertionError(f"unknown type {kind!r}")
+
+
+def _count(node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, cap: int | None) -> OracleResult:
+    target = node["target"]
+    if "window" not in node:
+        n = len(matching)
+        return leaf("count", Fraction(n), Fraction(target), n >= target, n // target, cap)
+    width = window_ms(node["window"])
+    times = sorted(millis(e.occurred_at) for e in matching)
+    now_ms = millis(now)
+    in_window_now = sum(1 for x in times if now_ms - width < x <= now_ms)
+    # complete: the window placed at some event holds enough
+    completed = any(sum(1 for y in times if x - width < y <= x) >= target for x in times)
+    groups = max_disjoint_groups(tuple(times), target, width)
+    assert completed == (groups >= 1), (times, target, width)
+    return leaf("count", Fraction(in_window_now), Fraction(target), completed, groups, cap)
+
+
+def max_disjoint_groups(times: tuple[int, ...], size: int, width: int) -> int:
+    """Largest number of disjoint groups of ``size`` timestamps, each spanning < width.
+
+    Exhaustive search: the smallest remaining timestamp is either left out, or put in
+    a group with every possible choice of ``size - 1`` others that fit after it.
+    Timestamps are a multiset, so the search is memoised on (value, count) pairs.
+    """
+
+    @lru_cache(maxsize=None)
+    def best(remaining: tuple[tuple[int, int], ...]) -> int:
+        if sum(c for _, c in remaining) < size:
+            return 0
+        (first, first_count), rest = remaining[0], remaining[1:]
+        without_first = ((first, first_count - 1),) + rest if first_count > 1 else rest
+        result = best(without_first)
+        pool = [v for v, c in without_first for _ in range(c) if v - first < width]
+        for others in set(combinations(pool, size - 1)):
+            left = Counter(dict(without_first))
+            left.subtract(others)
+            result = max(result, 1 + best(tuple(sorted((v, c) for v, c in left.items() if c))))
+        return result
+
+    return best(tuple(sorted(Counter(times).items())))
+
+
+def _sum(node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, cap: int | None) -> OracleResult:
+    target = exact(node["target"])
+    field = node["field"]
+    values = [
+        (millis(e.occurred_at), exact(e.attributes[field]))
+        for e in matching
+        if field in e.attributes and is_number(e.attributes[field])
+    ]
+    if "window" not in node:
+        total = sum((v for _, v in values), Fraction(0))
+        return leaf("sum", total, target, total >= target, math.floor(total / target), cap)
+    width = window_ms(node["window"])
+    now_ms = millis(now)
+    rolling_now = sum((v for x, v in values if now_ms - width < x <= now_ms), Fraction(0))
+    completed = any(
+        sum((v for y, v in values if x - width < y <= x), Fraction(0)) >= target for x, _ in values
+    )
+    return leaf("sum", rolling_now, target, completed, int(completed), cap)
+
+
+def _value_key(value: object) -> tuple[str, object]:
+    if isinstance(value, bool):
+        return ("bool", value)
+    if is_number(value):
+        return ("number", Fraction(t.cast(float, value)))
+    if isinstance(value, str):
+        return ("string", value)
+    raise AssertionError(f"oracle only handles scalar values, got {value!r}")
+
+
+def _distinct(node: t.Mapping[str, t.Any], matching: list[t.Any], cap: int | None) -> OracleResult:
+    field = node["field"]
+    target = node["target"]
+    seen = {
+        _value_key(e.attributes[field])
+        for e in matching
+        if e.attributes.get(field) is not None
+    }
+    n = len(seen)
+    return leaf("distinct", Fraction(n), Fraction(target), n >= target, n // target, cap)
+
+
+def _all_of(node: t.Mapping[str, t.Any], matching: list[t.Any], cap: int | None) -> OracleResult:
+    field = node["field"]
+    wanted = node["values"]
+    times_seen = [
+        sum(1 for e in matching if field in e.attributes and json_equal(e.attributes[field], v))
+        for v in wanted
+    ]
+    seen = sum(1 for n in times_seen if n > 0)
+    return leaf(
+        "all_of", Fraction(seen), Fraction(len(wanted)), seen == len(wanted), min(times_seen), cap
+    )
+
+
+def _period(moment: dt.datetime, timezone: dt.tzinfo, period: str) -> dt.date:
+    day = moment.astimezone(timezone).date()
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())  # the Monday of its ISO week
+    return day
+
+
+def _streak(
+    node: t.Mapping[str, t.Any],
+    matching: list[t.Any],
+    now: dt.datetime,
+    timezone: dt.tzinfo,
+    cap: int | None,
+) -> OracleResult:
+    target = node["target"]
+    period = node.get("period", "day")
+    step = dt.timedelta(days=7 if period == "week" else 1)
+    active = {_period(e.occurred_at, timezone, period) for e in matching}
+    # runs of consecutive active periods, found by walking each run from its start
+    runs: list[tuple[dt.date, dt.date, int]] = []
+    for start in sorted(active):
+        if start - step in active:
+            continue
+        end, length = start, 1
+        while end + step in active:
+            end, length = end + step, length + 1
+        runs.append((start, end, length))
+    this_period = _period(now, timezone, period)
+    running = 0
+    for start, end, length in runs:
+        if end in (this_period, this_period - step):
+            running = length
+    completed = any(length >= target for _, _, length in runs)
+    occurrences = sum(length // target for _, _, length in runs)
+    return leaf("streak", Fraction(running), Fraction(target), completed, occurrences, cap)
+
+
+def _sequence(node: t.Mapping[str, t.Any], events: list[t.Any], cap: int | None) -> OracleResult:
+    steps = node["steps"]
+    width = window_ms(node["window"]) if "window" in node else None
+    # the distinct timestamps at which some event matches each step
+    step_times = [
+        sorted({millis(e.occurred_at) for e in events if step_matches(step, e)}) for step in steps
+    ]
+
+    @lru_cache(maxsize=None)
+    def longest_from(index: int, first: int, last: int) -> int:
+        """Steps matched after ``index`` in a chain started at ``first``, now at ``last``."""
+        best = 0
+        if index < len(steps):
+            for x in step_times[index]:
+                if x > last and (width is None or x - first < width):
+                    best = max(best, 1 + longest_from(index + 1, first, x))
+        return best
+
+    longest = max((1 + longest_from(1, x, x) for x in step_times[0]), default=0)
+    target = len(steps)
+    completed = longest == target
+    return leaf("sequence", Fraction(longest), Fraction(target), completed, int(completed), cap)

@@ -1,0 +1,353 @@
+"""Property tests: the criteria engine agrees with the brute-force oracle.
+
+Random criteria of every type, random small event sets, applied in one batch and
+shuffled into random batches (state stored as JSON in between, like the database
+does), must give exactly the progress tree that ``criteria_oracle`` computes from
+scratch. Timestamps stay within the late-event allowance, so nothing is pruned.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import typing as t
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from criteria_oracle import OracleResult, json_equal, oracle_evaluate
+from flask_gamify.criteria import EvaluationContext, EventData, compile_criteria
+
+UTC = dt.timezone.utc
+EVENT_TYPES = ["a", "b", "c"]
+GOAL_KEYS = ["g1", "g2", "g3"]
+WINDOWS = ["1s", "1h", "2h", "1d", "2d", "1w"]
+TIMEZONES = [UTC, ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")]
+NOWS = [
+    # a Tuesday just after both autumn DST changes (Paris 27 Oct, New York 3 Nov)
+    dt.datetime(2024, 11, 5, 12, 0, tzinfo=UTC),
+    # right after Paris springs forward (01:00 UTC on 31 Mar), a Sunday
+    dt.datetime(2024, 3, 31, 1, 30, tzinfo=UTC),
+    # New York falls back at 06:00 UTC on Sunday 3 Nov
+    dt.datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
+    # a Monday, local midnight in Paris (winter)
+    dt.datetime(2024, 1, 8, 23, 0, tzinfo=UTC),
+]
+ALLOWANCE = dt.timedelta(days=365)
+
+# attribute values: few, so that filters match often; mixed types on purpose
+K_VALUES: list[t.Any] = ["x", "y", 1, True, None]
+N_VALUES: list[t.Any] = [1, 1.0, 2, -1, 0.5, 0.1, 0.2, 0.7, 2.5, -0.25, 0, True, "1", None]
+SCALARS: list[t.Any] = ["x", "y", "1", 1, 1.0, 2, -1, 0, 0.5, 0.1, 2.5, True, False, None]
+ORDERED = [0, 1, 1.5, 2, -1, 0.5, "x", "y", "1"]
+OPERATORS = ["eq", "ne", "lt", "lte", "gt", "gte", "in"]
+
+SETTINGS = settings(
+    deadline=None,
+    max_examples=70,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+# -- strategies for criteria -------------------------------------------------------------
+
+
+@st.composite
+def operator_conditions(draw: st.DrawFn) -> dict[str, t.Any]:
+    ops = draw(st.lists(st.sampled_from(OPERATORS), min_size=1, max_size=2, unique=True))
+    condition: dict[str, t.Any] = {}
+    for op in ops:
+        if op in ("eq", "ne"):
+            condition[op] = draw(st.sampled_from(SCALARS))
+        elif op == "in":
+            condition[op] = draw(st.lists(st.sampled_from(SCALARS), min_size=1, max_size=3))
+        else:
+            condition[op] = draw(st.sampled_from(ORDERED))
+    return condition
+
+
+wheres = st.dictionaries(
+    st.sampled_from(["k", "n", "k", "n", "absent"]),
+    st.one_of(st.sampled_from(SCALARS), operator_conditions()),
+    max_size=2,
+)
+event_types = st.sampled_from(EVENT_TYPES)
+small_targets = st.integers(1, 4)
+fields = st.sampled_from(["n", "n", "k"])
+
+
+def with_optional(draw: st.DrawFn, node: dict[str, t.Any], **options: st.SearchStrategy[t.Any]) -> dict[str, t.Any]:
+    for name, strategy in options.items():
+        if draw(st.booleans()):
+            node[name] = draw(strategy)
+    return node
+
+
+@st.composite
+def count_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
+    node = {"type": "count", "event": draw(event_types), "target": draw(small_targets)}
+    return with_optional(draw, node, where=wheres, window=st.sampled_from(WINDOWS))
+
+
+@st.composite
+def sum_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
+    node = {
+        "type": "sum",
+        "event": draw(event_types),
+        "field": draw(fields),
+        "target": draw(st.sampled_from([1, 2, 3, 0.5, 0.8, 1.5, 2.5, 0.3, 1.0])),
+    }
+    return with_optional(draw, node, where=wheres, window=st.sampled_from(WINDOWS))
+
+
+@st.composite
+def distinct_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
+    node = {
+        "type": "distinct",
+        "event": draw(event_types),
+        "field": draw(fields),
+        "target": draw(small_targets),
+    }
+    return with_optional(draw, node, where=wheres)
+
+
+def _value_identity(value: t.Any) -> tuple[str, t.Any]:
+    """Two values are the same listed value when they are JSON-equal (1 and 1.0)."""
+    if isinstance(value, (bool, str)):
+        return (type(value).__name__, value)
+    return ("number", float(value))
+
+
+@st.composite
+def all_of_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
+    candidates = [v for v in SCALARS if v is not None]
+    values = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique_by=_value_identity))
+    assert all(not json_equal(a, b) for i, a in enumerate(values) for b in values[i + 1 :])
+    node = {"type": "all_of", "event": draw(event_types), "field": draw(fields), "values": values}
+    return with_optional(draw, node, where=wheres)
+
+
+@st.composite
+def streak_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
+    node = {"type": "streak", "event": draw(event_types), "target": draw(small_targets)}
+    return with_optional(draw, node, where=wheres, period=st.sampled_from(["day", "week"]))
+
+
+@st.composite
+def steps(draw: st.DrawFn) -> dict[str, t.Any]:
+    return with_optional(draw, {"event": draw(st.sampled_from(["a", "a", "b"]))}, where=wheres)
+
+
+@st.composite
+def sequence_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
+    node = {"type": "sequence", "steps": draw(st.lists(steps(), min_size=1, max_size=4))}
+    return with_optional(draw, node, window=st.sampled_from(WINDOWS))
+
+
+goal_criteria = st.builds(lambda key: {"type": "goal", "goal": key}, st.sampled_from(GOAL_KEYS))
+
+LEAVES: dict[str, st.SearchStrategy[dict[str, t.Any]]] = {
+    "count": count_criteria(),
+    "sum": sum_criteria(),
+    "distinct": distinct_criteria(),
+    "all_of": all_of_criteria(),
+    "streak": streak_criteria(),
+    "sequence": sequence_criteria(),
+    "goal": goal_criteria,
+}
+any_leaf = st.one_of(*LEAVES.values())
+
+
+def composite_of(children: st.SearchStrategy[dict[str, t.Any]]) -> st.SearchStrategy[dict[str, t.Any]]:
+    return st.builds(
+        lambda kind, of: {"type": kind, "of": of},
+        st.sampled_from(["all", "any"]),
+        st.lists(children, min_size=1, max_size=3),
+    )
+
+
+# at least two levels of all/any, up to three
+nested_criteria = composite_of(st.one_of(any_leaf, composite_of(st.one_of(any_leaf, composite_of(any_leaf)))))
+CRITERIA = {**LEAVES, "nested": nested_criteria}
+
+
+# -- strategies for events and contexts ------------------------------------------------------
+
+SUB_OFFSETS = [
+    dt.timedelta(0),
+    dt.timedelta(milliseconds=1),
+    dt.timedelta(microseconds=500),  # same millisecond as the 1 ms offset
+    dt.timedelta(seconds=1),
+    dt.timedelta(seconds=1, microseconds=400),
+    dt.timedelta(minutes=30),
+]
+
+
+@st.composite
+def timestamp_pools(draw: st.DrawFn, now: dt.datetime) -> list[dt.datetime]:
+    """A few timestamps before ``now``: differences are often exactly a window."""
+    max_days = draw(st.sampled_from([1, 3, 9, 40]))
+    offsets = st.builds(
+        lambda days, hours, sub: dt.timedelta(days=days, hours=hours) + sub,
+        st.integers(0, max_days),
+        st.sampled_from([0, 0, 1, 2, 10, 11, 12, 13, 23]),
+        st.sampled_from(SUB_OFFSETS),
+    )
+    return [now - offset for offset in draw(st.lists(offsets, min_size=1, max_size=8))]
+
+
+@st.composite
+def event_lists(draw: st.DrawFn, now: dt.datetime) -> list[EventData]:
+    pool = draw(timestamp_pools(now))
+    attributes = st.fixed_dictionaries(
+        {},
+        optional={"k": st.sampled_from(K_VALUES), "n": st.sampled_from(N_VALUES)},
+    )
+    specs = draw(
+        st.lists(
+            st.tuples(st.sampled_from(EVENT_TYPES), st.sampled_from(pool), attributes),
+            max_size=25,
+        )
+    )
+    return [
+        EventData(id=f"e{i}", type=kind, occurred_at=moment, attributes=attrs)
+        for i, (kind, moment, attrs) in enumerate(specs)
+    ]
+
+
+completed_goal_maps = st.dictionaries(st.sampled_from(GOAL_KEYS), st.integers(1, 4), max_size=3)
+max_occurrences = st.sampled_from([1, 2, 3, None])
+
+
+# -- comparison ------------------------------------------------------------------------------
+
+
+def number(value: int | float) -> tuple[int | float, str]:
+    assert not isinstance(value, bool)
+    return (value, "int" if isinstance(value, int) else "float")
+
+
+def tree(result: t.Any) -> dict[str, t.Any]:
+    """An Evaluation or OracleResult as a plain dict, so assertion diffs are readable."""
+    return {
+        "type": result.type,
+        "current": number(result.current),
+        "target": number(result.target),
+        "percent": result.percent,
+        "completed": result.completed,
+        "occurrences": result.occurrences,
+        "children": [tree(child) for child in result.children],
+    }
+
+
+def split_into_batches(events: list[EventData], cuts: list[int]) -> list[list[EventData]]:
+    bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
+    return [events[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def apply_checked(crit: t.Any, state: t.Any, batch: list[EventData], context: EvaluationContext) -> t.Any:
+    """Apply a batch, check the input state is left alone, store the result as JSON does."""
+    before = copy.deepcopy(state)
+    new_state = crit.apply(state, batch, context)
+    assert state == before, "apply mutated its input state"
+    return json.loads(json.dumps(new_state))
+
+
+# -- the properties --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(CRITERIA))
+@SETTINGS
+@given(data=st.data())
+def test_batched_and_shuffled_application_matches_oracle(kind: str, data: st.DataObject) -> None:
+    criteria = data.draw(CRITERIA[kind], label="criteria")
+    now = data.draw(st.sampled_from(NOWS), label="now")
+    timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
+    events = data.draw(event_lists(now), label="events")
+    goals = data.draw(completed_goal_maps, label="completed_goals")
+    cap = data.draw(max_occurrences, label="max_occurrences")
+
+    crit = compile_criteria(criteria, max_occurrences=cap)
+    context = EvaluationContext(
+        now=now, timezone=timezone, completed_goals=goals, late_event_allowance=ALLOWANCE
+    )
+
+    def expected(seen: list[EventData]) -> dict[str, t.Any]:
+        return tree(oracle_evaluate(criteria, seen, now, timezone, goals, cap))
+
+    assert tree(crit.evaluate(None, context)) == expected([])
+
+    # everything at once
+    state = apply_checked(crit, None, events, context)
+    assert tree(crit.evaluate(state, context)) == expected(events)
+
+    # shuffled, in random batches, checked after every batch
+    shuffled = data.draw(st.permutations(events), label="order")
+    cuts = data.draw(st.lists(st.integers(0, 30), max_size=5), label="cuts")
+    state = None
+    seen: list[EventData] = []
+    for batch in split_into_batches(shuffled, cuts):
+        state = apply_checked(crit, state, batch, context)
+        seen += batch
+        assert tree(crit.evaluate(state, context)) == expected(seen)
+    assert tree(crit.evaluate(state, context)) == expected(events)
+
+
+def walk(node: dict[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
+    yield node
+    for child in node.get("of", ()):
+        yield from walk(child)
+
+
+@settings(deadline=None, max_examples=100)
+@given(criteria=st.one_of(any_leaf, nested_criteria))
+def test_event_types_and_goal_refs_list_what_the_tree_names(criteria: dict[str, t.Any]) -> None:
+    crit = compile_criteria(criteria)
+    names: set[str] = set()
+    goals: set[str] = set()
+    for node in walk(criteria):
+        if node["type"] == "goal":
+            goals.add(node["goal"])
+        elif node["type"] == "sequence":
+            names.update(step["event"] for step in node["steps"])
+        elif "event" in node:
+            names.add(node["event"])
+    assert crit.event_types == frozenset(names)
+    assert crit.goal_refs == frozenset(goals)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_apply_leaves_nested_input_state_untouched(data: st.DataObject) -> None:
+    """Apply to a state that already holds data, several times over."""
+    criteria = data.draw(nested_criteria, label="criteria")
+    now = data.draw(st.sampled_from(NOWS), label="now")
+    first = data.draw(event_lists(now), label="first")
+    second = data.draw(event_lists(now), label="second")
+    crit = compile_criteria(criteria, max_occurrences=None)
+    context = EvaluationContext(now=now, late_event_allowance=ALLOWANCE)
+    state = crit.apply(None, first, context)
+    frozen = json.dumps(state, sort_keys=True)
+    evaluation = crit.evaluate(state, context)
+    crit.apply(state, [renamed(e, i) for i, e in enumerate(second)], context)
+    assert json.dumps(state, sort_keys=True) == frozen
+    assert crit.evaluate(state, context) == evaluation
+
+
+def renamed(event: EventData, index: int) -> EventData:
+    return EventData(
+        id=f"second-{index}", type=event.type, occurred_at=event.occurred_at, attributes=event.attributes
+    )
+
+
+def test_oracle_result_shape_matches_evaluation_fields() -> None:
+    """Guard against comparing trees of different shapes without noticing."""
+    crit = compile_criteria({"type": "all", "of": [{"type": "goal", "goal": "g1"}]})
+    evaluation = crit.evaluate(None, EvaluationContext(now=NOWS[0]))
+    oracle = oracle_evaluate({"type": "all", "of": [{"type": "goal", "goal": "g1"}]}, [], NOWS[0])
+    assert isinstance(oracle, OracleResult)
+    assert tree(evaluation) == tree(oracle)
+    assert len(evaluation.children) == 1
