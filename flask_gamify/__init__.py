@@ -1,7 +1,40 @@
-"""Flask-Gamify: goals, events and progress for Flask applications."""
+"""Flask-Gamify: goals, events and progress for Flask applications.
+
+.. code-block:: python
+
+    from flask_gamify import Gamify, tracks
+
+    gamify = Gamify(app, db=db)
+"""
 
 from __future__ import annotations
 
-from .errors import CriteriaError, GamifyError
+from .errors import (
+    AssignmentError,
+    CriteriaError,
+    EventError,
+    GamifyError,
+    GoalError,
+    GoalNotFound,
+    InvalidInputError,
+)
+from .extension import Gamify
+from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
+from .tracking import tracks
 
-__all__ = ["CriteriaError", "GamifyError"]
+__all__ = [
+    "AssignmentError",
+    "AssignmentView",
+    "AwardView",
+    "CriteriaError",
+    "EventError",
+    "Gamify",
+    "GamifyError",
+    "GoalError",
+    "GoalNotFound",
+    "GoalView",
+    "InvalidInputError",
+    "NotificationView",
+    "ProgressView",
+    "tracks",
+]

@@ -182,6 +182,7 @@ class Assignment(Base):
     entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
     entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH), index=True)
     assigned_by: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH), index=True)
+    assigned_by_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH), default="user")
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

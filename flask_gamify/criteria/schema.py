@@ -255,7 +255,7 @@ def flatten_errors(messages: Any, path: str) -> dict[str, list[str]]:
         elif isinstance(key, int):
             child = f"{path}[{key}]"
         else:
-            child = f"{path}.{key}"
+            child = f"{path}.{key}" if path else str(key)
         for sub_path, msgs in flatten_errors(nested, child).items():
             flat.setdefault(sub_path, []).extend(msgs)
     return flat
@@ -267,12 +267,3 @@ def validate_criteria(data: Any, *, path: str = "criteria") -> dict[str, Any]:
         return load_criterion(data)
     except ValidationError as error:
         raise CriteriaError(flatten_errors(error.messages, path)) from error
-
-
-def criteria_messages(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The validation messages for ``data`` (empty when it is valid)."""
-    try:
-        validate_criteria(data)
-    except CriteriaError as error:
-        return error.errors
-    return {}

@@ -1,0 +1,534 @@
+"""The :class:`Gamify` extension object and its per-app state."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, abort, current_app
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from . import assignments as assignment_store
+from . import goals as goal_store
+from . import progress as progress_store
+from . import signals
+from .criteria import parse_window
+from .errors import GamifyError, GoalNotFound
+from .events import EventLimits, TrackedEvent, make_event
+from .models import Base, Event, Goal, utcnow
+from .processing import BatchProcessor, BatchResult
+from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
+from .tracking import EntityLoader, SignalBridge, current_entity, tracks
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy import SQLAlchemy
+
+__all__ = ["Gamify", "GamifyState"]
+
+logger = logging.getLogger("flask_gamify")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Every configuration key and its default (see the configuration docs).
+DEFAULTS: dict[str, Any] = {
+    "GAMIFY_BIND_KEY": None,
+    "GAMIFY_TIMEZONE": "UTC",
+    "GAMIFY_LATE_EVENT_ALLOWANCE": "7d",
+    "GAMIFY_EVENT_RETENTION": "90d",
+    "GAMIFY_MAX_ATTRIBUTES_BYTES": 8192,
+    "GAMIFY_MAX_ATTRIBUTES_DEPTH": 4,
+    "GAMIFY_MAX_FUTURE": "5m",
+    "GAMIFY_NOTIFY_AWARDS": True,
+    "GAMIFY_DEFAULT_ENTITY_TYPE": "user",
+}
+
+
+def _duration(app: Flask, key: str) -> timedelta:
+    value = app.config[key]
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    try:
+        return parse_window(value)
+    except ValueError as error:
+        raise RuntimeError(f"{key} = {value!r} is invalid. {error}") from error
+
+
+class GamifyState:
+    """What Flask-Gamify keeps per app, as ``app.extensions["gamify"]``."""
+
+    def __init__(self, extension: Gamify, app: Flask, db: SQLAlchemy) -> None:
+        #: The :class:`Gamify` object that registered this state.
+        self.extension = extension
+        #: The host's Flask-SQLAlchemy instance.
+        self.db = db
+        config = app.config
+        self.bind_key: str | None = config["GAMIFY_BIND_KEY"]
+        try:
+            self.timezone = ZoneInfo(config["GAMIFY_TIMEZONE"])
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise RuntimeError(
+                f"GAMIFY_TIMEZONE = {config['GAMIFY_TIMEZONE']!r} is not a known time zone;"
+                " use an IANA name such as 'UTC' or 'Europe/Paris'."
+            ) from error
+        self.late_event_allowance = _duration(app, "GAMIFY_LATE_EVENT_ALLOWANCE")
+        self.event_retention = _duration(app, "GAMIFY_EVENT_RETENTION")
+        self.limits = EventLimits(
+            attributes_bytes=int(config["GAMIFY_MAX_ATTRIBUTES_BYTES"]),
+            attributes_depth=int(config["GAMIFY_MAX_ATTRIBUTES_DEPTH"]),
+            future=_duration(app, "GAMIFY_MAX_FUTURE"),
+        )
+        self.notify_awards = bool(config["GAMIFY_NOTIFY_AWARDS"])
+        self.default_entity_type: str = config["GAMIFY_DEFAULT_ENTITY_TYPE"]
+        self._session_factory: sessionmaker[Session] | None = None
+        self._processor: BatchProcessor | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """Gamify's engine: the host's default one, or ``GAMIFY_BIND_KEY``'s."""
+        try:
+            engine = self.db.engines[self.bind_key]
+        except KeyError as error:
+            raise GamifyError(
+                f"GAMIFY_BIND_KEY = {self.bind_key!r} is not in SQLALCHEMY_BINDS; add that bind"
+                " or unset GAMIFY_BIND_KEY to use the default database."
+            ) from error
+        if isinstance(engine.pool, StaticPool) and self.bind_key is None:
+            raise GamifyError(
+                "Flask-Gamify writes through a session of its own, which an in-memory SQLite"
+                " database shared with the app cannot give it. Use a file"
+                " (sqlite:///app.db) or a separate bind named in GAMIFY_BIND_KEY."
+            )
+        return engine
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        if self._session_factory is None:
+            self._session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        return self._session_factory
+
+    @property
+    def processor(self) -> BatchProcessor:
+        if self._processor is None:
+            self._processor = BatchProcessor(
+                self.session_factory,
+                timezone=self.timezone,
+                late_event_allowance=self.late_event_allowance,
+                notify_awards=self.notify_awards,
+            )
+        return self._processor
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session of gamify's own in a transaction, committed on success."""
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def process(self, events: list[TrackedEvent], app: Flask) -> BatchResult:
+        """Process events inline and send the signals."""
+        result = self.processor.process(events)
+        send_signals(app, result)
+        return result
+
+
+def send_signals(app: Flask, result: BatchResult) -> None:
+    """Send the signals of a committed batch, with ``app`` as sender."""
+    for event in result.accepted:
+        signals.event_tracked.send(app, event=event)
+    for change in result.changes:
+        signals.progress_changed.send(
+            app,
+            goal=change.goal,
+            entity=change.entity,
+            entity_type=change.entity_type,
+            progress=change.progress,
+        )
+    for award in result.awards:
+        signals.goal_completed.send(
+            app,
+            goal=award.goal,
+            entity=award.entity,
+            entity_type=award.entity_type,
+            award=award,
+        )
+    for assignment in result.assignments:
+        signals.assignment_completed.send(
+            app,
+            goal=assignment.goal,
+            entity=assignment.entity,
+            entity_type=assignment.entity_type,
+            assigned_by=assignment.assigned_by,
+            assignment=assignment,
+        )
+
+
+class Gamify:
+    """Goals, events and progress for a Flask app.
+
+    :param app: the app; or call :meth:`init_app` later (one object can serve many apps).
+    :param db: the host's Flask-SQLAlchemy instance; by default the one registered on the
+        app.
+    """
+
+    def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
+        self.db = db
+        self._entity_loader: EntityLoader | None = None
+        self._bridges: list[SignalBridge] = []
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, *, db: SQLAlchemy | None = None) -> None:
+        """Register Flask-Gamify on ``app``: configuration, state and the CLI group."""
+        if "gamify" in app.extensions:
+            raise RuntimeError(
+                "Flask-Gamify is already registered on this app. Create Gamify() without an"
+                " app and call init_app(app) once, or Gamify(app) alone, not both."
+            )
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        db = db or self.db or app.extensions.get("sqlalchemy")
+        if db is None:
+            raise RuntimeError(
+                "Flask-Gamify needs Flask-SQLAlchemy: call db.init_app(app) before"
+                " gamify.init_app(app), or pass Gamify(app, db=db)."
+            )
+        app.extensions["gamify"] = GamifyState(self, app, db)
+        from .cli import gamify_cli
+
+        app.cli.add_command(gamify_cli)
+
+    # -- state ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> GamifyState:
+        """The current app's state; a clear error when ``init_app`` was not called."""
+        return get_state()
+
+    def create_all(self) -> None:
+        """Create gamify's tables (inside an app context)."""
+        Base.metadata.create_all(self.state.engine)
+
+    def drop_all(self) -> None:
+        """Drop gamify's tables and all their data."""
+        Base.metadata.drop_all(self.state.engine)
+
+    # -- goals ----------------------------------------------------------------------
+
+    def define_goal(self, key: str, *, criteria: Mapping[str, Any], **options: Any) -> GoalView:
+        """Create a goal, or update the goal with this key.
+
+        :param key: unique key, such as ``"reader"``.
+        :param criteria: the criteria (see the criteria language).
+        :param options: ``name``, ``description``, ``points``, ``repeatable``,
+            ``max_awards``, ``hidden``, ``assigned_only``, ``owner``, ``starts_at``,
+            ``ends_at``, ``entity_type``.
+        :raises CriteriaError: invalid criteria; the message names the field.
+        :raises GoalError: another invalid option.
+        """
+        return self.define_goals([{"key": key, "criteria": criteria, **options}])[0]
+
+    def define_goals(self, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
+        """Define several goals at once: all are saved, or none (one transaction)."""
+        with self.state.transaction() as session:
+            return goal_store.define_goals(session, definitions)
+
+    def goal(self, key: str) -> GoalView:
+        """The goal with ``key``; :class:`GoalNotFound` if there is none."""
+        with self.state.transaction() as session:
+            goal = session.execute(select(Goal).where(Goal.key == key)).scalar_one_or_none()
+            if goal is None:
+                raise GoalNotFound(key)
+            return goal_store.goal_view(goal)
+
+    def goals(
+        self,
+        *,
+        include_archived: bool = False,
+        owner: str | None = None,
+        entity_type: str | None = None,
+    ) -> list[GoalView]:
+        """Goal definitions, by key."""
+        query = select(Goal).order_by(Goal.key)
+        if not include_archived:
+            query = query.where(Goal.archived_at.is_(None))
+        if owner is not None:
+            query = query.where(Goal.owner == owner)
+        if entity_type is not None:
+            query = query.where(Goal.entity_type == entity_type)
+        with self.state.transaction() as session:
+            return [goal_store.goal_view(goal) for goal in session.execute(query).scalars()]
+
+    def archive_goal(self, key: str) -> GoalView:
+        """Stop a goal from progressing; its progress and awards stay readable."""
+        with self.state.transaction() as session:
+            return goal_store.archive_goal(session, key)
+
+    # -- events ---------------------------------------------------------------------
+
+    def track(
+        self,
+        event: str,
+        entity: str | int,
+        *,
+        entity_type: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        occurred_at: datetime | str | None = None,
+    ) -> str:
+        """Record that ``entity`` did ``event``; return the event id.
+
+        Without ``GAMIFY_REDIS_URL`` the event is processed before this returns, so
+        :meth:`progress` reflects it at once.
+
+        :raises EventError: the event is malformed (the message names the field).
+        """
+        state = self.state
+        tracked = make_event(
+            event,
+            entity,
+            entity_type=entity_type or state.default_entity_type,
+            attributes=attributes,
+            event_id=event_id,
+            occurred_at=occurred_at,
+            limits=state.limits,
+        )
+        state.process([tracked], current_app._get_current_object())  # type: ignore[attr-defined]
+        return tracked.id
+
+    def tracks(
+        self,
+        event: str,
+        *,
+        attributes: Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None = None,
+        entity_type: str | None = None,
+    ) -> Callable[[F], F]:
+        """Decorate a view to track ``event`` for the current entity after a < 400 response.
+
+        ``attributes`` is a dict, or a callable receiving the view's keyword arguments.
+        """
+        return tracks(event, attributes=attributes, entity_type=entity_type)
+
+    def connect(
+        self,
+        signal: Any,
+        event: str,
+        *,
+        entity: Callable[..., Any],
+        attributes: Callable[..., Mapping[str, Any]] | None = None,
+        entity_type: str | None = None,
+    ) -> SignalBridge:
+        """Track ``event`` whenever the blinker ``signal`` is sent.
+
+        :param entity: called with the signal's sender and keyword arguments; returns the
+            entity id (or ``None`` to skip).
+        :param attributes: called the same way; returns the event attributes.
+        """
+        bridge = SignalBridge(signal, event, entity, attributes, entity_type)
+        self._bridges.append(bridge)
+        return bridge
+
+    def entity_loader(self, loader: EntityLoader) -> EntityLoader:
+        """Decorate the function that returns the current request's entity id (or ``None``).
+
+        It may also return ``(entity_type, entity_id)``. By default the entity is
+        Flask-Login's ``current_user`` when it is installed and authenticated.
+        """
+        self._entity_loader = loader
+        return loader
+
+    def current_entity(self) -> tuple[str, str] | None:
+        """``(entity_type, entity_id)`` of the current request, or ``None``."""
+        return current_entity(self._entity_loader, self.state.default_entity_type)
+
+    def prune_events(self, older_than: timedelta | None = None) -> int:
+        """Delete logged events older than ``GAMIFY_EVENT_RETENTION``; return how many.
+
+        Deduplication by event id works within the retention period.
+        """
+        cutoff = utcnow() - (older_than or self.state.event_retention)
+        with self.state.transaction() as session:
+            deleted = session.execute(delete(Event).where(Event.processed_at < cutoff))
+            return int(deleted.rowcount)  # type: ignore[attr-defined]
+
+    # -- progress -------------------------------------------------------------------
+
+    def progress(
+        self,
+        entity: str | int,
+        goal: str | None = None,
+        *,
+        entity_type: str | None = None,
+        include_hidden: bool = False,
+    ) -> Any:
+        """Progress of ``entity``: on ``goal`` (one :class:`ProgressView`), or on every goal
+        visible to it (a list, by goal definition order)."""
+        state = self.state
+        with state.transaction() as session:
+            views = progress_store.progress(
+                session,
+                state.processor,
+                entity_type or state.default_entity_type,
+                str(entity),
+                goal,
+                include_hidden=include_hidden,
+            )
+        return views[0] if goal is not None else views
+
+    def has_completed(
+        self, entity: str | int, goal: str, *, entity_type: str | None = None
+    ) -> bool:
+        """Whether ``entity`` completed ``goal`` at least once."""
+        state = self.state
+        with state.transaction() as session:
+            return progress_store.has_completed(
+                session, entity_type or state.default_entity_type, str(entity), goal
+            )
+
+    def awards(self, entity: str | int, *, entity_type: str | None = None) -> list[AwardView]:
+        """The awards of ``entity``, oldest first."""
+        state = self.state
+        with state.transaction() as session:
+            return progress_store.awards(
+                session, entity_type or state.default_entity_type, str(entity)
+            )
+
+    def points(self, entity: str | int, *, entity_type: str | None = None) -> int:
+        """Total points of the awards of ``entity``."""
+        state = self.state
+        with state.transaction() as session:
+            return progress_store.points(
+                session, entity_type or state.default_entity_type, str(entity)
+            )
+
+    def requires(
+        self, goal: str, *, on_denied: Callable[[], Any] | None = None
+    ) -> Callable[[F], F]:
+        """Decorate a view so that only entities that completed ``goal`` may see it.
+
+        Others get ``403 Forbidden``, or whatever ``on_denied()`` returns (a redirect,
+        say).
+        """
+
+        def decorator(view: F) -> F:
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                entity = self.current_entity()
+                if entity is None or not self.has_completed(
+                    entity[1], goal, entity_type=entity[0]
+                ):
+                    if on_denied is not None:
+                        return on_denied()
+                    abort(403)
+                return current_app.ensure_sync(view)(*args, **kwargs)
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorator
+
+    # -- assignments and notifications ----------------------------------------------
+
+    def assign(
+        self,
+        goal: str,
+        *,
+        assignee: str | int,
+        assigned_by: str | int | None = None,
+        due_at: datetime | None = None,
+        entity_type: str | None = None,
+        assigned_by_type: str | None = None,
+    ) -> AssignmentView:
+        """Assign an ``assigned_only`` goal (a to-do list) to ``assignee``.
+
+        Only assignees progress on such goals, with events from the moment of assignment.
+        When the assignee completes it, ``assignment-completed`` is sent and
+        ``assigned_by`` gets a notification. Assigning again returns the assignment.
+        """
+        state = self.state
+        with state.transaction() as session:
+            return assignment_store.assign(
+                session,
+                goal,
+                entity_type=entity_type or state.default_entity_type,
+                assignee=str(assignee),
+                assigned_by=None if assigned_by is None else str(assigned_by),
+                assigned_by_type=assigned_by_type or state.default_entity_type,
+                due_at=due_at,
+            )
+
+    def assignments(
+        self,
+        *,
+        assignee: str | int | None = None,
+        assigned_by: str | int | None = None,
+        entity_type: str | None = None,
+    ) -> list[AssignmentView]:
+        """Assignments given to ``assignee`` and/or by ``assigned_by``."""
+        state = self.state
+        with state.transaction() as session:
+            return assignment_store.assignments(
+                session,
+                entity_type=entity_type or state.default_entity_type,
+                assignee=None if assignee is None else str(assignee),
+                assigned_by=None if assigned_by is None else str(assigned_by),
+            )
+
+    def notifications(
+        self,
+        entity: str | int,
+        *,
+        entity_type: str | None = None,
+        unread_only: bool = False,
+        limit: int = 50,
+    ) -> list[NotificationView]:
+        """Notifications of ``entity``, newest first."""
+        state = self.state
+        with state.transaction() as session:
+            return assignment_store.notifications(
+                session,
+                entity_type or state.default_entity_type,
+                str(entity),
+                unread_only=unread_only,
+                limit=limit,
+            )
+
+    def mark_notifications_read(
+        self,
+        entity: str | int,
+        ids: Iterable[int] | None = None,
+        *,
+        entity_type: str | None = None,
+    ) -> int:
+        """Mark notifications of ``entity`` read (``ids``, or all); return how many."""
+        state = self.state
+        with state.transaction() as session:
+            return assignment_store.mark_read(
+                session,
+                entity_type or state.default_entity_type,
+                str(entity),
+                None if ids is None else list(ids),
+            )
+
+
+def get_state() -> GamifyState:
+    """The current app's :class:`GamifyState`, with a helpful error when it is missing."""
+    try:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    except RuntimeError as error:
+        raise RuntimeError(
+            "Flask-Gamify needs an application context: call it inside a request, a CLI"
+            " command, or 'with app.app_context():'."
+        ) from error
+    state = app.extensions.get("gamify")
+    if state is None:
+        raise RuntimeError(
+            "Flask-Gamify is not registered on this app: call gamify.init_app(app) (or"
+            " Gamify(app, db=db)) when creating the app."
+        )
+    return state  # type: ignore[no-any-return]

@@ -1,0 +1,249 @@
+"""Defining goals: validation, upsert by key, archiving, and goal files (YAML/JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .criteria import compile_criteria
+from .criteria.schema import PositiveInteger, flatten_errors
+from .errors import CriteriaError, GamifyError, GoalError, GoalNotFound
+from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
+from .processing import criteria_hash
+from .records import GoalView
+
+__all__ = ["GoalSchema", "archive_goal", "define_goals", "goal_view", "read_goals_file"]
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+class _Moment(fields.Field[datetime]):
+    """An aware ``datetime`` or an ISO 8601 string (naive means UTC)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as error:
+                raise ValidationError(
+                    "Must be an ISO 8601 date and time, such as '2026-12-01T00:00:00Z'."
+                ) from error
+        if not isinstance(value, datetime):
+            raise ValidationError("Must be a date and time.")
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class _Flag(fields.Field[bool]):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class _Points(fields.Field[int]):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError("Must be a whole number of points, 0 or more.")
+        return value
+
+
+class GoalSchema(Schema):
+    """A goal definition; ``criteria`` are checked separately for precise paths."""
+
+    class Meta:
+        unknown = RAISE
+
+    key = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=GOAL_KEY_LENGTH),
+            validate.Regexp(
+                KEY_PATTERN,
+                error="Must start with a letter or digit and contain only letters, digits"
+                " and - _ . : (such as 'reader' or 'python.badge-1').",
+            ),
+        ],
+    )
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    criteria = fields.Raw(required=True)
+    points = _Points(load_default=0)
+    repeatable = _Flag(load_default=False)
+    max_awards = PositiveInteger(allow_none=True, load_default=None)
+    hidden = _Flag(load_default=False)
+    assigned_only = _Flag(load_default=False)
+    owner = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=ENTITY_LENGTH))
+    starts_at = _Moment(allow_none=True, load_default=None)
+    ends_at = _Moment(allow_none=True, load_default=None)
+    entity_type = fields.String(
+        load_default="user", validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH)
+    )
+
+    @validates_schema
+    def _check_consistency(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("max_awards") is not None and not data.get("repeatable"):
+            raise ValidationError(
+                "Only repeatable goals take max_awards; set repeatable=True or drop max_awards.",
+                "max_awards",
+            )
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts is not None and ends is not None and ends <= starts:
+            raise ValidationError("Must be later than starts_at.", "ends_at")
+
+
+def _goal_refs(criteria: Any, path: str = "criteria") -> Iterator[tuple[str, str]]:
+    """``(path, key)`` of every ``goal`` criterion in ``criteria``."""
+    if not isinstance(criteria, Mapping):
+        return
+    if criteria.get("type") == "goal":
+        yield f"{path}.goal", criteria["goal"]
+    for index, child in enumerate(criteria.get("of", [])):
+        yield from _goal_refs(child, f"{path}.of[{index}]")
+
+
+def validate_goal(data: Mapping[str, Any], *, path: str = "") -> dict[str, Any]:
+    """Validate a goal definition; raise :class:`GoalError` or :class:`CriteriaError`."""
+    try:
+        goal: dict[str, Any] = GoalSchema().load(dict(data))
+    except ValidationError as error:
+        flat = flatten_errors(error.messages, path.rstrip("."))
+        only_criteria = all(key.startswith(f"{path}criteria") for key in flat)
+        raise (CriteriaError if only_criteria else GoalError)(flat) from error
+    max_occurrences = goal["max_awards"] if goal["repeatable"] else 1
+    try:
+        compile_criteria(goal["criteria"], max_occurrences=max_occurrences)
+    except CriteriaError as error:
+        raise CriteriaError({f"{path}{key}": msgs for key, msgs in error.errors.items()}) from error
+    goal.setdefault("name", goal["key"])
+    return goal
+
+
+def _check_references(session: Session, goals: list[dict[str, Any]]) -> None:
+    """Every ``goal`` criterion must name a known goal, and references may not loop."""
+    graph: dict[str, set[str]] = {
+        goal.key: {key for _, key in _goal_refs(goal.criteria)}
+        for goal in session.execute(select(Goal)).scalars()
+    }
+    for goal in goals:
+        graph[goal["key"]] = {key for _, key in _goal_refs(goal["criteria"])}
+    for goal in goals:
+        for ref_path, key in _goal_refs(goal["criteria"]):
+            if key not in graph:
+                raise CriteriaError(
+                    {ref_path: [f"Refers to the goal {key!r}, which does not exist; define it first."]}
+                )
+            if _reaches(graph, key, goal["key"]):
+                raise CriteriaError(
+                    {ref_path: [f"Refers to {key!r}, which depends on {goal['key']!r}: goals may not depend on each other in a cycle."]}
+                )
+
+
+def _reaches(graph: Mapping[str, set[str]], start: str, target: str) -> bool:
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        key = stack.pop()
+        if key == target:
+            return True
+        if key not in seen:
+            seen.add(key)
+            stack.extend(graph.get(key, ()))
+    return False
+
+
+def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
+    """Validate every definition, then insert or update each goal by key (one transaction)."""
+    definitions = list(definitions)
+    goals = [
+        validate_goal(definition, path=f"goals[{index}]." if len(definitions) > 1 else "")
+        for index, definition in enumerate(definitions)
+    ]
+    keys = [goal["key"] for goal in goals]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise GoalError({"goals": [f"Define each key once; repeated: {', '.join(duplicates)}."]})
+    _check_references(session, goals)
+    existing = {
+        goal.key: goal
+        for goal in session.execute(select(Goal).where(Goal.key.in_(keys)).with_for_update())
+        .scalars()
+    }
+    now = utcnow()
+    saved = []
+    for data in goals:
+        goal = existing.get(data["key"]) or Goal(key=data["key"], created_at=now)
+        max_occurrences = data["max_awards"] if data["repeatable"] else 1
+        for name, value in data.items():
+            setattr(goal, name, value)
+        goal.criteria_hash = criteria_hash(data["criteria"], max_occurrences)
+        goal.archived_at = None
+        goal.updated_at = now
+        session.add(goal)
+        saved.append(goal)
+    session.flush()
+    return [goal_view(goal) for goal in saved]
+
+
+def archive_goal(session: Session, key: str) -> GoalView:
+    """Archive a goal: it stops progressing; its progress and awards stay readable."""
+    goal = session.execute(select(Goal).where(Goal.key == key)).scalar_one_or_none()
+    if goal is None:
+        raise GoalNotFound(key)
+    if goal.archived_at is None:
+        goal.archived_at = utcnow()
+    session.flush()
+    return goal_view(goal)
+
+
+def goal_view(goal: Goal) -> GoalView:
+    return GoalView(
+        key=goal.key,
+        name=goal.name,
+        description=goal.description or "",
+        criteria=goal.criteria,
+        points=goal.points,
+        repeatable=goal.repeatable,
+        max_awards=goal.max_awards,
+        hidden=goal.hidden,
+        assigned_only=goal.assigned_only,
+        owner=goal.owner,
+        starts_at=goal.starts_at,
+        ends_at=goal.ends_at,
+        entity_type=goal.entity_type,
+        archived=goal.archived_at is not None,
+        created_at=goal.created_at,
+        updated_at=goal.updated_at,
+    )
+
+
+def read_goals_file(path: Path) -> list[dict[str, Any]]:
+    """Read goal definitions from YAML or JSON: a list, or ``{"goals": [...]}``."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise GamifyError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from error
+    if isinstance(data, dict) and "goals" in data:
+        data = data["goals"]
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise GamifyError(
+            f"{path} must hold a list of goal definitions, or an object with a 'goals' list."
+        )
+    return data
+
+
+def dump_goals(goals: Iterable[GoalView], *, format: str = "yaml") -> str:
+    """Goal definitions as a YAML or JSON document that ``goals load`` reads back."""
+    document = {"goals": [goal.definition() for goal in goals]}
+    if format == "json":
+        return json.dumps(document, indent=2, sort_keys=False) + "\n"
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

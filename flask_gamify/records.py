@@ -1,0 +1,224 @@
+"""Read-only records returned by the Python API; ``to_dict()`` gives their JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .criteria import Evaluation
+
+__all__ = ["AssignmentView", "AwardView", "GoalView", "NotificationView", "ProgressView"]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class GoalView:
+    """A goal definition."""
+
+    key: str
+    name: str
+    description: str
+    criteria: dict[str, Any]
+    points: int
+    repeatable: bool
+    max_awards: int | None
+    hidden: bool
+    assigned_only: bool
+    owner: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    entity_type: str
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "criteria": self.criteria,
+            "points": self.points,
+            "repeatable": self.repeatable,
+            "max_awards": self.max_awards,
+            "hidden": self.hidden,
+            "assigned_only": self.assigned_only,
+            "owner": self.owner,
+            "starts_at": _iso(self.starts_at),
+            "ends_at": _iso(self.ends_at),
+            "entity_type": self.entity_type,
+            "archived": self.archived,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
+    def definition(self) -> dict[str, Any]:
+        """The arguments of :meth:`Gamify.define_goal` that recreate this goal (for files)."""
+        data = self.to_dict()
+        for derived in ("archived", "created_at", "updated_at"):
+            del data[derived]
+        # Defaults (None, "", False, 0) are left out to keep goal files short.
+        return {key: value for key, value in data.items() if value not in (None, "", False)}
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressView:
+    """An entity's progress on one goal."""
+
+    #: The goal's key.
+    goal: str
+    #: The goal's display name.
+    name: str
+    current: int | float
+    target: int | float
+    #: Whole percent, 0 to 100.
+    percent: int
+    completed: bool
+    #: When the goal was first completed.
+    completed_at: datetime | None
+    #: Awards received for the goal (more than one for repeatable goals).
+    times_completed: int
+    points: int
+    #: What the criteria require, in words.
+    label: str
+    #: Progress of each child criterion of ``all``/``any``, recursively.
+    children: tuple[Evaluation, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        goal: str,
+        name: str,
+        points: int,
+        evaluation: Evaluation,
+        times_completed: int,
+        completed_at: datetime | None,
+    ) -> ProgressView:
+        """Combine an evaluation with what is recorded: an award, once given, stands."""
+        completed = times_completed > 0
+        current, percent = evaluation.current, evaluation.percent
+        if completed:
+            current, percent = evaluation.target, 100
+        elif percent == 100:
+            # The criteria hold but no award was given (the goal ended, for example).
+            percent = 99
+        return cls(
+            goal=goal,
+            name=name,
+            current=current,
+            target=evaluation.target,
+            percent=percent,
+            completed=completed,
+            completed_at=completed_at,
+            times_completed=times_completed,
+            points=points,
+            label=evaluation.label,
+            children=evaluation.children,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "goal": self.goal,
+            "name": self.name,
+            "label": self.label,
+            "current": self.current,
+            "target": self.target,
+            "percent": self.percent,
+            "completed": self.completed,
+            "completed_at": _iso(self.completed_at),
+            "times_completed": self.times_completed,
+            "points": self.points,
+            "children": [child.to_dict() for child in self.children],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AwardView:
+    """One completion of a goal by an entity."""
+
+    goal: str
+    name: str
+    entity_type: str
+    entity: str
+    #: 1 for the first award of the goal, 2 for the second, ...
+    occurrence: int
+    points: int
+    awarded_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "goal": self.goal,
+            "name": self.name,
+            "entity_type": self.entity_type,
+            "entity": self.entity,
+            "occurrence": self.occurrence,
+            "points": self.points,
+            "awarded_at": _iso(self.awarded_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentView:
+    """An assigned goal (a to-do list)."""
+
+    id: int
+    goal: str
+    entity_type: str
+    entity: str
+    assigned_by: str | None
+    assigned_by_type: str
+    assigned_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "goal": self.goal,
+            "entity_type": self.entity_type,
+            "entity": self.entity,
+            "assigned_by": self.assigned_by,
+            "assigned_by_type": self.assigned_by_type,
+            "assigned_at": _iso(self.assigned_at),
+            "due_at": _iso(self.due_at),
+            "completed_at": _iso(self.completed_at),
+            "completed": self.completed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    """A notification for an entity."""
+
+    id: int
+    entity_type: str
+    entity: str
+    #: ``"assignment-completed"`` or ``"goal-completed"``.
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "entity_type": self.entity_type,
+            "entity": self.entity,
+            "kind": self.kind,
+            "data": self.data,
+            "created_at": _iso(self.created_at),
+            "read_at": _iso(self.read_at),
+            "read": self.read,
+        }

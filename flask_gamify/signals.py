@@ -1,0 +1,37 @@
+"""Blinker signals, sent after the transaction that caused them commits.
+
+Every signal is sent with the Flask app as sender. Connect with
+``goal_completed.connect(receiver, app)`` to receive one app's signals only::
+
+    from flask_gamify.signals import goal_completed
+
+    @goal_completed.connect
+    def congratulate(app, goal, entity, entity_type, award, **extra):
+        ...
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+__all__ = ["assignment_completed", "event_tracked", "goal_completed", "progress_changed"]
+
+_signals = Namespace()
+
+#: An event was processed for the first time. Keyword arguments: ``event``
+#: (a :class:`~flask_gamify.events.TrackedEvent`).
+event_tracked = _signals.signal("event-tracked")
+
+#: An entity's progress on a goal changed. Keyword arguments: ``goal`` (key),
+#: ``entity``, ``entity_type``, ``progress`` (a :class:`~flask_gamify.Progress`).
+progress_changed = _signals.signal("progress-changed")
+
+#: An entity completed a goal (once per award: repeatable goals send it again).
+#: Keyword arguments: ``goal`` (key), ``entity``, ``entity_type``, ``award``
+#: (an :class:`~flask_gamify.AwardView`).
+goal_completed = _signals.signal("goal-completed")
+
+#: The assignee of an assigned goal (a to-do list) completed it. Keyword arguments:
+#: ``goal`` (key), ``entity``, ``entity_type`` (the assignee), ``assigned_by``,
+#: ``assignment`` (an :class:`~flask_gamify.AssignmentView`).
+assignment_completed = _signals.signal("assignment-completed")

@@ -1,0 +1,138 @@
+"""Tracking from views and signals: ``@tracks``, the current entity, signal bridges.
+
+Tracking never breaks the host app: a view decorated with ``@tracks`` returns what it
+would without it, and a failure to track is logged with the event, not raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import current_app, has_app_context
+
+if TYPE_CHECKING:
+    from .extension import GamifyState
+
+__all__ = ["EntityLoader", "SignalBridge", "current_entity", "tracks"]
+
+logger = logging.getLogger("flask_gamify")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Returns the current entity id, ``(entity_type, entity_id)``, or ``None``.
+EntityLoader = Callable[[], Any]
+Attributes = Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None
+
+
+def _state() -> GamifyState:
+    from .extension import get_state
+
+    return get_state()
+
+
+def current_entity(loader: EntityLoader | None, default_type: str) -> tuple[str, str] | None:
+    """The entity of the current request: the loader's answer, else Flask-Login's user."""
+    value = loader() if loader is not None else _flask_login_user_id()
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        entity_type, entity_id = value
+        return str(entity_type), str(entity_id)
+    return default_type, str(value)
+
+
+def _flask_login_user_id() -> str | None:
+    try:
+        from flask_login import current_user
+    except ImportError:
+        return None
+    if not hasattr(current_app, "login_manager") or not current_user.is_authenticated:
+        return None
+    user_id: str | None = current_user.get_id()
+    return user_id
+
+
+def tracks(
+    event: str, *, attributes: Attributes = None, entity_type: str | None = None
+) -> Callable[[F], F]:
+    """Decorate a view to track ``event`` for the current entity after a response < 400.
+
+    Works before ``init_app``: everything is resolved when the view runs.
+
+    :param attributes: event attributes: a dict, or a callable that receives the view's
+        keyword arguments (``lambda article_id: {"article_id": article_id}``).
+    :param entity_type: overrides the type of the loaded entity.
+    """
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            response = current_app.make_response(current_app.ensure_sync(view)(*args, **kwargs))
+            if response.status_code < 400:
+                _track_request(event, attributes, entity_type, kwargs)
+            return response
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def _track_request(
+    event: str, attributes: Attributes, entity_type: str | None, view_args: dict[str, Any]
+) -> None:
+    try:
+        state = _state()
+        entity = state.extension.current_entity()
+        if entity is None:
+            return
+        values = attributes(**view_args) if callable(attributes) else attributes
+        state.extension.track(
+            event, entity[1], entity_type=entity_type or entity[0], attributes=values
+        )
+    except Exception:
+        logger.exception("Flask-Gamify could not track %r for this request.", event)
+
+
+class SignalBridge:
+    """Tracks an event whenever a blinker signal is sent (see :meth:`Gamify.connect`)."""
+
+    def __init__(
+        self,
+        signal: Any,
+        event: str,
+        entity: Callable[..., Any],
+        attributes: Callable[..., Mapping[str, Any]] | None,
+        entity_type: str | None,
+    ) -> None:
+        self.signal = signal
+        self.event = event
+        self.entity = entity
+        self.attributes = attributes
+        self.entity_type = entity_type
+        signal.connect(self.receive, weak=False)
+
+    def receive(self, sender: Any, **kwargs: Any) -> None:
+        """The receiver connected to the signal."""
+        if not has_app_context():
+            logger.error(
+                "Flask-Gamify could not track %r: the signal was sent outside an application"
+                " context.",
+                self.event,
+            )
+            return
+        try:
+            entity = self.entity(sender, **kwargs)
+            if entity is None:
+                return
+            values = self.attributes(sender, **kwargs) if self.attributes else None
+            _state().extension.track(
+                self.event, entity, entity_type=self.entity_type, attributes=values
+            )
+        except Exception:
+            logger.exception("Flask-Gamify could not track %r from a signal.", self.event)
+
+    def disconnect(self) -> None:
+        """Stop tracking this signal."""
+        self.signal.disconnect(self.receive)
