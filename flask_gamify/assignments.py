@@ -131,9 +131,7 @@ def notifications(
     ]
 
 
-def mark_read(
-    session: Session, entity_type: str, entity_id: str, ids: list[int] | None
-) -> int:
+def mark_read(session: Session, entity_type: str, entity_id: str, ids: list[int] | None) -> int:
     """Mark the entity's notifications (``ids``, or all) read; return how many changed."""
     statement = (
         update(Notification)

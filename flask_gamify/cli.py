@@ -45,7 +45,10 @@ def load_goals(file: Path) -> None:
 
 @goals_group.command("dump")
 @click.option(
-    "--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml",
+    "--format",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
     show_default=True,
 )
 @click.option("--include-archived", is_flag=True, help="Also export archived goals.")

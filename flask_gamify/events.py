@@ -133,9 +133,11 @@ def make_event(
     _check_attributes(errors, f"{path}attributes", attributes, limits)
     if event_id is None:
         event_id = uuid.uuid4().hex
-    elif not isinstance(event_id, str) or not 1 <= len(event_id) <= EVENT_ID_LENGTH or not set(
-        event_id
-    ) <= _ID_CHARACTERS:
+    elif (
+        not isinstance(event_id, str)
+        or not 1 <= len(event_id) <= EVENT_ID_LENGTH
+        or not set(event_id) <= _ID_CHARACTERS
+    ):
         errors[f"{path}id"] = [
             f"Must be 1 to {EVENT_ID_LENGTH} characters of letters, digits and - _ . :"
             " (a UUID works well)."
@@ -162,4 +164,3 @@ def make_event(
         occurred_at=moment.astimezone(UTC),
         attributes=dict(attributes),
     )
-

@@ -24,7 +24,7 @@ from .errors import GamifyError, GoalNotFound
 from .events import EventLimits, TrackedEvent, make_event
 from .models import Base, Event, Goal, utcnow
 from .processing import BatchProcessor, BatchResult
-from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
+from .records import AssignmentView, AwardView, GoalView, NotificationView
 from .tracking import EntityLoader, SignalBridge, current_entity, tracks
 
 if TYPE_CHECKING:
@@ -420,9 +420,7 @@ class Gamify:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 entity = self.current_entity()
-                if entity is None or not self.has_completed(
-                    entity[1], goal, entity_type=entity[0]
-                ):
+                if entity is None or not self.has_completed(entity[1], goal, entity_type=entity[0]):
                     if on_denied is not None:
                         return on_denied()
                     abort(403)

@@ -81,7 +81,9 @@ class GoalSchema(Schema):
     max_awards = PositiveInteger(allow_none=True, load_default=None)
     hidden = _Flag(load_default=False)
     assigned_only = _Flag(load_default=False)
-    owner = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=ENTITY_LENGTH))
+    owner = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(max=ENTITY_LENGTH)
+    )
     starts_at = _Moment(allow_none=True, load_default=None)
     ends_at = _Moment(allow_none=True, load_default=None)
     entity_type = fields.String(
@@ -139,11 +141,20 @@ def _check_references(session: Session, goals: list[dict[str, Any]]) -> None:
         for ref_path, key in _goal_refs(goal["criteria"]):
             if key not in graph:
                 raise CriteriaError(
-                    {ref_path: [f"Refers to the goal {key!r}, which does not exist; define it first."]}
+                    {
+                        ref_path: [
+                            f"Refers to the goal {key!r}, which does not exist; define it first."
+                        ]
+                    }
                 )
             if _reaches(graph, key, goal["key"]):
                 raise CriteriaError(
-                    {ref_path: [f"Refers to {key!r}, which depends on {goal['key']!r}: goals may not depend on each other in a cycle."]}
+                    {
+                        ref_path: [
+                            f"Refers to {key!r}, which depends on {goal['key']!r}: goals may"
+                            " not depend on each other in a cycle."
+                        ]
+                    }
                 )
 
 
@@ -174,8 +185,9 @@ def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> 
     _check_references(session, goals)
     existing = {
         goal.key: goal
-        for goal in session.execute(select(Goal).where(Goal.key.in_(keys)).with_for_update())
-        .scalars()
+        for goal in session.execute(
+            select(Goal).where(Goal.key.in_(keys)).with_for_update()
+        ).scalars()
     }
     now = utcnow()
     saved = []
@@ -231,7 +243,9 @@ def read_goals_file(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:
-        raise GamifyError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from error
+        raise GamifyError(
+            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}"
+        ) from error
     if isinstance(data, dict) and "goals" in data:
         data = data["goals"]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):

@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, select, tuple_, update
+from sqlalchemy import Row, Table, bindparam, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,11 +40,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["BatchProcessor", "BatchResult", "ProgressChange", "criteria_hash"]
 
-_EVENTS = Event.__table__
-_PROGRESS = Progress.__table__
-_AWARDS = Award.__table__
-_ASSIGNMENTS = Assignment.__table__
-_NOTIFICATIONS = Notification.__table__
+_EVENTS = cast(Table, Event.__table__)
+_PROGRESS = cast(Table, Progress.__table__)
+_AWARDS = cast(Table, Award.__table__)
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
+_NOTIFICATIONS = cast(Table, Notification.__table__)
 _MAX_ATTEMPTS = 5
 
 #: (goal id, entity type, entity id)
@@ -130,7 +130,9 @@ class BatchProcessor:
         self.notify_awards = notify_awards
         self._compiled: dict[tuple[int, str], Criterion] = {}
 
-    def process(self, events: Sequence[TrackedEvent], *, now: datetime | None = None) -> BatchResult:
+    def process(
+        self, events: Sequence[TrackedEvent], *, now: datetime | None = None
+    ) -> BatchResult:
         """Process ``events`` in one transaction, retried on deadlocks; return what changed."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
@@ -187,7 +189,7 @@ class BatchProcessor:
         cache_key = (goal.id, goal.criteria_hash)
         criterion = self._compiled.get(cache_key)
         if criterion is None:
-            max_occurrences = (goal.max_awards if goal.repeatable else 1)
+            max_occurrences = goal.max_awards if goal.repeatable else 1
             criterion = compile_criteria(goal.criteria, max_occurrences=max_occurrences)
             self._compiled[cache_key] = criterion
         return criterion
@@ -226,7 +228,9 @@ class BatchProcessor:
             returning=[_EVENTS.c.id],
         )
         new_ids = {row.id for row in inserted}
-        result.accepted = [event for event in events if event.id in new_ids and unique.get(event.id) is event]
+        result.accepted = [
+            event for event in events if event.id in new_ids and unique[event.id] is event
+        ]
         result.duplicates = len(events) - len(result.accepted)
         if not result.accepted:
             return result
@@ -254,8 +258,14 @@ class BatchProcessor:
                         keys.add((goal.id, *entity))
             if keys:
                 self._process_keys(
-                    session, sorted(keys), pending, goals_by_id, keys_by_id, completed_now,
-                    result, now,
+                    session,
+                    sorted(keys),
+                    pending,
+                    goals_by_id,
+                    keys_by_id,
+                    completed_now,
+                    result,
+                    now,
                 )
         return result
 
@@ -275,13 +285,13 @@ class BatchProcessor:
         )
         work: dict[ProgressKey, list[EventData]] = {}
         for key in keys:
-            events = pending.get(key, [])
+            tracked = pending.get(key, [])
             if goals_by_id[key[0]].assigned_only:
                 assigned_at = assigned.get(key)
                 if assigned_at is None:
                     continue
-                events = [event for event in events if event.occurred_at >= assigned_at]
-            work[key] = [event.to_engine() for event in events]
+                tracked = [event for event in tracked if event.occurred_at >= assigned_at]
+            work[key] = [event.to_engine() for event in tracked]
         if not work:
             return
         rows = self._lock_progress(session, list(work), goals_by_id, now)
@@ -398,17 +408,12 @@ class BatchProcessor:
         self, session: Session, keys: Sequence[ProgressKey]
     ) -> dict[ProgressKey, Row[Any]]:
         columns = (_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id)
-        statement = (
-            select(_PROGRESS)
-            .where(tuple_(*columns).in_(sorted(keys)))
-            .order_by(*columns)
-        )
+        statement = select(_PROGRESS).where(tuple_(*columns).in_(sorted(keys))).order_by(*columns)
         if dialect_name(session) == "postgresql":
             # Row locks taken in key order serialise concurrent workers on the same rows.
             statement = statement.with_for_update()
         return {
-            (row.goal_id, row.entity_type, row.entity_id): row
-            for row in session.execute(statement)
+            (row.goal_id, row.entity_type, row.entity_id): row for row in session.execute(statement)
         }
 
     def _completed_counts(
@@ -473,14 +478,21 @@ class BatchProcessor:
             completed_now[(row.entity_type, row.entity_id)].add(goal.id)
             result.awards.append(
                 AwardView(
-                    goal.key, goal.name, row.entity_type, row.entity_id, row.occurrence,
-                    goal.points, now,
+                    goal.key,
+                    goal.name,
+                    row.entity_type,
+                    row.entity_id,
+                    row.occurrence,
+                    goal.points,
+                    now,
                 )
             )
             if self.notify_awards:
                 notifications.append(
                     _notification(
-                        row.entity_type, row.entity_id, "goal-completed",
+                        row.entity_type,
+                        row.entity_id,
+                        "goal-completed",
                         {"goal": goal.key, "occurrence": row.occurrence, "points": goal.points},
                         now,
                     )
@@ -492,7 +504,8 @@ class BatchProcessor:
                     if assignment.assigned_by is not None:
                         notifications.append(
                             _notification(
-                                assignment.assigned_by_type, assignment.assigned_by,
+                                assignment.assigned_by_type,
+                                assignment.assigned_by,
                                 "assignment-completed",
                                 {
                                     "goal": goal.key,

@@ -71,7 +71,11 @@ def progress(
         evaluation = processor.criterion_for(goal).evaluate(state, context)
         views.append(
             ProgressView.build(
-                goal.key, goal.name, goal.points, evaluation, times,
+                goal.key,
+                goal.name,
+                goal.points,
+                evaluation,
+                times,
                 row.completed_at if row else None,
             )
         )

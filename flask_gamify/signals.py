@@ -5,9 +5,9 @@ Every signal is sent with the Flask app as sender. Connect with
 
     from flask_gamify.signals import goal_completed
 
+
     @goal_completed.connect
-    def congratulate(app, goal, entity, entity_type, award, **extra):
-        ...
+    def congratulate(app, goal, entity, entity_type, award, **extra): ...
 """
 
 from __future__ import annotations

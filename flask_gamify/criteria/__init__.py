@@ -71,7 +71,11 @@ def build(data: Mapping[str, Any], max_occurrences: int | None) -> Criterion:
         )
     if kind == "sum":
         return Sum(
-            event, where, max_occurrences, field=data["field"], target=data["target"],
+            event,
+            where,
+            max_occurrences,
+            field=data["field"],
+            target=data["target"],
             window_ms=_window_ms(data),
         )
     if kind == "distinct":

@@ -17,8 +17,8 @@ from typing import Any
 
 from .base import (
     Criterion,
-    EvaluationContext,
     Evaluation,
+    EvaluationContext,
     EventData,
     State,
     canonical_value,
@@ -92,7 +92,12 @@ class Count(_Windowed):
     type = "count"
 
     def __init__(
-        self, event: str, where: Where, max_occurrences: int | None, *, target: int,
+        self,
+        event: str,
+        where: Where,
+        max_occurrences: int | None,
+        *,
+        target: int,
         window_ms: int | None,
     ) -> None:
         super().__init__(event, where, max_occurrences)
@@ -101,7 +106,7 @@ class Count(_Windowed):
 
     @property
     def label(self) -> str:
-        return f"{self.event} ×{self.target}{self.window_suffix()}{_where_label(self.where)}"
+        return f"{self.event} {self.target} times{self.window_suffix()}{_where_label(self.where)}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
         matched = [event.timestamp_ms for event in self.matching(events)]
@@ -145,8 +150,14 @@ class Sum(_Windowed):
     type = "sum"
 
     def __init__(
-        self, event: str, where: Where, max_occurrences: int | None, *, field: str,
-        target: int | float, window_ms: int | None,
+        self,
+        event: str,
+        where: Where,
+        max_occurrences: int | None,
+        *,
+        field: str,
+        target: int | float,
+        window_ms: int | None,
     ) -> None:
         super().__init__(event, where, max_occurrences)
         self.field = field
@@ -180,9 +191,7 @@ class Sum(_Windowed):
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
         horizon = self.horizon(context)
-        entries = sorted(
-            [*_read_entries(state), *((t, v) for t, v in values if t > horizon)]
-        )
+        entries = sorted([*_read_entries(state), *((t, v) for t, v in values if t > horizon)])
         if self._best_rolling_sum(entries) >= self.target:
             occurrences = self.cap(max(occurrences, 1))
         if self.is_saturated(occurrences):
@@ -254,7 +263,12 @@ class AllOf(Leaf):
     type = "all_of"
 
     def __init__(
-        self, event: str, where: Where, max_occurrences: int | None, *, field: str,
+        self,
+        event: str,
+        where: Where,
+        max_occurrences: int | None,
+        *,
+        field: str,
         values: Sequence[Any],
     ) -> None:
         super().__init__(event, where, max_occurrences)

@@ -8,7 +8,6 @@ such as ``criteria.of[1].target: Must be a positive integer.``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
