@@ -51,11 +51,12 @@ def progress(
         ).scalars()
     )
     done = {row.goal_id: row.times_completed for row in rows.values() if row.times_completed}
-    keys = dict(
-        session.execute(select(Goal.id, Goal.key).where(Goal.id.in_(done))).tuples().all()
-        if done
-        else []
-    )
+    keys: dict[int, str] = {}
+    if done:
+        keys = {
+            row.id: row.key
+            for row in session.execute(select(Goal.id, Goal.key).where(Goal.id.in_(done)))
+        }
     completed = {keys[goal_id]: times for goal_id, times in done.items()}
     context = processor.context(utcnow(), completed)
     views = []

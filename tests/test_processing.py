@@ -1,0 +1,127 @@
+"""Batch processing: idempotency, order and batching independence, concurrent workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from typing import Any
+
+import pytest
+from concurrent_batches import GOALS, as_arguments, make_events, process_in_batches
+from flask import Flask
+from sqlalchemy import func, select
+
+from flask_gamify import Gamify
+from flask_gamify.events import TrackedEvent, make_event
+from flask_gamify.models import Award, Event
+
+
+def snapshot(gamify: Gamify, entities: set[str]) -> dict[str, Any]:
+    """Everything observable about the entities' progress, minus timestamps."""
+    result = {}
+    for entity in sorted(entities):
+        views = gamify.progress(entity, include_hidden=True)
+        result[entity] = {
+            "progress": [
+                {k: v for k, v in view.to_dict().items() if k != "completed_at"} for view in views
+            ],
+            "awards": sorted((a.goal, a.occurrence) for a in gamify.awards(entity)),
+        }
+    return result
+
+
+def reset(gamify: Gamify) -> None:
+    gamify.drop_all()
+    gamify.create_all()
+    gamify.define_goals(GOALS)
+
+
+def test_same_progress_whatever_the_batching_and_order(app: Flask, gamify: Gamify) -> None:
+    events = make_events(400, entities=12, seed=1)
+    entities = {event.entity_id for event in events}
+    processor = gamify.state.processor
+
+    reset(gamify)
+    processor.process(events)
+    expected = snapshot(gamify, entities)
+    assert any(entity["awards"] for entity in expected.values())
+
+    rng = random.Random(7)
+    for _ in range(2):
+        reset(gamify)
+        shuffled = events[:]
+        rng.shuffle(shuffled)
+        start = 0
+        while start < len(shuffled):
+            size = rng.randint(1, 60)
+            processor.process(shuffled[start : start + size])
+            start += size
+        assert snapshot(gamify, entities) == expected
+
+
+def test_an_event_id_is_processed_once(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal("logins", criteria={"type": "count", "event": "login", "target": 10})
+    first = make_event("login", 1, event_id="same")
+    again = make_event("login", 1, event_id="same")
+    other = make_event("login", 1)
+    processor = gamify.state.processor
+
+    result = processor.process([first, again, other])
+    assert [event.id for event in result.accepted] == ["same", other.id]
+    assert result.duplicates == 1
+    result = processor.process([again, other])
+    assert result.accepted == [] and result.duplicates == 2
+
+    assert gamify.progress(1, "logins").current == 2
+    with gamify.state.transaction() as session:
+        assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 2
+
+
+def test_a_batch_with_no_new_events_changes_nothing(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal("first", criteria={"type": "count", "event": "login", "target": 1})
+    event = make_event("login", "u")
+    assert gamify.state.processor.process([event]).awards
+    replay = gamify.state.processor.process([event])
+    assert replay.changes == [] and replay.awards == []
+    assert [a.occurrence for a in gamify.awards("u")] == [1]
+
+
+def _run_concurrently(database_url: str, parts: list[list[TrackedEvent]]) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(parts))
+    workers = [
+        context.Process(
+            target=process_in_batches,
+            args=(database_url, [as_arguments(e) for e in part], 25, seed, barrier),
+        )
+        for seed, part in enumerate(parts)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0, "a worker process failed; see its output above"
+
+
+def test_concurrent_workers_award_once(
+    app: Flask, gamify: Gamify, database_url: str, is_postgres: bool
+) -> None:
+    """Two processes with overlapping batches for the same entities (invariants 3 to 5)."""
+    if not is_postgres:
+        pytest.skip("concurrent writers need PostgreSQL (SQLite allows one writer)")
+    events = make_events(600, entities=6, seed=3)
+    entities = {event.entity_id for event in events}
+
+    reset(gamify)
+    gamify.state.processor.process(events)
+    expected = snapshot(gamify, entities)
+
+    reset(gamify)
+    _run_concurrently(database_url, [events[:400], events[200:]])
+
+    assert snapshot(gamify, entities) == expected
+    with gamify.state.transaction() as session:
+        awards = session.execute(select(Award.goal_id, Award.entity_id, Award.occurrence)).all()
+        logged = session.execute(select(func.count()).select_from(Event)).scalar_one()
+    assert len(awards) == len(set(awards)) > 0
+    assert logged == len(events)
