@@ -34,6 +34,8 @@ __all__ = ["Gamify", "GamifyState"]
 
 logger = logging.getLogger("flask_gamify")
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``authorizer(action, goal_or_None) -> bool`` (see :meth:`Gamify.api_authorizer`).
+ApiAuthorizer = Callable[[str, GoalView | None], bool]
 
 #: Every configuration key and its default (see the configuration docs).
 DEFAULTS: dict[str, Any] = {
@@ -46,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_MAX_FUTURE": "5m",
     "GAMIFY_NOTIFY_AWARDS": True,
     "GAMIFY_DEFAULT_ENTITY_TYPE": "user",
+    "GAMIFY_API_PREFIX": "/gamify/api",
+    "GAMIFY_MAX_BATCH": 1000,
 }
 
 
@@ -131,10 +135,14 @@ class GamifyState:
         with self.session_factory() as session, session.begin():
             yield session
 
-    def process(self, events: list[TrackedEvent], app: Flask) -> BatchResult:
-        """Process events inline and send the signals."""
+    def submit(self, events: list[TrackedEvent]) -> BatchResult:
+        """Hand validated events to processing: inline now (the pipeline comes with Redis).
+
+        Every entry point (``track()``, ``@tracks``, signal bridges, the REST API) goes
+        through here, so they all behave the same.
+        """
         result = self.processor.process(events)
-        send_signals(app, result)
+        send_signals(current_app._get_current_object(), result)  # type: ignore[attr-defined]
         return result
 
 
@@ -180,6 +188,7 @@ class Gamify:
     def __init__(self, app: Flask | None = None, *, db: SQLAlchemy | None = None) -> None:
         self.db = db
         self._entity_loader: EntityLoader | None = None
+        self._api_authorizer: ApiAuthorizer | None = None
         self._bridges: list[SignalBridge] = []
         if app is not None:
             self.init_app(app)
@@ -203,6 +212,11 @@ class Gamify:
         from .cli import gamify_cli
 
         app.cli.add_command(gamify_cli)
+        prefix = app.config["GAMIFY_API_PREFIX"]
+        if prefix:
+            from .api import create_blueprint
+
+            app.register_blueprint(create_blueprint(), url_prefix=prefix)
 
     # -- state ----------------------------------------------------------------------
 
@@ -299,7 +313,7 @@ class Gamify:
             occurred_at=occurred_at,
             limits=state.limits,
         )
-        state.process([tracked], current_app._get_current_object())  # type: ignore[attr-defined]
+        state.submit([tracked])
         return tracked.id
 
     def tracks(
@@ -342,6 +356,18 @@ class Gamify:
         """
         self._entity_loader = loader
         return loader
+
+    def api_authorizer(self, authorizer: ApiAuthorizer) -> ApiAuthorizer:
+        """Decorate a function that replaces API-key checks in the REST API.
+
+        It is called as ``authorizer(action, goal)`` for every API request, with the
+        scope-like action (``"events:write"``, ``"goals:read"``, ``"goals:write"``,
+        ``"progress:read"``) and the :class:`GoalView` concerned, when there is one. Return
+        ``True`` to allow; ``False`` answers 403. It may read ``flask.request`` (headers,
+        session) and abort with 401 itself.
+        """
+        self._api_authorizer = authorizer
+        return authorizer
 
     def current_entity(self) -> tuple[str, str] | None:
         """``(entity_type, entity_id)`` of the current request, or ``None``."""
