@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from .errors import GamifyError
 from .extension import get_state
 from .goals import dump_goals, read_goals_file
+from .pipeline.settings import Pipeline
 
 __all__ = ["gamify_cli"]
 
@@ -86,3 +87,132 @@ def prune_events() -> None:
     """Delete logged events older than GAMIFY_EVENT_RETENTION."""
     deleted = get_state().extension.prune_events()
     click.echo(f"Deleted {deleted} event(s) older than the retention period.")
+
+
+def _pipeline() -> Pipeline:
+    pipeline = get_state().pipeline
+    if pipeline is None:
+        raise click.ClickException(
+            "GAMIFY_REDIS_URL is not set: events are processed inline and there is no"
+            " pipeline. Set it (for example redis://localhost:6379/0) to use workers."
+        )
+    return pipeline
+
+
+@gamify_cli.command("worker")
+@click.option("--burst", "-b", is_flag=True, help="Drain what is there, then exit.")
+@click.option("--queue", "queue_name", help="RQ queue to listen on (default: GAMIFY_QUEUE).")
+@click.option("--name", "-n", help="Worker name (default: RQ's random name).")
+@click.option("--max-jobs", type=int, help="Exit after this many jobs.")
+@click.option("--max-idle-time", type=int, help="Exit after being idle this many seconds.")
+@click.option(
+    "--logging-level", "-l", default="INFO", show_default=True, help="Log level of the worker."
+)
+def worker_command(
+    burst: bool,
+    queue_name: str | None,
+    name: str | None,
+    max_jobs: int | None,
+    max_idle_time: int | None,
+    logging_level: str,
+) -> None:
+    """Run a worker that drains events into progress and awards (an RQ worker).
+
+    Run as many as you like, on as many machines: they share the shards.
+    """
+    from rq import Queue
+
+    from .pipeline.drain import ensure_groups
+    from .pipeline.worker import GamifyWorker
+
+    state = get_state()
+    pipeline = _pipeline()
+    connection = pipeline.worker_client
+    ensure_groups(connection, pipeline.keys.streams())
+    queue = Queue(queue_name or pipeline.queue_name, connection=connection)
+    worker = GamifyWorker([queue], connection=connection, name=name, gamify_state=state)
+    worker.work(
+        burst=burst,
+        max_jobs=max_jobs,
+        max_idle_time=max_idle_time,
+        logging_level=logging_level,
+    )
+
+
+@gamify_cli.command("status")
+def status_command() -> None:
+    """Show the backlog per shard, dead letters, the outbox and the workers."""
+    from sqlalchemy import func, select
+
+    from .models import Outbox
+    from .pipeline.operations import status
+
+    state = get_state()
+    info = status(_pipeline())
+    with state.transaction() as session:
+        outbox = session.execute(select(func.count()).select_from(Outbox)).scalar_one()
+    click.echo(f"{'shard':>5}  {'length':>8}  {'pending':>8}  oldest event")
+    for shard in info["shards"]:
+        age = shard["oldest_age_seconds"]
+        oldest = "-" if age is None else f"{age:.1f} s ago"
+        click.echo(f"{shard['shard']:>5}  {shard['length']:>8}  {shard['pending']:>8}  {oldest}")
+    click.echo(f"dead letters: {info['dead_letters']}")
+    click.echo(f"outbox (waiting for Redis): {outbox}")
+    click.echo(f"queued drain jobs: {info['queued_jobs']}")
+    click.echo(f"workers: {len(info['workers'])}")
+    for worker in info["workers"]:
+        click.echo(f"  {worker['name']} on {worker['hostname']}: {worker['state']}")
+
+
+@gamify_cli.group("dead-letters")
+def dead_letters_group() -> None:
+    """Inspect, replay or drop events that could not be processed."""
+
+
+@dead_letters_group.command("list")
+@click.option("--limit", default=100, show_default=True)
+def list_dead_letters(limit: int) -> None:
+    """List dead letters, oldest first."""
+    from .pipeline.operations import dead_letters
+
+    letters = dead_letters(_pipeline(), limit=limit)
+    for letter in letters:
+        click.echo(
+            f"{letter.id}  shard {letter.shard}  attempts {letter.attempts}  {letter.failed_at}\n"
+            f"    error: {letter.error}\n    event: {letter.event}"
+        )
+    click.echo(f"{len(letters)} dead letter(s).")
+
+
+def _ids(ids: tuple[str, ...], all_: bool) -> list[str] | None:
+    if all_ == bool(ids):
+        raise click.UsageError("Give dead letter ids, or --all (not both).")
+    return None if all_ else list(ids)
+
+
+@dead_letters_group.command("replay")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Replay every dead letter.")
+def replay_dead_letters_command(ids: tuple[str, ...], all_: bool) -> None:
+    """Put dead letters back on their shard to be processed again."""
+    from .pipeline.operations import replay_dead_letters
+
+    try:
+        count = replay_dead_letters(_pipeline(), _ids(ids, all_))
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Replayed {count} dead letter(s).")
+
+
+@dead_letters_group.command("drop")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Drop every dead letter.")
+def drop_dead_letters_command(ids: tuple[str, ...], all_: bool) -> None:
+    """Delete dead letters for good."""
+    from .pipeline.operations import drop_dead_letters
+
+    try:
+        count = drop_dead_letters(_pipeline(), _ids(ids, all_))
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Dropped {count} dead letter(s).")

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import redis
 from flask import Flask, abort, current_app
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,8 @@ from .criteria import parse_window
 from .errors import GamifyError, GoalNotFound
 from .events import EventLimits, TrackedEvent, make_event
 from .models import Base, Event, Goal, utcnow
+from .pipeline.settings import Pipeline
+from .pipeline.streams import StreamKeys
 from .processing import BatchProcessor, BatchResult
 from .records import AssignmentView, AwardView, GoalView, NotificationView
 from .tracking import EntityLoader, SignalBridge, current_entity, tracks
@@ -50,6 +53,15 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_DEFAULT_ENTITY_TYPE": "user",
     "GAMIFY_API_PREFIX": "/gamify/api",
     "GAMIFY_MAX_BATCH": 1000,
+    "GAMIFY_REDIS_URL": None,
+    "GAMIFY_REDIS_TIMEOUT": 0.25,
+    "GAMIFY_SHARDS": 4,
+    "GAMIFY_STREAM_PREFIX": "gamify",
+    "GAMIFY_QUEUE": "gamify",
+    "GAMIFY_BATCH_SIZE": 500,
+    "GAMIFY_MAX_ATTEMPTS": 5,
+    "GAMIFY_CLAIM_IDLE": "30s",
+    "GAMIFY_DRAIN_SECONDS": 10,
 }
 
 
@@ -93,6 +105,8 @@ class GamifyState:
         self.default_entity_type: str = config["GAMIFY_DEFAULT_ENTITY_TYPE"]
         self._session_factory: sessionmaker[Session] | None = None
         self._processor: BatchProcessor | None = None
+        #: The Redis pipeline, or ``None`` for inline processing (no GAMIFY_REDIS_URL).
+        self.pipeline: Pipeline | None = _pipeline(app) if config["GAMIFY_REDIS_URL"] else None
 
     @property
     def engine(self) -> Engine:
@@ -135,15 +149,42 @@ class GamifyState:
         with self.session_factory() as session, session.begin():
             yield session
 
-    def submit(self, events: list[TrackedEvent]) -> BatchResult:
-        """Hand validated events to processing: inline now (the pipeline comes with Redis).
+    def submit(self, events: list[TrackedEvent]) -> BatchResult | None:
+        """Hand validated events to processing.
 
-        Every entry point (``track()``, ``@tracks``, signal bridges, the REST API) goes
-        through here, so they all behave the same.
+        With ``GAMIFY_REDIS_URL``, they go to the Redis streams (at the end of the current
+        request, in one round trip) and ``None`` is returned; otherwise they are processed
+        now and the :class:`BatchResult` is returned. Every entry point (``track()``,
+        ``@tracks``, signal bridges, the REST API) goes through here.
         """
+        if self.pipeline is not None:
+            self.pipeline.emitter.submit(self, events)
+            return None
         result = self.processor.process(events)
         send_signals(current_app._get_current_object(), result)  # type: ignore[attr-defined]
         return result
+
+
+def _pipeline(app: Flask) -> Pipeline:
+    config = app.config
+    timeout = float(config["GAMIFY_REDIS_TIMEOUT"])
+    url = config["GAMIFY_REDIS_URL"]
+    return Pipeline(
+        url=url,
+        client=redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout),
+        keys=StreamKeys(config["GAMIFY_STREAM_PREFIX"], int(config["GAMIFY_SHARDS"])),
+        queue_name=config["GAMIFY_QUEUE"],
+        batch_size=int(config["GAMIFY_BATCH_SIZE"]),
+        max_attempts=int(config["GAMIFY_MAX_ATTEMPTS"]),
+        claim_idle_ms=int(_duration(app, "GAMIFY_CLAIM_IDLE").total_seconds() * 1000),
+        drain_seconds=float(config["GAMIFY_DRAIN_SECONDS"]),
+    )
+
+
+def _flush_request_events(error: BaseException | None = None) -> None:
+    state: GamifyState = current_app.extensions["gamify"]
+    if state.pipeline is not None:
+        state.pipeline.emitter.flush_request(state)
 
 
 def send_signals(app: Flask, result: BatchResult) -> None:
@@ -208,7 +249,9 @@ class Gamify:
                 "Flask-Gamify needs Flask-SQLAlchemy: call db.init_app(app) before"
                 " gamify.init_app(app), or pass Gamify(app, db=db)."
             )
-        app.extensions["gamify"] = GamifyState(self, app, db)
+        state = app.extensions["gamify"] = GamifyState(self, app, db)
+        if state.pipeline is not None:
+            app.teardown_request(_flush_request_events)
         from .cli import gamify_cli
 
         app.cli.add_command(gamify_cli)

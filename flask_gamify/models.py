@@ -34,6 +34,7 @@ __all__ = [
     "Event",
     "Goal",
     "Notification",
+    "Outbox",
     "Progress",
     "utcnow",
 ]
@@ -205,3 +206,14 @@ class Notification(Base):
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+class Outbox(Base):
+    """Events kept while Redis was unreachable; workers relay them when it returns."""
+
+    __tablename__ = "gamify_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The event's JSON form (:meth:`TrackedEvent.to_dict`).
+    event: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

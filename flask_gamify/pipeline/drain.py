@@ -1,0 +1,221 @@
+"""The drain job: read a shard's events in batches, process, acknowledge after commit.
+
+One drain job per shard at a time (a guard key, set when the job is queued and kept
+alive while it runs). Entries are read with a consumer group, so an entry delivered to
+a worker that dies stays pending and is claimed by the next drain once it has been idle
+for ``GAMIFY_CLAIM_IDLE``: at-least-once delivery, with the event ledger turning it into
+exactly-once effect. Entries are acknowledged and deleted only after the batch's
+transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+from flask import current_app
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ..events import TrackedEvent
+from ..models import utcnow
+from .streams import FIELD, GROUP, decode_event
+
+if TYPE_CHECKING:
+    from ..extension import GamifyState
+    from .settings import Pipeline
+
+__all__ = ["Drainer", "drain_shard", "ensure_groups"]
+
+logger = logging.getLogger("flask_gamify")
+
+#: Database errors that mean "the database is unavailable", not "this event is bad".
+_OUTAGES = (OperationalError, InterfaceError)
+
+Entry = tuple[str, dict[bytes, bytes]]
+
+#: Set by the worker when a warm shutdown was requested: finish the batch, then stop.
+stop_requested = False
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def ensure_groups(client: redis.Redis, streams: Sequence[str]) -> None:
+    """Create the consumer group of every stream (and the stream) if missing."""
+    for stream in streams:
+        try:
+            client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+
+def drain_shard(shard: int) -> dict[str, int]:
+    """RQ job: drain one shard until it is empty or the time budget is used.
+
+    Runs in ``flask gamify worker``, which provides the application context.
+    """
+    from ..extension import get_state
+
+    state = get_state()
+    if state.pipeline is None:
+        raise RuntimeError("GAMIFY_REDIS_URL is not set for this app; nothing to drain.")
+    return Drainer(state, state.pipeline, shard).run()
+
+
+@dataclass
+class Drainer:
+    """Drains one shard; see the module docstring."""
+
+    state: GamifyState
+    pipeline: Pipeline
+    shard: int
+
+    def __post_init__(self) -> None:
+        self.client = self.pipeline.worker_client
+        self.stream = self.pipeline.keys.stream(self.shard)
+        self.guard = self.pipeline.keys.guard(self.shard)
+        self.consumer = consumer_name()
+        self.counts = {"processed": 0, "batches": 0, "dead_lettered": 0, "retried": 0}
+
+    def run(self) -> dict[str, int]:
+        ensure_groups(self.client, [self.stream])
+        deadline = time.monotonic() + self.pipeline.drain_seconds
+        try:
+            while not stop_requested and time.monotonic() < deadline:
+                self.client.expire(self.guard, self.pipeline.guard_ttl)
+                entries = self._claim_stale() or self._read_new()
+                if not entries:
+                    # Hand over: release the guard, then look once more, so that an event
+                    # added in between is never stranded without a drain job.
+                    self.client.delete(self.guard)
+                    entries = self._read_new()
+                    if not entries:
+                        break
+                    self.handle(entries)
+                    if not self.client.set(self.guard, "1", nx=True, ex=self.pipeline.guard_ttl):
+                        return self.counts  # another drain job took over the shard
+                    continue
+                self.handle(entries)
+        finally:
+            self.client.delete(self.guard)
+        return self.counts
+
+    def _claim_stale(self) -> list[Entry]:
+        """Entries delivered to a consumer that died (idle for GAMIFY_CLAIM_IDLE)."""
+        _next, entries, *_deleted = self.client.xautoclaim(
+            self.stream,
+            GROUP,
+            self.consumer,
+            min_idle_time=self.pipeline.claim_idle_ms,
+            start_id="0-0",
+            count=self.pipeline.batch_size,
+        )
+        return [(_text(entry_id), fields) for entry_id, fields in entries if fields]
+
+    def _read_new(self) -> list[Entry]:
+        response = self.client.xreadgroup(
+            GROUP, self.consumer, {self.stream: ">"}, count=self.pipeline.batch_size
+        )
+        if not response:
+            return []
+        return [(_text(entry_id), fields) for entry_id, fields in response[0][1]]
+
+    def handle(self, entries: list[Entry]) -> None:
+        """Process a batch; acknowledge what is done, dead-letter what cannot be."""
+        self.counts["batches"] += 1
+        now = utcnow()
+        events: list[tuple[str, TrackedEvent]] = []
+        for entry_id, fields in entries:
+            payload = fields.get(FIELD.encode(), b"")
+            try:
+                event = decode_event(payload, entry_id, self.shard, self.state.limits, now)
+            except (ValueError, TypeError) as error:
+                self.dead_letter(entry_id, payload, f"Malformed event: {error}", attempts=1)
+                continue
+            events.append((entry_id, event))
+        if not events:
+            return
+        try:
+            self._process([event for _, event in events])
+        except _OUTAGES:
+            raise
+        except Exception:
+            logger.warning(
+                "A batch of shard %d failed; processing its events one by one.",
+                self.shard,
+                exc_info=True,
+            )
+            self._process_one_by_one(events)
+            return
+        self.acknowledge([entry_id for entry_id, _ in events])
+        self.counts["processed"] += len(events)
+
+    def _process(self, events: list[TrackedEvent]) -> None:
+        from ..extension import send_signals
+
+        result = self.state.processor.process(events)
+        send_signals(current_app._get_current_object(), result)  # type: ignore[attr-defined]
+
+    def _process_one_by_one(self, events: list[tuple[str, TrackedEvent]]) -> None:
+        for entry_id, event in events:
+            try:
+                self._process([event])
+            except _OUTAGES:
+                raise
+            except Exception as error:
+                attempts = int(
+                    self.client.hincrby(self.pipeline.keys.attempts(self.shard), entry_id, 1)
+                )
+                if attempts >= self.pipeline.max_attempts:
+                    payload = json.dumps(event.to_dict(), separators=(",", ":"))
+                    self.dead_letter(
+                        entry_id, payload, f"{type(error).__name__}: {error}", attempts=attempts
+                    )
+                else:
+                    # Left pending: claimed again once idle for GAMIFY_CLAIM_IDLE.
+                    self.counts["retried"] += 1
+                continue
+            self.acknowledge([entry_id])
+            self.counts["processed"] += 1
+
+    def acknowledge(self, entry_ids: list[str]) -> None:
+        """XACK and XDEL (bounded memory), and forget failed attempts."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xack(self.stream, GROUP, *entry_ids)
+        pipe.xdel(self.stream, *entry_ids)
+        pipe.hdel(self.pipeline.keys.attempts(self.shard), *entry_ids)
+        pipe.execute()
+
+    def dead_letter(
+        self, entry_id: str, payload: bytes | str, error: str, *, attempts: int
+    ) -> None:
+        """Move an entry to the dead-letter stream, where operators can inspect it."""
+        logger.error("Dead-lettered entry %s of shard %d: %s", entry_id, self.shard, error)
+        record: dict[str, Any] = {
+            "shard": self.shard,
+            "entry": entry_id,
+            "event": payload,
+            "error": error[:2000],
+            "attempts": attempts,
+            "failed_at": utcnow().isoformat(),
+        }
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(self.pipeline.keys.dead_letters, record)
+        pipe.xack(self.stream, GROUP, entry_id)
+        pipe.xdel(self.stream, entry_id)
+        pipe.hdel(self.pipeline.keys.attempts(self.shard), entry_id)
+        pipe.execute()
+        self.counts["dead_lettered"] += 1
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,97 @@
+"""Sending events to Redis: one pipelined round trip, an outbox when Redis is down.
+
+During a request, events are buffered and sent together when the request ends; outside
+requests (CLI, shell, jobs) they are sent at once. If Redis cannot be reached within
+``GAMIFY_REDIS_TIMEOUT``, the events are written to the ``gamify_outbox`` table through
+gamify's own session, and workers relay them once Redis is back: nothing is lost, and
+the host's request still gets its normal response.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import redis
+from flask import g, has_request_context
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..events import TrackedEvent
+from ..models import Outbox, utcnow
+from .streams import FIELD, StreamKeys, encode_event, shard_for
+
+if TYPE_CHECKING:
+    from ..extension import GamifyState
+
+__all__ = ["RedisEmitter"]
+
+logger = logging.getLogger("flask_gamify")
+_BUFFER = "_gamify_events"
+
+
+class RedisEmitter:
+    """Appends events to the stream shards of one app."""
+
+    def __init__(
+        self, client: redis.Redis, keys: StreamKeys, *, breaker_seconds: float = 5.0
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.breaker_seconds = breaker_seconds
+        self._down_until = 0.0
+
+    def submit(self, state: GamifyState, events: Sequence[TrackedEvent]) -> None:
+        """Send now, or at the end of the current request."""
+        if has_request_context():
+            buffer: list[TrackedEvent] | None = g.get(_BUFFER)
+            if buffer is None:
+                buffer = []
+                setattr(g, _BUFFER, buffer)
+            buffer.extend(events)
+        else:
+            self.send(state, events)
+
+    def flush_request(self, state: GamifyState) -> None:
+        """Send the events buffered during the request (``teardown_request``)."""
+        buffer: list[TrackedEvent] | None = g.pop(_BUFFER, None)
+        if buffer:
+            self.send(state, buffer)
+
+    def send(self, state: GamifyState, events: Sequence[TrackedEvent]) -> None:
+        """XADD every event to its shard in one round trip; the outbox if that fails."""
+        if not events:
+            return
+        if time.monotonic() < self._down_until:
+            self._keep(state, events, "Redis was unreachable moments ago")
+            return
+        pipeline = self.client.pipeline(transaction=False)
+        for event in events:
+            shard = shard_for(event.entity_type, event.entity_id, self.keys.shards)
+            pipeline.xadd(self.keys.stream(shard), {FIELD: encode_event(event)})
+        try:
+            pipeline.execute()
+        except redis.RedisError as error:
+            self._down_until = time.monotonic() + self.breaker_seconds
+            self._keep(state, events, str(error))
+
+    def _keep(self, state: GamifyState, events: Sequence[TrackedEvent], reason: str) -> None:
+        try:
+            with state.transaction() as session:
+                now = utcnow()
+                session.add_all(Outbox(event=event.to_dict(), created_at=now) for event in events)
+        except SQLAlchemyError:
+            logger.exception(
+                "Flask-Gamify lost %d event(s): Redis is unreachable (%s) and the outbox"
+                " table could not be written. Events: %r",
+                len(events),
+                reason,
+                [event.to_dict() for event in events],
+            )
+            return
+        logger.warning(
+            "Flask-Gamify kept %d event(s) in the outbox: Redis is unreachable (%s).",
+            len(events),
+            reason,
+        )

@@ -1,0 +1,196 @@
+"""``GamifyWorker``: an RQ worker that also watches the event streams.
+
+Between jobs it checks every shard in one round trip and enqueues a drain job for each
+shard with undelivered entries, or with entries left pending by a dead worker, unless a
+drain job for it is already queued (the shard's guard key). When there is nothing to
+do, it blocks on the streams themselves, so an event added with a plain ``XADD`` is
+picked up at once, without anyone enqueueing a job. It also relays events kept in the
+outbox table while Redis was unreachable.
+
+It is a :class:`~rq.SimpleWorker`: jobs run in the worker process, which keeps the
+database connection pool and the app context of ``flask gamify worker`` (a drain job
+handles hundreds of events, so forking per job would buy little isolation for its
+cost).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import delete, select
+
+from ..models import Outbox
+from . import drain
+from .streams import FIELD, GROUP
+
+if TYPE_CHECKING:
+    from ..extension import GamifyState
+    from .settings import Pipeline
+
+__all__ = ["GamifyWorker", "enqueue_drains"]
+
+logger = logging.getLogger("flask_gamify")
+
+#: How long an idle worker blocks on the streams before looking around again (ms).
+IDLE_BLOCK_MS = 1000
+#: How often the outbox table is checked (s).
+OUTBOX_INTERVAL = 2.0
+OUTBOX_BATCH = 500
+
+
+def _id_tuple(entry_id: bytes | str | None) -> tuple[int, int]:
+    if not entry_id:
+        return (0, 0)
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def shard_backlog(client: redis.Redis, pipeline: Pipeline) -> list[dict[str, Any]]:
+    """For each shard: undelivered work, stale pending entries, guard, last entry id."""
+    keys = pipeline.keys
+    pipe = client.pipeline(transaction=False)
+    for shard in range(keys.shards):
+        stream = keys.stream(shard)
+        pipe.xinfo_groups(stream)
+        pipe.xrevrange(stream, count=1)
+        pipe.xpending_range(stream, GROUP, min="-", max="+", count=1, idle=pipeline.claim_idle_ms)
+        pipe.exists(keys.guard(shard))
+    replies = pipe.execute(raise_on_error=False)
+    shards = []
+    for shard in range(keys.shards):
+        groups, last, stale, guarded = replies[4 * shard : 4 * shard + 4]
+        delivered = b"0-0"
+        if isinstance(groups, list):
+            for group in groups:
+                if group.get("name") in (GROUP, GROUP.encode()):
+                    delivered = group.get("last-delivered-id") or b"0-0"
+        last_id = last[0][0] if isinstance(last, list) and last else b"0-0"
+        shards.append(
+            {
+                "shard": shard,
+                "undelivered": _id_tuple(last_id) > _id_tuple(delivered),
+                "stale": isinstance(stale, list) and bool(stale),
+                "guarded": bool(guarded) if not isinstance(guarded, Exception) else False,
+                "last_id": last_id,
+            }
+        )
+    return shards
+
+
+def enqueue_drains(client: redis.Redis, pipeline: Pipeline, queue: Queue) -> list[dict[str, Any]]:
+    """Enqueue a drain job for every shard that needs one; return the shard backlog."""
+    backlog = shard_backlog(client, pipeline)
+    for shard in backlog:
+        if shard["guarded"] or not (shard["undelivered"] or shard["stale"]):
+            continue
+        if client.set(pipeline.keys.guard(shard["shard"]), "1", nx=True, ex=pipeline.guard_ttl):
+            queue.enqueue(
+                drain.drain_shard,
+                shard["shard"],
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                job_timeout=int(pipeline.drain_seconds) + 120,
+                description=f"gamify: drain shard {shard['shard']}",
+            )
+            shard["guarded"] = True
+    return backlog
+
+
+def relay_outbox(state: GamifyState, client: redis.Redis) -> int:
+    """Send events kept in the outbox to Redis; return how many were relayed."""
+    pipeline = state.pipeline
+    assert pipeline is not None
+    with state.transaction() as session:
+        query = select(Outbox).order_by(Outbox.id).limit(OUTBOX_BATCH)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = session.execute(query).scalars().all()
+        if not rows:
+            return 0
+        from .streams import shard_for
+
+        pipe = client.pipeline(transaction=False)
+        for row in rows:
+            event = row.event
+            shard = shard_for(event["entity_type"], event["entity"], pipeline.keys.shards)
+            pipe.xadd(pipeline.keys.stream(shard), {FIELD: _json(event)})
+        pipe.execute()
+        # Deleted only after Redis has them: a crash in between re-sends, and the event
+        # ledger drops the duplicates.
+        session.execute(delete(Outbox).where(Outbox.id.in_([row.id for row in rows])))
+    logger.info("Relayed %d event(s) from the outbox to Redis.", len(rows))
+    return len(rows)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+class GamifyWorker(SimpleWorker):
+    """An RQ worker for Flask-Gamify; create it through ``flask gamify worker``."""
+
+    def __init__(self, *args: Any, gamify_state: GamifyState, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gamify_state = gamify_state
+        pipeline = gamify_state.pipeline
+        assert pipeline is not None
+        self.pipeline = pipeline
+        self.gamify_queue = Queue(pipeline.queue_name, connection=self.connection)
+        self._outbox_checked = 0.0
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        # Drain jobs check this between batches: finish the batch in hand, then stop.
+        drain.stop_requested = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> Any:
+        idle_since = time.monotonic()
+        while True:
+            self._relay_outbox()
+            try:
+                backlog = enqueue_drains(self.connection, self.pipeline, self.gamify_queue)
+            except redis.ConnectionError as error:
+                logger.error("Flask-Gamify worker cannot reach Redis: %s", error)
+                backlog = []
+            result = super().dequeue_job_and_maintain_ttl(None)
+            if result is not None or timeout is None:
+                return result
+            if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                return None
+            self._wait_for_events(backlog)
+
+    def _wait_for_events(self, backlog: list[dict[str, Any]]) -> None:
+        """Block until an event arrives on a shard nobody drains, or a short timeout."""
+        watched = {
+            self.pipeline.keys.stream(shard["shard"]): shard["last_id"]
+            for shard in backlog
+            if not shard["guarded"]
+        }
+        try:
+            if watched:
+                self.pipeline.worker_client.xread(watched, count=1, block=IDLE_BLOCK_MS)
+            else:
+                time.sleep(IDLE_BLOCK_MS / 1000)
+        except redis.ConnectionError:
+            time.sleep(IDLE_BLOCK_MS / 1000)
+
+    def _relay_outbox(self) -> None:
+        if time.monotonic() - self._outbox_checked < OUTBOX_INTERVAL:
+            return
+        self._outbox_checked = time.monotonic()
+        try:
+            while relay_outbox(self.gamify_state, self.connection) == OUTBOX_BATCH:
+                pass
+        except redis.RedisError as error:
+            logger.warning("Could not relay the outbox yet: %s", error)
+        except Exception:
+            logger.exception("Could not relay the outbox.")
