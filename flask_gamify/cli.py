@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from .api.cli import keys_group
 from .errors import GamifyError
 from .extension import get_state
 from .goals import dump_goals, read_goals_file
@@ -216,3 +217,6 @@ def drop_dead_letters_command(ids: tuple[str, ...], all_: bool) -> None:
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Dropped {count} dead letter(s).")
+
+
+gamify_cli.add_command(keys_group)

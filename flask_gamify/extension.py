@@ -108,6 +108,10 @@ class GamifyState:
         #: The Redis pipeline, or ``None`` for inline processing (no GAMIFY_REDIS_URL).
         self.pipeline: Pipeline | None = _pipeline(app) if config["GAMIFY_REDIS_URL"] else None
 
+    def entity_type(self, given: str | None) -> str:
+        """``given``, or ``GAMIFY_DEFAULT_ENTITY_TYPE`` when it is ``None``."""
+        return self.default_entity_type if given is None else given
+
     @property
     def engine(self) -> Engine:
         """Gamify's engine: the host's default one, or ``GAMIFY_BIND_KEY``'s."""
@@ -293,8 +297,12 @@ class Gamify:
 
     def define_goals(self, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
         """Define several goals at once: all are saved, or none (one transaction)."""
-        with self.state.transaction() as session:
-            return goal_store.define_goals(session, definitions)
+        state = self.state
+        with_defaults = [
+            {"entity_type": state.default_entity_type, **definition} for definition in definitions
+        ]
+        with state.transaction() as session:
+            return goal_store.define_goals(session, with_defaults)
 
     def goal(self, key: str) -> GoalView:
         """The goal with ``key``; :class:`GoalNotFound` if there is none."""
@@ -350,7 +358,7 @@ class Gamify:
         tracked = make_event(
             event,
             entity,
-            entity_type=entity_type or state.default_entity_type,
+            entity_type=state.entity_type(entity_type),
             attributes=attributes,
             event_id=event_id,
             occurred_at=occurred_at,
@@ -443,7 +451,7 @@ class Gamify:
             views = progress_store.progress(
                 session,
                 state.processor,
-                entity_type or state.default_entity_type,
+                state.entity_type(entity_type),
                 str(entity),
                 goal,
                 include_hidden=include_hidden,
@@ -457,7 +465,7 @@ class Gamify:
         state = self.state
         with state.transaction() as session:
             return progress_store.has_completed(
-                session, entity_type or state.default_entity_type, str(entity), goal
+                session, state.entity_type(entity_type), str(entity), goal
             )
 
     def awards(self, entity: str | int, *, entity_type: str | None = None) -> list[AwardView]:
@@ -465,7 +473,7 @@ class Gamify:
         state = self.state
         with state.transaction() as session:
             return progress_store.awards(
-                session, entity_type or state.default_entity_type, str(entity)
+                session, state.entity_type(entity_type), str(entity)
             )
 
     def points(self, entity: str | int, *, entity_type: str | None = None) -> int:
@@ -473,7 +481,7 @@ class Gamify:
         state = self.state
         with state.transaction() as session:
             return progress_store.points(
-                session, entity_type or state.default_entity_type, str(entity)
+                session, state.entity_type(entity_type), str(entity)
             )
 
     def requires(
@@ -522,10 +530,10 @@ class Gamify:
             return assignment_store.assign(
                 session,
                 goal,
-                entity_type=entity_type or state.default_entity_type,
+                entity_type=state.entity_type(entity_type),
                 assignee=str(assignee),
                 assigned_by=None if assigned_by is None else str(assigned_by),
-                assigned_by_type=assigned_by_type or state.default_entity_type,
+                assigned_by_type=state.entity_type(assigned_by_type),
                 due_at=due_at,
             )
 
@@ -541,7 +549,7 @@ class Gamify:
         with state.transaction() as session:
             return assignment_store.assignments(
                 session,
-                entity_type=entity_type or state.default_entity_type,
+                entity_type=state.entity_type(entity_type),
                 assignee=None if assignee is None else str(assignee),
                 assigned_by=None if assigned_by is None else str(assigned_by),
             )
@@ -559,7 +567,7 @@ class Gamify:
         with state.transaction() as session:
             return assignment_store.notifications(
                 session,
-                entity_type or state.default_entity_type,
+                state.entity_type(entity_type),
                 str(entity),
                 unread_only=unread_only,
                 limit=limit,
@@ -577,7 +585,7 @@ class Gamify:
         with state.transaction() as session:
             return assignment_store.mark_read(
                 session,
-                entity_type or state.default_entity_type,
+                state.entity_type(entity_type),
                 str(entity),
                 None if ids is None else list(ids),
             )

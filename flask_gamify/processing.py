@@ -34,7 +34,7 @@ from .criteria import Criterion, EvaluationContext, EventData, compile_criteria
 from .events import TrackedEvent
 from .models import Assignment, Award, Event, Goal, Notification, Progress, utcnow
 from .records import AssignmentView, AwardView, ProgressView
-from .sql import dialect_name, insert_ignoring_conflicts, is_retryable
+from .sql import attempts_allowed, dialect_name, insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ _PROGRESS = cast(Table, Progress.__table__)
 _AWARDS = cast(Table, Award.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
-_MAX_ATTEMPTS = 5
 
 #: (goal id, entity type, entity id)
 ProgressKey = tuple[int, str, str]
@@ -134,15 +133,16 @@ class BatchProcessor:
         self, events: Sequence[TrackedEvent], *, now: datetime | None = None
     ) -> BatchResult:
         """Process ``events`` in one transaction, retried on deadlocks; return what changed."""
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with self.session_factory() as session, session.begin():
                     return self._process(session, events, now or utcnow())
             except DBAPIError as error:
-                if attempt == _MAX_ATTEMPTS or not is_retryable(error):
+                if attempt >= attempts_allowed(error):
                     raise
                 logger.warning("Retrying a batch of %d events after: %s", len(events), error.orig)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- goals -----------------------------------------------------------------------
 

@@ -84,7 +84,9 @@ def progress(
 
 
 def has_completed(session: Session, entity_type: str, entity_id: str, goal_key: str) -> bool:
-    """Whether the entity was awarded the goal at least once."""
+    """Whether the entity was awarded the goal at least once; unknown goals raise."""
+    if session.execute(select(Goal.id).where(Goal.key == goal_key)).first() is None:
+        raise GoalNotFound(goal_key)
     found = session.execute(
         select(Award.id)
         .join(Goal, Goal.id == Award.goal_id)

@@ -23,7 +23,7 @@ _signals = Namespace()
 event_tracked = _signals.signal("event-tracked")
 
 #: An entity's progress on a goal changed. Keyword arguments: ``goal`` (key),
-#: ``entity``, ``entity_type``, ``progress`` (a :class:`~flask_gamify.Progress`).
+#: ``entity``, ``entity_type``, ``progress`` (a :class:`~flask_gamify.ProgressView`).
 progress_changed = _signals.signal("progress-changed")
 
 #: An entity completed a goal (once per award: repeatable goals send it again).

@@ -60,9 +60,16 @@ def insert_ignoring_conflicts(
     return inserted
 
 
-def is_retryable(error: DBAPIError) -> bool:
-    """Whether ``error`` is a deadlock, serialisation failure or busy SQLite database."""
+def attempts_allowed(error: DBAPIError) -> int:
+    """How many times a transaction that failed with ``error`` may be run in all.
+
+    Deadlocks and serialisation failures (PostgreSQL) are worth several attempts; a
+    busy SQLite database already waited for its busy timeout, so it gets one more; any
+    other error, none.
+    """
     original = error.orig
     if getattr(original, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(original)
+        return 5
+    if "database is locked" in str(original):
+        return 2
+    return 1

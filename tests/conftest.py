@@ -8,14 +8,21 @@ The database is SQLite in a temporary file, or the one named by
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import String
+from sqlalchemy import String, create_engine, make_url, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_gamify import Gamify
@@ -33,9 +40,31 @@ class Note(db.Model):  # type: ignore[name-defined, misc]
     text: Mapped[str] = mapped_column(String(100))
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A database of this test session's own on the server of GAMIFY_TEST_DATABASE_URL.
+
+    Sessions running at the same time (and worker subprocesses) never see each other's
+    tables.
+    """
+    server_url = os.environ.get("GAMIFY_TEST_DATABASE_URL")
+    if not server_url:
+        yield None
+        return
+    url = make_url(server_url)
+    name = f"gamify_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return os.environ.get("GAMIFY_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'app.db'}"
+def database_url(tmp_path: Path, postgres_url: str | None) -> str:
+    return postgres_url or f"sqlite:///{tmp_path / 'app.db'}"
 
 
 @pytest.fixture
@@ -76,3 +105,76 @@ def app(database_url: str, gamify: Gamify) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free port, which tests may stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed; .ci/run installs it (apt-get).")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float, message: str) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout} s waiting until {message}.")
+        time.sleep(0.05)

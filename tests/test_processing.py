@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-from typing import Any
 
 import pytest
-from concurrent_batches import GOALS, as_arguments, make_events, process_in_batches
 from flask import Flask
 from sqlalchemy import func, select
+from workload import GOALS, as_arguments, make_events, process_in_batches, snapshot
 
 from flask_gamify import Gamify
 from flask_gamify.events import TrackedEvent, make_event
 from flask_gamify.models import Award, Event
-
-
-def snapshot(gamify: Gamify, entities: set[str]) -> dict[str, Any]:
-    """Everything observable about the entities' progress, minus timestamps."""
-    result = {}
-    for entity in sorted(entities):
-        views = gamify.progress(entity, include_hidden=True)
-        result[entity] = {
-            "progress": [
-                {k: v for k, v in view.to_dict().items() if k != "completed_at"} for view in views
-            ],
-            "awards": sorted((a.goal, a.occurrence) for a in gamify.awards(entity)),
-        }
-    return result
 
 
 def reset(gamify: Gamify) -> None:

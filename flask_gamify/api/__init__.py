@@ -1,12 +1,58 @@
-"""The REST API blueprint (``GAMIFY_API_PREFIX``, default ``/gamify/api``)."""
+"""The REST API blueprint (``GAMIFY_API_PREFIX``, default ``/gamify/api``).
+
+JSON in and out, bearer API keys with scopes (or the host's authorizer), errors as JSON
+confined to this blueprint, and an OpenAPI document at ``/openapi.json``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-__all__ = ["create_blueprint"]
+from .errors import register_error_handlers
+from .keys import ApiKey
+from .openapi import build_spec, render_docs_page
+from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, limit_body_size
+
+__all__ = ["ApiKey", "create_blueprint"]
+
+
+def openapi_document() -> Response:
+    """The OpenAPI document (no API key needed)."""
+    config = current_app.config
+    document = build_spec(
+        request.script_root + url_for(".index"),
+        int(config["GAMIFY_MAX_BATCH"]),
+        int(config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
+    )
+    return jsonify(document)
+
+
+def docs_page() -> Response:
+    """A small HTML page listing the endpoints and linking to the OpenAPI document."""
+    config = current_app.config
+    document = build_spec(
+        request.script_root + url_for(".index"),
+        int(config["GAMIFY_MAX_BATCH"]),
+        int(config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
+    )
+    return Response(
+        render_docs_page(document, url_for(".openapi")), mimetype="text/html"
+    )
+
+
+def index() -> Response:
+    """Links to the OpenAPI document and the docs page."""
+    return jsonify(openapi=url_for(".openapi"), docs=url_for(".docs"))
 
 
 def create_blueprint() -> Blueprint:
     """A new blueprint serving the REST API (registered by :meth:`Gamify.init_app`)."""
-    return Blueprint("gamify_api", __name__)
+    blueprint = Blueprint("gamify_api", __name__)
+    blueprint.before_request(limit_body_size)
+    for rule, endpoint, view_class in ROUTES:
+        blueprint.add_url_rule(rule, view_func=view_class.as_view(endpoint))
+    blueprint.add_url_rule("/", "index", index)
+    blueprint.add_url_rule("/openapi.json", "openapi", openapi_document)
+    blueprint.add_url_rule("/docs", "docs", docs_page)
+    register_error_handlers(blueprint)
+    return blueprint

@@ -32,8 +32,9 @@ class Pipeline:
     claim_idle_ms: int
     #: Time budget of one drain job (s), after which it hands over.
     drain_seconds: float
-    #: Lifetime of a shard's drain guard when nobody refreshes it (s).
-    guard_ttl: int = 60
+    #: Lifetime of a shard's drain guard when nobody refreshes it (s): how long a shard
+    #: waits for a new drain job after a worker died in the middle of one.
+    guard_ttl: int = 15
     emitter: RedisEmitter = field(init=False)
     _worker_client: redis.Redis | None = field(default=None, init=False)
 

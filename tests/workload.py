@@ -1,6 +1,7 @@
-"""Helpers for processing tests: a goal set, an event generator, and a worker process body.
+"""A test workload: a goal set mixing criterion types, a skewed event generator, a
+snapshot of observable progress, and the body of a concurrent worker process.
 
-Kept out of the test module so that processes started with ``spawn`` can import it.
+Kept out of the test modules so that processes started with ``spawn`` can import it.
 """
 
 from __future__ import annotations
@@ -132,3 +133,17 @@ def as_arguments(event: TrackedEvent) -> dict[str, Any]:
         "event_id": event.id,
         "occurred_at": event.occurred_at.isoformat(),
     }
+
+
+def snapshot(gamify: Gamify, entities: set[str]) -> dict[str, Any]:
+    """Everything observable about the entities' progress, minus timestamps."""
+    result = {}
+    for entity in sorted(entities):
+        views = gamify.progress(entity, include_hidden=True)
+        result[entity] = {
+            "progress": [
+                {k: v for k, v in view.to_dict().items() if k != "completed_at"} for view in views
+            ],
+            "awards": sorted((a.goal, a.occurrence) for a in gamify.awards(entity)),
+        }
+    return result

@@ -1,0 +1,62 @@
+"""``flask gamify keys``: create, list and revoke REST API keys."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import GamifyError
+from ..extension import get_state
+from .keys import SCOPES, create_key, list_keys, revoke_key
+
+__all__ = ["keys_group"]
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Create, list and revoke REST API keys."""
+
+
+@keys_group.command("create")
+@click.argument("name")
+@click.option(
+    "--scopes",
+    "scopes",
+    required=True,
+    help=f"Comma- or space-separated scopes among: {', '.join(SCOPES)}.",
+)
+def create_command(name: str, scopes: str) -> None:
+    """Create a key named NAME and print it (it is shown only this once)."""
+    wanted = [scope for scope in scopes.replace(",", " ").split() if scope]
+    try:
+        with get_state().transaction() as session:
+            view, token = create_key(session, name, wanted)
+    except GamifyError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created the API key {view.name!r} with scopes {', '.join(view.scopes)}.")
+    click.echo("Store it now; it cannot be shown again:")
+    click.echo(token)
+
+
+@keys_group.command("list")
+def list_command() -> None:
+    """List keys: name, prefix, scopes, status and last use."""
+    with get_state().transaction() as session:
+        keys = list_keys(session)
+    if not keys:
+        click.echo("No API keys; create one with 'flask gamify keys create NAME --scopes ...'.")
+    for key in keys:
+        status = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
+        click.echo(f"{key.name}\t{key.prefix}\t{' '.join(key.scopes)}\t{status}\t{used}")
+
+
+@keys_group.command("revoke")
+@click.argument("name_or_prefix")
+def revoke_command(name_or_prefix: str) -> None:
+    """Revoke the key with NAME_OR_PREFIX; requests with it then get 401."""
+    try:
+        with get_state().transaction() as session:
+            view = revoke_key(session, name_or_prefix)
+    except GamifyError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Revoked the API key {view.name!r} ({view.prefix}).")

@@ -1,0 +1,170 @@
+"""API keys: high-entropy bearer tokens, stored as SHA-256 hashes, with scopes.
+
+A key looks like ``gmf_3k9x2b7q_<43 random characters>``. The part up to the second
+underscore is its *prefix*: stored in clear, shown by ``flask gamify keys list`` and
+used to find the row; the whole key is only ever stored as a hash, and compared with
+:func:`hmac.compare_digest`. The random part carries 256 bits, so a plain (unsalted,
+fast) hash is safe: there is nothing to guess from a dictionary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ..errors import GamifyError
+from ..models import Base, utcnow
+
+__all__ = [
+    "SCOPES",
+    "ApiKey",
+    "ApiKeyView",
+    "authenticate",
+    "create_key",
+    "list_keys",
+    "revoke_key",
+]
+
+#: Every scope a key can carry, and what it allows.
+SCOPES: dict[str, str] = {
+    "events:write": "Send events (POST /events).",
+    "goals:read": "Read goal definitions.",
+    "goals:write": "Create, change, archive and assign goals.",
+    "progress:read": "Read progress, awards, assignments and notifications (and mark them read).",
+}
+
+KEY_MARK = "gmf"
+NAME_LENGTH = 100
+PREFIX_LENGTH = 8
+#: ``last_used_at`` is written at most this often per key (one write per request would
+#: turn every read into a write).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKey(Base):
+    """An API key; the key itself is never stored, only its SHA-256 hash."""
+
+    __tablename__ = "gamify_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    #: The visible start of the key (``gmf_3k9x2b7q``), to find and recognise it.
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    #: Space-separated scopes.
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyView:
+    """An API key as listed (without its secret)."""
+
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+def _view(key: ApiKey) -> ApiKeyView:
+    return ApiKeyView(
+        name=key.name,
+        prefix=key.prefix,
+        scopes=tuple(key.scopes.split()),
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+    )
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Validate scope names; raise :class:`GamifyError` naming the unknown ones."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise GamifyError(
+            f"Unknown scope(s) {', '.join(unknown) or '(none given)'}; choose among"
+            f" {', '.join(SCOPES)}."
+        )
+    return tuple(scope for scope in SCOPES if scope in scopes)
+
+
+def create_key(session: Session, name: str, scopes: list[str]) -> tuple[ApiKeyView, str]:
+    """Create a key; return its view and the key itself (shown once, never stored)."""
+    if not 1 <= len(name) <= NAME_LENGTH or not name.strip():
+        raise GamifyError(f"A key name must be 1 to {NAME_LENGTH} characters long.")
+    ordered = check_scopes(scopes)
+    if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
+        raise GamifyError(f"A key named {name!r} exists already; choose another name.")
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    prefix = f"{KEY_MARK}_{''.join(secrets.choice(alphabet) for _ in range(PREFIX_LENGTH))}"
+    token = f"{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        name=name,
+        prefix=prefix,
+        key_hash=_hash(token),
+        scopes=" ".join(ordered),
+        created_at=utcnow(),
+    )
+    session.add(key)
+    session.flush()
+    return _view(key), token
+
+
+def list_keys(session: Session) -> list[ApiKeyView]:
+    """Every key, revoked ones too, oldest first."""
+    return [_view(key) for key in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars()]
+
+
+def revoke_key(session: Session, name_or_prefix: str) -> ApiKeyView:
+    """Revoke the key with this name or prefix (revoking twice changes nothing)."""
+    key = session.execute(
+        select(ApiKey).where((ApiKey.name == name_or_prefix) | (ApiKey.prefix == name_or_prefix))
+    ).scalar_one_or_none()
+    if key is None:
+        raise GamifyError(
+            f"No API key is named {name_or_prefix!r} or starts with it; see"
+            " 'flask gamify keys list'."
+        )
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    session.flush()
+    return _view(key)
+
+
+def authenticate(session: Session, token: str) -> ApiKeyView | None:
+    """The unrevoked key matching ``token``, or ``None``."""
+    # The secret part may contain "_" too: the prefix has a fixed length.
+    size = len(KEY_MARK) + 1 + PREFIX_LENGTH
+    prefix, separator = token[:size], token[size : size + 1]
+    if not prefix.startswith(f"{KEY_MARK}_") or separator != "_" or len(token) > 200:
+        return None
+    key = session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
+    # The hash comparison runs in constant time; a missing prefix compares against a
+    # dummy so both paths cost the same.
+    expected = key.key_hash if key is not None else _hash("")
+    if not hmac.compare_digest(expected, _hash(token)) or key is None:
+        return None
+    if key.revoked_at is not None:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now
+    return _view(key)

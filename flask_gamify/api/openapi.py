@@ -1,0 +1,367 @@
+"""The OpenAPI 3 document of the REST API, built with apispec from the schemas."""
+
+from __future__ import annotations
+
+import functools
+import html
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
+
+from . import schemas
+from .keys import SCOPES
+
+__all__ = ["build_spec", "render_docs_page"]
+
+OPENAPI_VERSION = "3.0.3"
+
+_ERRORS = {
+    400: "The body is not valid JSON.",
+    401: "No API key, or an unknown or revoked one.",
+    403: "The API key lacks the scope (or the authorizer refused).",
+    404: "No such goal.",
+    409: "Conflict: the goal exists already, or cannot be assigned.",
+    413: "The body or the batch is too large.",
+    415: "The body is not JSON (send Content-Type: application/json).",
+    422: "Invalid input; `errors` names each bad field.",
+    500: "Unexpected error (logged on the server).",
+}
+
+_ENTITY_PARAMETERS = [
+    {
+        "in": "path",
+        "name": "entity_type",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"},
+        "description": "The kind of entity, such as 'user'.",
+    },
+    {
+        "in": "path",
+        "name": "entity",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+        "description": "The entity's id.",
+    },
+]
+_GOAL_KEY = {
+    "in": "path",
+    "name": "key",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "The goal's key.",
+}
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _operation(
+    summary: str,
+    *,
+    scope: str | None,
+    ok: tuple[int, str, Any],
+    errors: tuple[int, ...],
+    body: Any = None,
+    body_required: bool = True,
+    query: type[Schema] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    description: str = "",
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    status, ok_description, ok_schema = ok
+    success: dict[str, Any] = {"description": ok_description, **_json(ok_schema)}
+    if headers:
+        success["headers"] = headers
+    responses: dict[str, Any] = {str(status): success}
+    codes = set(errors) | {500}
+    if scope is not None:
+        codes |= {401, 403}
+    if body is not None:
+        codes |= {400, 413, 415, 422}
+    if query is not None:
+        codes.add(422)
+    for code in sorted(codes):
+        responses[str(code)] = {"$ref": f"#/components/responses/Error{code}"}
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if scope is not None:
+        operation["description"] = f"{description}\n\nScope: `{scope}`.".strip()
+        operation["security"] = [{"bearerAuth": []}]
+        operation["x-scope"] = scope
+    else:
+        operation["description"] = description
+        operation["security"] = []
+    params = list(parameters or [])
+    if query is not None:
+        params.append({"in": "query", "schema": query})
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        operation["requestBody"] = {"required": body_required, **_json(body)}
+    return operation
+
+
+@functools.lru_cache(maxsize=16)
+def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]:
+    """The OpenAPI document for an API served at ``server_url``."""
+    spec = APISpec(
+        title="Flask-Gamify REST API",
+        version="1",
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Goals, events and progress. Authenticate with"
+            " `Authorization: Bearer <key>` (create keys with `flask gamify keys create`)."
+            f" Request bodies may have at most {max_body} bytes.",
+        },
+        servers=[{"url": server_url}],
+    )
+    spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key. Scopes: "
+            + "; ".join(f"`{name}`: {text}" for name, text in SCOPES.items()),
+        },
+    )
+    for name, schema in (
+        ("Error", schemas.ErrorOut),
+        ("Event", schemas.EventIn),
+        ("Goal", schemas.GoalOut),
+        ("GoalCreate", schemas.GoalIn),
+        ("GoalPatch", schemas.GoalPatchIn),
+        ("Evaluation", schemas.EvaluationOut),
+        ("Progress", schemas.ProgressOut),
+        ("Award", schemas.AwardOut),
+        ("Assignment", schemas.AssignmentOut),
+        ("AssignmentCreate", schemas.AssignIn),
+        ("Notification", schemas.NotificationOut),
+        ("MarkRead", schemas.MarkReadIn),
+        ("Marked", schemas.MarkedOut),
+        ("Accepted", schemas.AcceptedOut),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.components.schema(
+        "EventBatch",
+        {
+            "type": "object",
+            "required": ["events"],
+            "additionalProperties": False,
+            "properties": {
+                "events": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": max_batch,
+                    "items": {"$ref": "#/components/schemas/Event"},
+                }
+            },
+        },
+    )
+    pages = {}
+    for item_name, item in (
+        ("Goal", schemas.GoalOut),
+        ("Progress", schemas.ProgressOut),
+        ("Award", schemas.AwardOut),
+        ("Assignment", schemas.AssignmentOut),
+        ("Notification", schemas.NotificationOut),
+    ):
+        page = schemas.page_schema(item, f"{item_name}Page")
+        spec.components.schema(f"{item_name}Page", schema=page)
+        pages[item_name] = f"{item_name}Page"
+    for code, text in _ERRORS.items():
+        spec.components.response(
+            f"Error{code}",
+            {"description": text, **_json("Error")},
+        )
+
+    def path(rule: str, **operations: dict[str, Any]) -> None:
+        spec.path(path=rule, operations=operations)
+
+    path(
+        "/events",
+        post=_operation(
+            "Send one event or a batch",
+            scope="events:write",
+            description='One event object, or `{"events": [...]}` with up to'
+            f" {max_batch} (GAMIFY_MAX_BATCH). Every event is validated first: a request"
+            " with one bad event records nothing, and the 422 answer names the index and"
+            " field of each bad one. Resending an event with the same `id` is accepted"
+            " and counted once.",
+            body={"anyOf": [{"$ref": "#/components/schemas/Event"}, "EventBatch"]},
+            ok=(202, "The events were accepted.", "Accepted"),
+            errors=(),
+        ),
+    )
+    path(
+        "/goals",
+        get=_operation(
+            "List goals",
+            scope="goals:read",
+            query=schemas.GoalListArgs,
+            ok=(200, "A page of goals, by key.", pages["Goal"]),
+            errors=(),
+        ),
+        post=_operation(
+            "Define a goal",
+            scope="goals:write",
+            body="GoalCreate",
+            ok=(201, "The goal was created.", "Goal"),
+            errors=(409,),
+            headers={"Location": {"schema": {"type": "string"}, "description": "The goal."}},
+        ),
+    )
+    path(
+        "/goals/{key}",
+        get=_operation(
+            "Read a goal",
+            scope="goals:read",
+            parameters=[_GOAL_KEY],
+            ok=(200, "The goal.", "Goal"),
+            errors=(404,),
+        ),
+        patch=_operation(
+            "Change a goal",
+            scope="goals:write",
+            description="The given fields replace the stored ones; criteria are validated"
+            " again. Patching an archived goal restores it.",
+            parameters=[_GOAL_KEY],
+            body="GoalPatch",
+            ok=(200, "The changed goal.", "Goal"),
+            errors=(404,),
+        ),
+        delete=_operation(
+            "Archive a goal",
+            scope="goals:write",
+            description="The goal stops progressing; progress and awards stay readable.",
+            parameters=[_GOAL_KEY],
+            ok=(200, "The archived goal.", "Goal"),
+            errors=(404,),
+        ),
+    )
+    path(
+        "/goals/{key}/assignments",
+        post=_operation(
+            "Assign a to-do goal",
+            scope="goals:write",
+            description="Only goals defined with `assigned_only` can be assigned. Assigning"
+            " again returns the existing assignment.",
+            parameters=[_GOAL_KEY],
+            body="AssignmentCreate",
+            ok=(201, "The assignment.", "Assignment"),
+            errors=(404, 409),
+        ),
+    )
+    entity = "/entities/{entity_type}/{entity}"
+    path(
+        f"{entity}/progress",
+        get=_operation(
+            "An entity's progress on its goals",
+            scope="progress:read",
+            parameters=_ENTITY_PARAMETERS,
+            query=schemas.ProgressListArgs,
+            ok=(200, "A page of progress, in goal definition order.", pages["Progress"]),
+            errors=(),
+        ),
+    )
+    path(
+        f"{entity}/progress/{{goal}}",
+        get=_operation(
+            "An entity's progress on one goal, with the child tree",
+            scope="progress:read",
+            parameters=[
+                *_ENTITY_PARAMETERS,
+                {**_GOAL_KEY, "name": "goal"},
+            ],
+            ok=(200, "The progress.", "Progress"),
+            errors=(404, 422),
+        ),
+    )
+    path(
+        f"{entity}/awards",
+        get=_operation(
+            "An entity's awards",
+            scope="progress:read",
+            parameters=_ENTITY_PARAMETERS,
+            query=schemas.PageArgs,
+            ok=(200, "A page of awards, oldest first.", pages["Award"]),
+            errors=(),
+        ),
+    )
+    path(
+        f"{entity}/assignments",
+        get=_operation(
+            "Goals assigned to (or by) an entity",
+            scope="progress:read",
+            parameters=_ENTITY_PARAMETERS,
+            query=schemas.AssignmentListArgs,
+            ok=(200, "A page of assignments, oldest first.", pages["Assignment"]),
+            errors=(),
+        ),
+    )
+    path(
+        f"{entity}/notifications",
+        get=_operation(
+            "An entity's notifications",
+            scope="progress:read",
+            parameters=_ENTITY_PARAMETERS,
+            query=schemas.NotificationListArgs,
+            ok=(200, "A page of notifications, newest first.", pages["Notification"]),
+            errors=(),
+        ),
+    )
+    path(
+        f"{entity}/notifications/read",
+        post=_operation(
+            "Mark notifications read",
+            scope="progress:read",
+            parameters=_ENTITY_PARAMETERS,
+            description="Without a body, every unread notification is marked read.",
+            body="MarkRead",
+            body_required=False,
+            ok=(200, "How many notifications were marked read.", "Marked"),
+            errors=(),
+        ),
+    )
+    path(
+        "/openapi.json",
+        get=_operation(
+            "This document",
+            scope=None,
+            ok=(200, "The OpenAPI document.", {"type": "object"}),
+            errors=(),
+        ),
+    )
+    document: dict[str, Any] = spec.to_dict()
+    return document
+
+
+def render_docs_page(document: dict[str, Any], spec_url: str) -> str:
+    """A self-contained HTML page listing every operation (no assets from elsewhere)."""
+    rows = []
+    for rule, operations in document["paths"].items():
+        for method, operation in operations.items():
+            scope = operation.get("x-scope") or "none"
+            rows.append(
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>"
+                "<td><code>{}</code></td></tr>".format(
+                    method.upper(),
+                    html.escape(rule),
+                    html.escape(operation.get("summary", "")),
+                    html.escape(scope),
+                )
+            )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>Flask-Gamify REST API</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}</style></head>"
+        "<body><h1>Flask-Gamify REST API</h1>"
+        f"<p>Base URL: <code>{html.escape(document['servers'][0]['url'])}</code>."
+        f" The full description is the <a href='{html.escape(spec_url)}'>OpenAPI"
+        " document</a>; load it in any OpenAPI viewer.</p>"
+        "<table><tr><th>Method</th><th>Path</th><th>What</th><th>Scope</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
+    )

@@ -1,0 +1,375 @@
+"""Marshmallow schemas of the REST API: request bodies, query strings and responses.
+
+Request bodies that need precise error paths (events, goal definitions) are validated
+by the core (:func:`~flask_gamify.events.make_event`,
+:func:`~flask_gamify.goals.validate_goal`); their schemas here describe them for the
+OpenAPI document. Query strings and the assignment body are loaded with these schemas.
+Responses are the records' ``to_dict()`` forms, described by the ``*Out`` schemas.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from ..models import (
+    ENTITY_LENGTH,
+    ENTITY_TYPE_LENGTH,
+    EVENT_ID_LENGTH,
+    EVENT_TYPE_LENGTH,
+    GOAL_KEY_LENGTH,
+)
+
+#: Largest and default page size of lists.
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+_ENTITY_DOC = {
+    "description": "The entity's id: a string or an integer (stored as a string).",
+    "oneOf": [
+        {"type": "string", "minLength": 1, "maxLength": ENTITY_LENGTH, "pattern": r"\S"},
+        {"type": "integer"},
+    ],
+}
+
+
+class EntityId(fields.Field[str]):
+    """An entity id: a non-blank string or an integer, loaded as a string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValidationError("Must be the entity's id, a string or an integer.")
+        text = str(value)
+        if not text.strip() or len(text) > ENTITY_LENGTH:
+            raise ValidationError(f"Must be 1 to {ENTITY_LENGTH} characters long.")
+        return text
+
+
+def _moment(**kwargs: Any) -> fields.AwareDateTime:
+    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+
+
+# -- requests -------------------------------------------------------------------------
+
+
+class EventIn(Schema):
+    """One event."""
+
+    class Meta:
+        unknown = RAISE
+
+    type = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=EVENT_TYPE_LENGTH),
+        metadata={"description": "What happened, such as 'article.read'.", "pattern": r"\S"},
+    )
+    entity = fields.Raw(required=True, metadata=_ENTITY_DOC)
+    entity_type = fields.String(
+        validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH),
+        metadata={
+            "description": "The kind of entity (default GAMIFY_DEFAULT_ENTITY_TYPE, 'user').",
+            "pattern": r"\S",
+        },
+    )
+    attributes = fields.Dict(
+        keys=fields.String(),
+        allow_none=True,
+        metadata={
+            "description": "Event details that criteria filter on (GAMIFY_MAX_ATTRIBUTES_BYTES"
+            " as JSON, nested at most GAMIFY_MAX_ATTRIBUTES_DEPTH deep).",
+        },
+    )
+    id = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(min=1, max=EVENT_ID_LENGTH),
+            validate.Regexp(r"^[A-Za-z0-9._:-]+$"),
+        ],
+        metadata={
+            "description": "Idempotency key: an event sent again with the same id is counted"
+            " once. Generated when missing or null.",
+        },
+    )
+    occurred_at = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "When it happened (missing or null: now). Past events are accepted; events"
+            " more than GAMIFY_MAX_FUTURE ahead are rejected.",
+        }
+    )
+
+
+class EventBatchIn(Schema):
+    """Several events, recorded all or none."""
+
+    class Meta:
+        unknown = RAISE
+
+    events = fields.List(fields.Nested(EventIn), required=True, validate=validate.Length(min=1))
+
+
+class AcceptedOut(Schema):
+    accepted = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The id of every event of the request, in order."},
+    )
+
+
+def _criteria(*, required: bool) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(),
+        required=required,
+        metadata={
+            "description": "The criteria, in the criteria language (see the documentation).",
+            "example": {"type": "count", "event": "login", "target": 3},
+        },
+    )
+
+
+class _GoalFields(Schema):
+    """Goal options shared by creation, update and the goal's JSON form."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=5000))
+    criteria = _criteria(required=False)
+    points = fields.Integer(validate=validate.Range(min=0))
+    repeatable = fields.Boolean()
+    max_awards = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    hidden = fields.Boolean()
+    assigned_only = fields.Boolean()
+    owner = fields.String(allow_none=True, validate=validate.Length(max=ENTITY_LENGTH))
+    starts_at = _moment(allow_none=True)
+    ends_at = _moment(allow_none=True)
+    entity_type = fields.String(validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH))
+
+
+_KEY = fields.String(
+    validate=[
+        validate.Length(min=1, max=GOAL_KEY_LENGTH),
+        validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"),
+    ],
+    metadata={"description": "Unique key, such as 'reader'.", "example": "reader"},
+)
+
+
+class GoalIn(_GoalFields):
+    """A new goal."""
+
+    key = fields.String(required=True, validate=_KEY.validators, metadata=_KEY.metadata)
+    criteria = _criteria(required=True)
+
+
+class GoalPatchIn(_GoalFields):
+    """Changes to a goal: the given fields replace the stored ones."""
+
+    key = fields.String(
+        validate=_KEY.validators,
+        metadata={"description": "May only repeat the goal's key; keys cannot change."},
+    )
+
+
+class AssignIn(Schema):
+    """Assign an ``assigned_only`` goal (a to-do list)."""
+
+    class Meta:
+        unknown = RAISE
+
+    assignee = EntityId(required=True, metadata=_ENTITY_DOC)
+    entity_type = fields.String(validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH))
+    assigned_by = EntityId(allow_none=True, metadata=_ENTITY_DOC)
+    assigned_by_type = fields.String(validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH))
+    due_at = _moment(allow_none=True)
+
+
+class MarkReadIn(Schema):
+    """Which notifications to mark read: ``ids``, or all when missing."""
+
+    class Meta:
+        unknown = RAISE
+
+    ids = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**63 - 1)),
+        validate=validate.Length(max=1000),
+        metadata={"description": "Notification ids; every unread notification when missing."},
+    )
+
+
+# -- query strings --------------------------------------------------------------------
+
+
+class PageArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Page size, 1 to {MAX_PAGE_SIZE}."},
+    )
+    cursor = fields.String(
+        validate=validate.Regexp(
+            r"^[0-9]{1,9}$", error="Not a cursor of this API; copy it from a 'next' link."
+        ),
+        metadata={
+            "description": "Where the page starts: copy it from the 'next' link (opaque).",
+            "pattern": "^[0-9]{1,9}$",
+        },
+    )
+
+
+class GoalListArgs(PageArgs):
+    owner = fields.String(metadata={"description": "Only goals authored by this owner."})
+    entity_type = fields.String(metadata={"description": "Only goals for this entity type."})
+    archived = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: only archived goals; false (default): active goals."},
+    )
+
+
+class ProgressListArgs(PageArgs):
+    completed = fields.Boolean(
+        metadata={"description": "Only completed (true) or incomplete (false) goals."}
+    )
+    include_hidden = fields.Boolean(
+        load_default=False, metadata={"description": "Also hidden goals not completed yet."}
+    )
+
+
+class AssignmentListArgs(PageArgs):
+    role = fields.String(
+        load_default="assignee",
+        validate=validate.OneOf(["assignee", "assigner"]),
+        metadata={
+            "description": "assignee (default): assigned to the entity; assigner: assigned by it."
+        },
+    )
+    completed = fields.Boolean(metadata={"description": "Only completed or open assignments."})
+
+
+class NotificationListArgs(PageArgs):
+    unread = fields.Boolean(load_default=False, metadata={"description": "Only unread ones."})
+
+
+# -- responses ------------------------------------------------------------------------
+
+
+class GoalOut(Schema):
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    criteria = fields.Dict(keys=fields.String(), required=True)
+    points = fields.Integer(required=True)
+    repeatable = fields.Boolean(required=True)
+    max_awards = fields.Integer(required=True, allow_none=True)
+    hidden = fields.Boolean(required=True)
+    assigned_only = fields.Boolean(required=True)
+    owner = fields.String(required=True, allow_none=True)
+    starts_at = fields.DateTime(required=True, allow_none=True)
+    ends_at = fields.DateTime(required=True, allow_none=True)
+    entity_type = fields.String(required=True)
+    archived = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class EvaluationOut(Schema):
+    """Progress on one criterion of a composite, with its own children."""
+
+    type = fields.String(required=True)
+    label = fields.String(required=True)
+    current = fields.Float(required=True)
+    target = fields.Float(required=True)
+    percent = fields.Integer(required=True)
+    completed = fields.Boolean(required=True)
+    children = fields.List(fields.Nested(lambda: EvaluationOut()))
+
+
+class ProgressOut(Schema):
+    goal = fields.String(required=True)
+    name = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "The criteria, in words."})
+    current = fields.Float(required=True)
+    target = fields.Float(required=True)
+    percent = fields.Integer(required=True, metadata={"description": "0 to 100."})
+    completed = fields.Boolean(required=True)
+    completed_at = fields.DateTime(required=True, allow_none=True)
+    times_completed = fields.Integer(required=True)
+    points = fields.Integer(required=True)
+    children = fields.List(
+        fields.Nested(EvaluationOut),
+        required=True,
+        metadata={"description": "Progress of each child of an all/any criterion."},
+    )
+
+
+class AwardOut(Schema):
+    goal = fields.String(required=True)
+    name = fields.String(required=True)
+    entity_type = fields.String(required=True)
+    entity = fields.String(required=True)
+    occurrence = fields.Integer(required=True)
+    points = fields.Integer(required=True)
+    awarded_at = fields.DateTime(required=True)
+
+
+class AssignmentOut(Schema):
+    id = fields.Integer(required=True)
+    goal = fields.String(required=True)
+    entity_type = fields.String(required=True)
+    entity = fields.String(required=True)
+    assigned_by = fields.String(required=True, allow_none=True)
+    assigned_by_type = fields.String(required=True)
+    assigned_at = fields.DateTime(required=True)
+    due_at = fields.DateTime(required=True, allow_none=True)
+    completed_at = fields.DateTime(required=True, allow_none=True)
+    completed = fields.Boolean(required=True)
+
+
+class NotificationOut(Schema):
+    id = fields.Integer(required=True)
+    entity_type = fields.String(required=True)
+    entity = fields.String(required=True)
+    kind = fields.String(required=True)
+    data = fields.Dict(keys=fields.String(), required=True)
+    created_at = fields.DateTime(required=True)
+    read_at = fields.DateTime(required=True, allow_none=True)
+    read = fields.Boolean(required=True)
+
+
+class MarkedOut(Schema):
+    marked = fields.Integer(required=True, metadata={"description": "How many were marked."})
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """``{"items": [...], "next": url-or-null}`` around ``item``."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next": fields.String(
+                required=True,
+                allow_none=True,
+                metadata={"description": "URL of the next page; null on the last page."},
+            ),
+        },
+        name=name,
+    )
+
+
+class ErrorDetail(Schema):
+    status = fields.Integer(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Messages for each bad field, by path ('events[3].type')."},
+    )
+
+
+class ErrorOut(Schema):
+    error = fields.Nested(ErrorDetail, required=True)

@@ -1,0 +1,381 @@
+"""The REST API's views: events, goals, progress, awards, assignments, notifications."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from flask import Response, current_app, jsonify, request, url_for
+from flask.views import MethodView
+from marshmallow import Schema, ValidationError
+
+from ..criteria.schema import flatten_errors
+from ..errors import EventError, GoalNotFound
+from ..events import TrackedEvent, make_event
+from ..extension import Gamify, GamifyState, get_state
+from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
+from . import schemas
+from .auth import authorize
+from .errors import ApiError
+
+__all__ = ["register_views"]
+
+T = TypeVar("T")
+
+#: Fields an event may have; anything else is a mistake worth reporting.
+EVENT_FIELDS = frozenset({"type", "entity", "entity_type", "attributes", "id", "occurred_at"})
+#: Default of ``GAMIFY_MAX_CONTENT_LENGTH``: largest request body, in bytes.
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+
+
+def _extension() -> Gamify:
+    return get_state().extension
+
+
+# -- request helpers ------------------------------------------------------------------
+
+
+def _body_limit() -> int:
+    return int(current_app.config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH))
+
+
+def _too_large(size: int | str, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"The request body has {size} bytes; at most {limit} are accepted"
+        " (GAMIFY_MAX_CONTENT_LENGTH). Send fewer or smaller events per request.",
+    )
+
+
+def limit_body_size() -> None:
+    """Refuse bodies over ``GAMIFY_MAX_CONTENT_LENGTH`` without reading more than that.
+
+    A declared length is checked at once. A body without one (chunked) is read at most
+    one byte past the limit (see :func:`json_body`), which tells it is too large.
+    """
+    limit = _body_limit()
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(request.content_length, limit)
+    host_limit = request.max_content_length
+    if host_limit is None or host_limit > limit:
+        request.max_content_length = limit + 1
+
+
+def json_body() -> Any:
+    """The request's JSON body; 415 when it is not JSON, 400 when it does not parse."""
+    if not request.is_json:
+        raise ApiError(
+            415,
+            "Send a JSON body with the header 'Content-Type: application/json'.",
+        )
+    raw = request.get_data(cache=True)
+    limit = _body_limit()
+    if len(raw) > limit:
+        raise _too_large(f"more than {limit}", limit)
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise ApiError(400, f"The request body is not valid JSON: {error}.") from error
+
+
+def load(schema: Schema, data: Any, *, what: str) -> dict[str, Any]:
+    """Load ``data`` with ``schema``; 422 naming every bad field."""
+    if not isinstance(data, Mapping):
+        raise ApiError(422, f"The {what} must be a JSON object.")
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as error:
+        raise ApiError(
+            422, f"The {what} has invalid fields.", errors=flatten_errors(error.messages, "")
+        ) from error
+    return loaded
+
+
+def query(schema: Schema) -> dict[str, Any]:
+    return load(schema, request.args.to_dict(), what="query string")
+
+
+def check_entity(entity_type: str, entity: str) -> None:
+    errors = {}
+    if len(entity_type) > ENTITY_TYPE_LENGTH:
+        errors["entity_type"] = [f"Must be at most {ENTITY_TYPE_LENGTH} characters long."]
+    if len(entity) > ENTITY_LENGTH:
+        errors["entity"] = [f"Must be at most {ENTITY_LENGTH} characters long."]
+    if not entity.strip() or not entity_type.strip():
+        errors["entity"] = ["Must not be blank."]
+    if errors:
+        raise ApiError(422, "The entity in the URL is invalid.", errors=errors)
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    # Cursors are positions in the list; clients should treat them as opaque and follow
+    # the 'next' links. The query-string schema has already checked their form.
+    return 0 if cursor is None else int(cursor)
+
+
+def page(
+    args: Mapping[str, Any],
+    fetch: Callable[[int], Sequence[T]],
+    dump: Callable[[T], dict[str, Any]],
+) -> Response:
+    """One page of a list, as ``{"items": [...], "next": url-or-null}``.
+
+    :param fetch: returns at least the first ``n`` items (all, if fewer) for an ``n``.
+    """
+    offset = _decode_cursor(args.get("cursor"))
+    limit: int = args["limit"]
+    items = fetch(offset + limit + 1)
+    chunk = items[offset : offset + limit]
+    next_url = None
+    if len(items) > offset + limit:
+        params = {**request.args.to_dict(), "cursor": str(offset + limit)}
+        assert request.endpoint is not None
+        next_url = url_for(request.endpoint, **(request.view_args or {}), **params)
+    return jsonify(items=[dump(item) for item in chunk], next=next_url)
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+def parse_events(body: Any, state: GamifyState) -> list[TrackedEvent]:
+    """Validate every event of a request; raise one :class:`EventError` naming them all."""
+    max_batch = int(current_app.config["GAMIFY_MAX_BATCH"])
+    if isinstance(body, Mapping) and "events" in body:
+        extra = sorted(set(body) - {"events"})
+        if extra:
+            raise EventError({name: ["Unknown field; put it inside each event."] for name in extra})
+        items, prefix = body["events"], "events"
+        if not isinstance(items, list) or not items:
+            raise EventError({"events": ["Must be a non-empty list of events."]})
+        if len(items) > max_batch:
+            raise EventError(
+                {
+                    "events": [
+                        f"Must hold at most {max_batch} events (GAMIFY_MAX_BATCH), not"
+                        f" {len(items)}; split them into several requests."
+                    ]
+                }
+            )
+    elif isinstance(body, Mapping):
+        items, prefix = [body], None
+    else:
+        raise EventError(
+            {"": ['Must be an event object, or {"events": [...]} with a list of them.']}
+        )
+    events: list[TrackedEvent] = []
+    errors: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        path = f"{prefix}[{index}]." if prefix else ""
+        if not isinstance(item, Mapping):
+            errors[path.rstrip(".")] = ["Must be an event object."]
+            continue
+        for name in sorted(set(item) - EVENT_FIELDS):
+            errors[f"{path}{name}"] = [
+                f"Unknown field; an event has {', '.join(sorted(EVENT_FIELDS))}."
+            ]
+        try:
+            events.append(
+                make_event(
+                    item.get("type"),
+                    item.get("entity"),
+                    entity_type=item.get("entity_type", state.default_entity_type),
+                    attributes=item.get("attributes"),
+                    event_id=item.get("id"),
+                    occurred_at=item.get("occurred_at"),
+                    limits=state.limits,
+                    path=path,
+                )
+            )
+        except EventError as error:
+            errors.update(error.errors)
+    if errors:
+        bad = len({path.split(".")[0] for path in errors}) if prefix else 1
+        raise EventError(
+            errors,
+            summary=f"{bad} of {len(items)} event(s) were rejected and nothing was recorded;"
+            " fix them and send the request again.",
+        )
+    return events
+
+
+class EventsView(MethodView):
+    def post(self) -> tuple[Response, int]:
+        authorize("events:write")
+        state = get_state()
+        events = parse_events(json_body(), state)
+        # Every event was validated first: the request is recorded whole, or not at all.
+        state.submit(events)
+        return jsonify(accepted=[event.id for event in events]), 202
+
+
+# -- goals ----------------------------------------------------------------------------
+
+
+def _goal_location(key: str) -> str:
+    return url_for(".goal", key=key)
+
+
+class GoalsView(MethodView):
+    def get(self) -> Response:
+        authorize("goals:read")
+        args = query(schemas.GoalListArgs())
+        goals = _extension().goals(
+            include_archived=args["archived"],
+            owner=args.get("owner"),
+            entity_type=args.get("entity_type"),
+        )
+        if args["archived"]:
+            goals = [goal for goal in goals if goal.archived]
+        return page(args, lambda _: goals, lambda goal: goal.to_dict())
+
+    def post(self) -> tuple[Response, int, dict[str, str]]:
+        authorize("goals:write")
+        body = json_body()
+        if not isinstance(body, Mapping):
+            raise ApiError(422, "The goal must be a JSON object.")
+        extension = _extension()
+        key = body.get("key")
+        if isinstance(key, str):
+            try:
+                existing = extension.goal(key)
+            except GoalNotFound:
+                pass
+            else:
+                raise ApiError(
+                    409,
+                    f"A goal with key {key!r} exists already{' (archived)' * existing.archived};"
+                    f" change it with PATCH {_goal_location(key)}, or choose another key.",
+                )
+        goal = extension.define_goals([dict(body)])[0]
+        return jsonify(goal.to_dict()), 201, {"Location": _goal_location(goal.key)}
+
+
+class GoalView(MethodView):
+    def get(self, key: str) -> Response:
+        goal = authorize("goals:read", key) or _extension().goal(key)
+        return jsonify(goal.to_dict())
+
+    def patch(self, key: str) -> Response:
+        goal = authorize("goals:write", key) or _extension().goal(key)
+        body = json_body()
+        if not isinstance(body, Mapping):
+            raise ApiError(422, "The changes must be a JSON object.")
+        if "key" in body and body["key"] != key:
+            raise ApiError(
+                422,
+                "A goal's key cannot change; create a goal with the new key and archive this one.",
+                errors={"key": [f"Must be {key!r} or left out."]},
+            )
+        # Patching an archived goal defines it again, which restores it.
+        definition = {**goal.definition(), **body, "key": key}
+        return jsonify(_extension().define_goals([definition])[0].to_dict())
+
+    def delete(self, key: str) -> Response:
+        authorize("goals:write", key)
+        return jsonify(_extension().archive_goal(key).to_dict())
+
+
+class GoalAssignmentsView(MethodView):
+    def post(self, key: str) -> tuple[Response, int]:
+        authorize("goals:write", key)
+        data = load(schemas.AssignIn(), json_body(), what="assignment")
+        assignment = _extension().assign(
+            key,
+            assignee=data["assignee"],
+            entity_type=data.get("entity_type"),
+            assigned_by=data.get("assigned_by"),
+            assigned_by_type=data.get("assigned_by_type"),
+            due_at=data.get("due_at"),
+        )
+        return jsonify(assignment.to_dict()), 201
+
+
+# -- entities -------------------------------------------------------------------------
+
+
+class ProgressListView(MethodView):
+    def get(self, entity_type: str, entity: str) -> Response:
+        authorize("progress:read")
+        check_entity(entity_type, entity)
+        args = query(schemas.ProgressListArgs())
+        views = _extension().progress(
+            entity, entity_type=entity_type, include_hidden=args["include_hidden"]
+        )
+        if "completed" in args:
+            views = [view for view in views if view.completed == args["completed"]]
+        return page(args, lambda _: views, lambda view: view.to_dict())
+
+
+class ProgressView(MethodView):
+    def get(self, entity_type: str, entity: str, goal: str) -> Response:
+        authorize("progress:read", goal)
+        check_entity(entity_type, entity)
+        view = _extension().progress(entity, goal, entity_type=entity_type)
+        return jsonify(view.to_dict())
+
+
+class AwardsView(MethodView):
+    def get(self, entity_type: str, entity: str) -> Response:
+        authorize("progress:read")
+        check_entity(entity_type, entity)
+        args = query(schemas.PageArgs())
+        awards = _extension().awards(entity, entity_type=entity_type)
+        return page(args, lambda _: awards, lambda award: award.to_dict())
+
+
+class AssignmentsView(MethodView):
+    def get(self, entity_type: str, entity: str) -> Response:
+        authorize("progress:read")
+        check_entity(entity_type, entity)
+        args = query(schemas.AssignmentListArgs())
+        role = "assignee" if args["role"] == "assignee" else "assigned_by"
+        found = _extension().assignments(entity_type=entity_type, **{role: entity})
+        if "completed" in args:
+            found = [item for item in found if item.completed == args["completed"]]
+        return page(args, lambda _: found, lambda item: item.to_dict())
+
+
+class NotificationsView(MethodView):
+    def get(self, entity_type: str, entity: str) -> Response:
+        authorize("progress:read")
+        check_entity(entity_type, entity)
+        args = query(schemas.NotificationListArgs())
+        return page(
+            args,
+            lambda count: _extension().notifications(
+                entity, entity_type=entity_type, unread_only=args["unread"], limit=count
+            ),
+            lambda item: item.to_dict(),
+        )
+
+
+class NotificationsReadView(MethodView):
+    def post(self, entity_type: str, entity: str) -> Response:
+        authorize("progress:read")
+        check_entity(entity_type, entity)
+        body = json_body() if request.content_length else {}
+        data = load(schemas.MarkReadIn(), body, what="body")
+        marked = _extension().mark_notifications_read(
+            entity, data.get("ids"), entity_type=entity_type
+        )
+        return jsonify(marked=marked)
+
+
+#: ``(rule, endpoint, view class)`` of every resource.
+ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
+    ("/events", "events", EventsView),
+    ("/goals", "goals", GoalsView),
+    ("/goals/<key>", "goal", GoalView),
+    ("/goals/<key>/assignments", "goal_assignments", GoalAssignmentsView),
+    ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
+    ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),
+    ("/entities/<entity_type>/<entity>/awards", "awards", AwardsView),
+    ("/entities/<entity_type>/<entity>/assignments", "assignments", AssignmentsView),
+    ("/entities/<entity_type>/<entity>/notifications", "notifications", NotificationsView),
+    (
+        "/entities/<entity_type>/<entity>/notifications/read",
+        "notifications_read",
+        NotificationsReadView,
+    ),
+)

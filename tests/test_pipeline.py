@@ -1,0 +1,414 @@
+"""The Redis pipeline against a real redis-server and real worker processes.
+
+Each test starts its own ``redis-server`` (``redis_server`` fixture) and runs
+``flask --app pipeline_app gamify worker`` subprocesses on the test's database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import RedisServer, wait_for
+from flask import Flask
+from pipeline_app import DATABASE, REDIS, create_app
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import func, select
+from workload import GOALS, make_events, snapshot
+
+from flask_gamify import Gamify
+from flask_gamify.events import TrackedEvent, make_event
+from flask_gamify.models import Award, Event, Outbox
+from flask_gamify.pipeline.streams import FIELD, encode_event, shard_for
+
+TESTS = Path(__file__).parent
+
+
+class Workers:
+    """Worker subprocesses of one test; all stopped at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.logs = logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, *extra: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "flask",
+                    "--app",
+                    "pipeline_app",
+                    "gamify",
+                    "worker",
+                    "--name",
+                    name,
+                    *extra,
+                ],
+                cwd=TESTS,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def pipeline_env(
+    database_url: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    env = {DATABASE: database_url, REDIS: redis_server.url}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def papp(pipeline_env: dict[str, str]) -> Iterator[Flask]:
+    app = create_app()
+    gamify = app.extensions["gamify"].extension
+    with app.app_context():
+        gamify.drop_all()
+        gamify.create_all()
+        gamify.define_goals(GOALS)
+        yield app
+        gamify.drop_all()
+        for engine in app.extensions["sqlalchemy"].engines.values():
+            engine.dispose()
+
+
+@pytest.fixture
+def workers(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    started = Workers(pipeline_env, tmp_path)
+    yield started
+    started.stop_all()
+
+
+def gamify_of(app: Flask) -> Gamify:
+    extension: Gamify = app.extensions["gamify"].extension
+    return extension
+
+
+def expected_snapshot(events: list[TrackedEvent], tmp_path: Path) -> dict[str, Any]:
+    """The progress inline processing gives for ``events`` (the oracle)."""
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask("expected")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'expected.db'}",
+        GAMIFY_TIMEZONE="America/New_York",
+    )
+    gamify = Gamify(app, db=SQLAlchemy(app))
+    with app.app_context():
+        gamify.create_all()
+        gamify.define_goals(GOALS)
+        gamify.state.processor.process(events)
+        result = snapshot(gamify, {event.entity_id for event in events})
+        app.extensions["sqlalchemy"].engine.dispose()
+    return result
+
+
+def logged_events(app: Flask) -> int:
+    with gamify_of(app).state.transaction() as session:
+        return int(session.execute(select(func.count()).select_from(Event)).scalar_one())
+
+
+def stream_total(redis_server: RedisServer, app: Flask) -> int:
+    client = redis_server.client()
+    return sum(
+        int(client.xlen(stream)) for stream in app.extensions["gamify"].pipeline.keys.streams()
+    )
+
+
+def emit(app: Flask, events: list[TrackedEvent]) -> None:
+    """Emit events the way the app does outside requests (one pipelined round trip)."""
+    app.extensions["gamify"].submit(events)
+
+
+def test_events_flow_through_redis_to_progress(
+    papp: Flask, workers: Workers, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    events = make_events(300, entities=8, seed=11)
+    emit(papp, events)
+    assert logged_events(papp) == 0, "with Redis configured, track() must not process inline"
+    assert stream_total(redis_server, papp) == len(events)
+
+    workers.start("w1")
+    wait_for(lambda: logged_events(papp) == len(events), timeout=60, message="all events ran")
+    wait_for(
+        lambda: stream_total(redis_server, papp) == 0,
+        timeout=10,
+        message="acknowledged entries are deleted",
+    )
+    entities = {event.entity_id for event in events}
+    assert snapshot(gamify_of(papp), entities) == expected_snapshot(events, tmp_path)
+
+
+def test_a_tracked_request_costs_one_round_trip_and_no_sql(
+    papp: Flask, redis_server: RedisServer
+) -> None:
+    pipeline = papp.extensions["gamify"].pipeline
+    sent: list[Any] = []
+    connection_class = type(pipeline.client.connection_pool.get_connection())
+    original = connection_class.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        sent.append(command)
+        original(self, command, check_health)
+
+    queries: list[str] = []
+
+    def on_query(*args: Any) -> None:
+        queries.append(args[2])
+
+    # A first request opens the pooled connection (its handshake is not per request).
+    assert papp.test_client().post("/login", headers={"X-User": "ada"}).status_code == 200
+    engine = gamify_of(papp).state.engine
+    sqlalchemy_event.listen(engine, "before_cursor_execute", on_query)
+    connection_class.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        response = papp.test_client().post("/login", headers={"X-User": "ada"})
+    finally:
+        connection_class.send_packed_command = original  # type: ignore[method-assign]
+        sqlalchemy_event.remove(engine, "before_cursor_execute", on_query)
+    assert response.status_code == 200 and response.text == "welcome"
+    assert len(sent) == 1, f"one pipelined round trip per request, not {sent}"
+    assert queries == []
+    shard = shard_for("user", "ada", pipeline.keys.shards)
+    entries = redis_server.client().xrange(pipeline.keys.stream(shard))
+    types = sorted(json.loads(fields[FIELD.encode()])["type"] for _, fields in entries)
+    assert types == ["login", "login", "visit", "visit"]
+
+
+def test_raw_xadd_is_processed_within_two_seconds(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    workers.start("w1")
+    client = redis_server.client()
+    wait_for(lambda: client.smembers("rq:workers"), timeout=20, message="the worker started")
+    gamify = gamify_of(papp)
+    for index in range(3):
+        client.xadd("gamify:events:1", {"event": json.dumps({"type": "login", "entity": "raw"})})
+        expected = index + 1
+        wait_for(
+            lambda n=expected: gamify.progress("raw", "login-3").current == n,  # type: ignore[misc]
+            timeout=2,
+            message=f"raw event {expected} was processed",
+        )
+    assert gamify.has_completed("raw", "login-3")
+
+
+def test_redelivered_events_count_once(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    event = make_event("login", "twice", event_id="client-retry-1")
+    client = redis_server.client()
+    for shard in range(2):  # delivered twice, even through different shards
+        client.xadd(f"gamify:events:{shard}", {FIELD: encode_event(event)})
+    emit(papp, [event, make_event("login", "twice", event_id="client-retry-2")])
+    workers.start("w1", "--burst")
+    workers.processes[-1].wait(timeout=60)
+    assert gamify_of(papp).progress("twice", "login-3").current == 2
+    assert logged_events(papp) == 2
+
+
+def test_poison_events_are_dead_lettered_without_blocking(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    client = redis_server.client()
+    stream = "gamify:events:2"
+    client.xadd(stream, {FIELD: "{not json"})
+    # Valid JSON, but its date is out of range for the streak's time zone: it raises.
+    ancient = {"type": "login", "entity": "p", "occurred_at": "0001-01-01T00:00:00+00:00"}
+    client.xadd(stream, {FIELD: json.dumps(ancient)})
+    for _ in range(3):
+        client.xadd(stream, {FIELD: json.dumps({"type": "login", "entity": "p"})})
+    workers.start("w1")
+    gamify = gamify_of(papp)
+    wait_for(
+        lambda: gamify.has_completed("p", "login-3"),
+        timeout=20,
+        message="events behind the poison were processed",
+    )
+    wait_for(
+        lambda: client.xlen("gamify:dead-letters") == 2,
+        timeout=30,
+        message="both poison events were dead-lettered",
+    )
+    assert client.xlen(stream) == 0
+
+    runner = papp.test_cli_runner()
+    listed = runner.invoke(args=["gamify", "dead-letters", "list"])
+    assert listed.exit_code == 0
+    assert "Malformed event" in listed.output and "OverflowError" in listed.output
+    status = runner.invoke(args=["gamify", "status"])
+    assert "dead letters: 2" in status.output
+
+    first_id = client.xrange("gamify:dead-letters", count=1)[0][0].decode()
+    dropped = runner.invoke(args=["gamify", "dead-letters", "drop", first_id])
+    assert dropped.exit_code == 0 and "Dropped 1" in dropped.output
+    replayed = runner.invoke(args=["gamify", "dead-letters", "replay", "--all"])
+    assert replayed.exit_code == 0 and "Replayed 1" in replayed.output
+    wait_for(
+        lambda: client.xlen("gamify:dead-letters") == 1,
+        timeout=30,
+        message="the replayed poison event failed again and came back",
+    )
+    missing = runner.invoke(args=["gamify", "dead-letters", "replay", "0-1"])
+    assert missing.exit_code != 0 and "No dead letter" in missing.output
+
+
+def test_a_killed_worker_loses_nothing(
+    papp: Flask,
+    workers: Workers,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GAMIFY_PIPELINE_TEST_BATCH", "5")
+    events = make_events(1500, entities=10, seed=5)
+    emit(papp, events)
+    victim = workers.start("victim")
+    wait_for(lambda: logged_events(papp) > 100, timeout=60, message="the victim was busy")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    assert logged_events(papp) < len(events), "the victim must die in the middle of the work"
+
+    started = time.monotonic()
+    workers.start("rescuer")
+    wait_for(
+        lambda: logged_events(papp) == len(events),
+        timeout=60,
+        message="the rescuer processed the victim's events",
+    )
+    assert time.monotonic() - started < 60
+    entities = {event.entity_id for event in events}
+    assert snapshot(gamify_of(papp), entities) == expected_snapshot(events, tmp_path)
+
+
+def test_sigterm_finishes_the_batch_and_exits(
+    papp: Flask,
+    workers: Workers,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GAMIFY_PIPELINE_TEST_BATCH", "20")
+    events = make_events(2000, entities=10, seed=6)
+    emit(papp, events)
+    worker = workers.start("w1")
+    wait_for(lambda: logged_events(papp) > 100, timeout=60, message="the worker was busy")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    done = logged_events(papp)
+    pending = sum(
+        int(redis_server.client().xpending(stream, "gamify")["pending"])
+        for stream in papp.extensions["gamify"].pipeline.keys.streams()
+    )
+    assert pending == 0, "a warm shutdown leaves no delivered entry unacknowledged"
+    assert done + stream_total(redis_server, papp) == len(events)
+
+    workers.start("w2", "--burst").wait(timeout=120)
+    entities = {event.entity_id for event in events}
+    assert snapshot(gamify_of(papp), entities) == expected_snapshot(events, tmp_path)
+
+
+def test_redis_down_keeps_events_in_the_outbox(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    client = papp.test_client()
+    for index in range(5):
+        started = time.monotonic()
+        response = client.post("/login", headers={"X-User": f"offline-{index % 2}"})
+        assert response.status_code == 200 and response.text == "welcome"
+        assert time.monotonic() - started < 2, "Redis timeouts bound the request"
+    with gamify_of(papp).state.transaction() as session:
+        assert session.execute(select(func.count()).select_from(Outbox)).scalar_one() == 10
+
+    redis_server.start()
+    workers.start("w1")
+    gamify = gamify_of(papp)
+    wait_for(lambda: logged_events(papp) == 10, timeout=30, message="the outbox was relayed")
+    assert gamify.progress("offline-0", "login-3").current == 3
+    assert gamify.progress("offline-1", "login-3").current == 2
+    with gamify.state.transaction() as session:
+        assert session.execute(select(func.count()).select_from(Outbox)).scalar_one() == 0
+
+
+def test_redis_memory_stays_bounded(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    client = redis_server.client()
+    workers.start("w1")
+    usage = []
+    for round_number in range(6):
+        events = make_events(400, entities=20, seed=100 + round_number)
+        emit(papp, events)
+        target = 400 * (round_number + 1)
+        wait_for(
+            lambda t=target: logged_events(papp) == t,
+            timeout=60,  # type: ignore[misc]
+            message=f"round {round_number} was drained",
+        )
+        wait_for(
+            lambda: stream_total(redis_server, papp) == 0,
+            timeout=10,
+            message="entries were deleted",
+        )
+        usage.append((int(client.info("memory")["used_memory"]), int(client.dbsize())))
+    first_memory, first_keys = usage[1]
+    last_memory, last_keys = usage[-1]
+    assert last_keys <= first_keys + 2, usage
+    assert last_memory < first_memory * 1.25, usage
+
+
+def test_several_workers_on_postgresql_award_once(
+    papp: Flask,
+    workers: Workers,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    is_postgres: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not is_postgres:
+        pytest.skip("several workers share one database on PostgreSQL (SQLite: one writer)")
+    monkeypatch.setenv("GAMIFY_PIPELINE_TEST_BATCH", "25")
+    events = make_events(1500, entities=6, seed=9)
+    emit(papp, events)
+    # The same events again, through other shards: overlapping deliveries.
+    client = redis_server.client()
+    for event in events[:500]:
+        client.xadd("gamify:events:0", {FIELD: encode_event(event)})
+    for name in ("a", "b", "c"):
+        workers.start(name)
+    wait_for(
+        lambda: stream_total(redis_server, papp) == 0 and logged_events(papp) == len(events),
+        timeout=90,
+        message="three workers drained everything",
+    )
+    entities = {event.entity_id for event in events}
+    assert snapshot(gamify_of(papp), entities) == expected_snapshot(events, tmp_path)
+    with gamify_of(papp).state.transaction() as session:
+        awards = session.execute(select(Award.goal_id, Award.entity_id, Award.occurrence)).all()
+    assert len(awards) == len(set(awards)) > 0
