@@ -8,7 +8,7 @@ such as ``criteria.of[1].target: Must be a positive integer.``
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -31,9 +31,9 @@ def _is_number(value: Any) -> bool:
 class PositiveInteger(fields.Field[int]):
     """A JSON integer above zero (``true`` and ``1.0`` are refused)."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {
-        "null": "Must be a positive integer, not null."
-    }
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"null": "Must be a positive integer, not null."})
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -44,9 +44,9 @@ class PositiveInteger(fields.Field[int]):
 class PositiveNumber(fields.Field[int | float]):
     """A finite JSON number above zero."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {
-        "null": "Must be a positive number, not null."
-    }
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"null": "Must be a positive number, not null."})
+        super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | float:
         if not _is_number(value) or not math.isfinite(value) or value <= 0:
