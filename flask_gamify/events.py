@@ -65,11 +65,38 @@ def _depth(value: Any) -> int:
     return 0
 
 
+_NUL_MESSAGE = "Must not contain NUL characters (\\u0000), which databases cannot store."
+
+
 def _check_name(errors: dict[str, list[str]], path: str, value: Any, limit: int, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         errors[path] = [f"Must be a non-empty string naming the {what}."]
     elif len(value) > limit:
         errors[path] = [f"Must be at most {limit} characters long (got {len(value)})."]
+    elif "\x00" in value:
+        errors[path] = [_NUL_MESSAGE]
+
+
+def nul_paths(value: Any, path: str) -> list[str]:
+    """Paths of the strings (keys included) in a JSON value that contain NUL characters."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [f"{path}.{key!r}" for key in value if isinstance(key, str) and "\x00" in key]
+        for key, item in value.items():
+            found.extend(nul_paths(item, f"{path}.{key}"))
+        return found
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in nul_paths(item, f"{path}[{index}]")]
+    return []
+
+
+def to_utc(moment: datetime) -> datetime | None:
+    """``moment`` in UTC, or ``None`` when UTC cannot represent it (year 1 or 9999 edges)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -95,7 +122,10 @@ def _check_attributes(
     except (TypeError, ValueError) as error:
         errors[path] = [f"Must contain only JSON values (strings, finite numbers, ...): {error}."]
         return
-    if len(encoded.encode()) > limits.attributes_bytes:
+    nul = nul_paths(attributes, path)
+    if nul:
+        errors[nul[0]] = [_NUL_MESSAGE]
+    elif len(encoded.encode()) > limits.attributes_bytes:
         errors[path] = [
             f"Must be at most {limits.attributes_bytes} bytes as JSON (got {len(encoded)});"
             " send identifiers, not documents."
@@ -144,9 +174,12 @@ def make_event(
         ]
     now = now or utcnow()
     moment = now if occurred_at is None else _parse_time(occurred_at)
+    if moment is not None:
+        moment = to_utc(moment)
     if moment is None:
         errors[f"{path}occurred_at"] = [
-            "Must be an ISO 8601 date and time, such as '2026-11-25T14:30:00Z'."
+            "Must be an ISO 8601 date and time between the years 1 and 9999 in UTC, such as"
+            " '2026-11-25T14:30:00Z'."
         ]
     elif moment > now + limits.future:
         errors[f"{path}occurred_at"] = [
@@ -161,6 +194,6 @@ def make_event(
         type=event_type,
         entity_type=entity_type,
         entity_id=str(entity),
-        occurred_at=moment.astimezone(UTC),
+        occurred_at=moment,
         attributes=dict(attributes),
     )

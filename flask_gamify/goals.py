@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from .criteria import compile_criteria
 from .criteria.schema import PositiveInteger, flatten_errors
 from .errors import CriteriaError, GamifyError, GoalError, GoalNotFound
+from .events import nul_paths, to_utc
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
 from .processing import criteria_hash
 from .records import GoalView
@@ -39,7 +40,10 @@ class _Moment(fields.Field[datetime]):
                 ) from error
         if not isinstance(value, datetime):
             raise ValidationError("Must be a date and time.")
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        moment = to_utc(value if value.tzinfo is not None else value.replace(tzinfo=UTC))
+        if moment is None:
+            raise ValidationError("Must lie between the years 1 and 9999 in UTC.")
+        return moment
 
 
 class _Flag(fields.Field[bool]):
@@ -49,10 +53,16 @@ class _Flag(fields.Field[bool]):
         return value
 
 
+#: The largest points and max_awards: what a 32-bit database integer holds.
+LARGEST_INTEGER = 2**31 - 1
+
+
 class _Points(fields.Field[int]):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError("Must be a whole number of points, 0 or more.")
+        if value > LARGEST_INTEGER:
+            raise ValidationError(f"Must be at most {LARGEST_INTEGER}.")
         return value
 
 
@@ -78,7 +88,9 @@ class GoalSchema(Schema):
     criteria = fields.Raw(required=True)
     points = _Points(load_default=0)
     repeatable = _Flag(load_default=False)
-    max_awards = PositiveInteger(allow_none=True, load_default=None)
+    max_awards = PositiveInteger(
+        allow_none=True, load_default=None, validate=validate.Range(max=LARGEST_INTEGER)
+    )
     hidden = _Flag(load_default=False)
     assigned_only = _Flag(load_default=False)
     owner = fields.String(
@@ -120,6 +132,10 @@ def validate_goal(data: Mapping[str, Any], *, path: str = "") -> dict[str, Any]:
         flat = flatten_errors(error.messages, path.rstrip("."))
         only_criteria = all(key.startswith(f"{path}criteria") for key in flat)
         raise (CriteriaError if only_criteria else GoalError)(flat) from error
+    nul = nul_paths(goal, path.rstrip(".") or "goal")
+    if nul:
+        where = nul[0].removeprefix("goal.")
+        raise GoalError({where: ["Must not contain NUL characters (\\u0000)."]})
     max_occurrences = goal["max_awards"] if goal["repeatable"] else 1
     try:
         compile_criteria(goal["criteria"], max_occurrences=max_occurrences)
@@ -129,7 +145,7 @@ def validate_goal(data: Mapping[str, Any], *, path: str = "") -> dict[str, Any]:
     return goal
 
 
-def _check_references(session: Session, goals: list[dict[str, Any]]) -> None:
+def _check_references(session: Session, goals: list[dict[str, Any]], prefixes: list[str]) -> None:
     """Every ``goal`` criterion must name a known goal, and references may not loop."""
     graph: dict[str, set[str]] = {
         goal.key: {key for _, key in _goal_refs(goal.criteria)}
@@ -137,8 +153,8 @@ def _check_references(session: Session, goals: list[dict[str, Any]]) -> None:
     }
     for goal in goals:
         graph[goal["key"]] = {key for _, key in _goal_refs(goal["criteria"])}
-    for goal in goals:
-        for ref_path, key in _goal_refs(goal["criteria"]):
+    for prefix, goal in zip(prefixes, goals, strict=True):
+        for ref_path, key in _goal_refs(goal["criteria"], f"{prefix}criteria"):
             if key not in graph:
                 raise CriteriaError(
                     {
@@ -174,15 +190,18 @@ def _reaches(graph: Mapping[str, set[str]], start: str, target: str) -> bool:
 def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
     """Validate every definition, then insert or update each goal by key (one transaction)."""
     definitions = list(definitions)
+    prefixes = [
+        f"goals[{index}]." if len(definitions) > 1 else "" for index in range(len(definitions))
+    ]
     goals = [
-        validate_goal(definition, path=f"goals[{index}]." if len(definitions) > 1 else "")
-        for index, definition in enumerate(definitions)
+        validate_goal(definition, path=prefix)
+        for prefix, definition in zip(prefixes, definitions, strict=True)
     ]
     keys = [goal["key"] for goal in goals]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
         raise GoalError({"goals": [f"Define each key once; repeated: {', '.join(duplicates)}."]})
-    _check_references(session, goals)
+    _check_references(session, goals, prefixes)
     existing = {
         goal.key: goal
         for goal in session.execute(
