@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 
 if TYPE_CHECKING:
     from .extension import GamifyState
@@ -48,7 +48,9 @@ def _flask_login_user_id() -> str | None:
         from flask_login import current_user
     except ImportError:
         return None
-    if not hasattr(current_app, "login_manager") or not current_user.is_authenticated:
+    if not has_request_context() or not hasattr(current_app, "login_manager"):
+        return None
+    if current_user is None or not current_user.is_authenticated:
         return None
     user_id: str | None = current_user.get_id()
     return user_id
