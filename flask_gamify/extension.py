@@ -61,8 +61,20 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_BATCH_SIZE": 500,
     "GAMIFY_MAX_ATTEMPTS": 5,
     "GAMIFY_CLAIM_IDLE": "30s",
-    "GAMIFY_DRAIN_SECONDS": 10,
+    "GAMIFY_DRAIN_SECONDS": "10s",
 }
+
+
+def _positive(app: Flask, key: str, kind: type[int] | type[float] = int) -> Any:
+    """A configuration number above zero, or a :class:`RuntimeError` naming the key."""
+    value = app.config[key]
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number <= 0:
+        raise RuntimeError(f"{key} = {value!r} is invalid; it must be a number above zero.")
+    return number
 
 
 def _duration(app: Flask, key: str) -> timedelta:
@@ -97,8 +109,8 @@ class GamifyState:
         self.late_event_allowance = _duration(app, "GAMIFY_LATE_EVENT_ALLOWANCE")
         self.event_retention = _duration(app, "GAMIFY_EVENT_RETENTION")
         self.limits = EventLimits(
-            attributes_bytes=int(config["GAMIFY_MAX_ATTRIBUTES_BYTES"]),
-            attributes_depth=int(config["GAMIFY_MAX_ATTRIBUTES_DEPTH"]),
+            attributes_bytes=_positive(app, "GAMIFY_MAX_ATTRIBUTES_BYTES"),
+            attributes_depth=_positive(app, "GAMIFY_MAX_ATTRIBUTES_DEPTH"),
             future=_duration(app, "GAMIFY_MAX_FUTURE"),
         )
         self.notify_awards = bool(config["GAMIFY_NOTIFY_AWARDS"])
@@ -171,17 +183,17 @@ class GamifyState:
 
 def _pipeline(app: Flask) -> Pipeline:
     config = app.config
-    timeout = float(config["GAMIFY_REDIS_TIMEOUT"])
+    timeout = _positive(app, "GAMIFY_REDIS_TIMEOUT", float)
     url = config["GAMIFY_REDIS_URL"]
     return Pipeline(
         url=url,
         client=redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout),
-        keys=StreamKeys(config["GAMIFY_STREAM_PREFIX"], int(config["GAMIFY_SHARDS"])),
+        keys=StreamKeys(config["GAMIFY_STREAM_PREFIX"], _positive(app, "GAMIFY_SHARDS")),
         queue_name=config["GAMIFY_QUEUE"],
-        batch_size=int(config["GAMIFY_BATCH_SIZE"]),
-        max_attempts=int(config["GAMIFY_MAX_ATTEMPTS"]),
+        batch_size=_positive(app, "GAMIFY_BATCH_SIZE"),
+        max_attempts=_positive(app, "GAMIFY_MAX_ATTEMPTS"),
         claim_idle_ms=int(_duration(app, "GAMIFY_CLAIM_IDLE").total_seconds() * 1000),
-        drain_seconds=float(config["GAMIFY_DRAIN_SECONDS"]),
+        drain_seconds=_duration(app, "GAMIFY_DRAIN_SECONDS").total_seconds(),
     )
 
 
@@ -472,17 +484,13 @@ class Gamify:
         """The awards of ``entity``, oldest first."""
         state = self.state
         with state.transaction() as session:
-            return progress_store.awards(
-                session, state.entity_type(entity_type), str(entity)
-            )
+            return progress_store.awards(session, state.entity_type(entity_type), str(entity))
 
     def points(self, entity: str | int, *, entity_type: str | None = None) -> int:
         """Total points of the awards of ``entity``."""
         state = self.state
         with state.transaction() as session:
-            return progress_store.points(
-                session, state.entity_type(entity_type), str(entity)
-            )
+            return progress_store.points(session, state.entity_type(entity_type), str(entity))
 
     def requires(
         self, goal: str, *, on_denied: Callable[[], Any] | None = None

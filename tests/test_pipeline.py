@@ -238,6 +238,7 @@ def test_poison_events_are_dead_lettered_without_blocking(
     client = redis_server.client()
     stream = "gamify:events:2"
     client.xadd(stream, {FIELD: "{not json"})
+    client.xadd(stream, {FIELD: json.dumps({"type": "login"})})  # valid JSON, no entity
     # Valid JSON, but its date is out of range for the streak's time zone: it raises.
     ancient = {"type": "login", "entity": "p", "occurred_at": "0001-01-01T00:00:00+00:00"}
     client.xadd(stream, {FIELD: json.dumps(ancient)})
@@ -251,9 +252,9 @@ def test_poison_events_are_dead_lettered_without_blocking(
         message="events behind the poison were processed",
     )
     wait_for(
-        lambda: client.xlen("gamify:dead-letters") == 2,
+        lambda: client.xlen("gamify:dead-letters") == 3,
         timeout=30,
-        message="both poison events were dead-lettered",
+        message="the three poison events were dead-lettered",
     )
     assert client.xlen(stream) == 0
 
@@ -261,18 +262,19 @@ def test_poison_events_are_dead_lettered_without_blocking(
     listed = runner.invoke(args=["gamify", "dead-letters", "list"])
     assert listed.exit_code == 0
     assert "Malformed event" in listed.output and "OverflowError" in listed.output
+    assert "entity: Must be the entity's id" in listed.output
     status = runner.invoke(args=["gamify", "status"])
-    assert "dead letters: 2" in status.output
+    assert "dead letters: 3" in status.output
 
     first_id = client.xrange("gamify:dead-letters", count=1)[0][0].decode()
     dropped = runner.invoke(args=["gamify", "dead-letters", "drop", first_id])
     assert dropped.exit_code == 0 and "Dropped 1" in dropped.output
     replayed = runner.invoke(args=["gamify", "dead-letters", "replay", "--all"])
-    assert replayed.exit_code == 0 and "Replayed 1" in replayed.output
+    assert replayed.exit_code == 0 and "Replayed 2" in replayed.output
     wait_for(
-        lambda: client.xlen("gamify:dead-letters") == 1,
+        lambda: client.xlen("gamify:dead-letters") == 2,
         timeout=30,
-        message="the replayed poison event failed again and came back",
+        message="the replayed poison events failed again and came back",
     )
     missing = runner.invoke(args=["gamify", "dead-letters", "replay", "0-1"])
     assert missing.exit_code != 0 and "No dead letter" in missing.output

@@ -23,6 +23,7 @@ import redis
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from ..errors import EventError
 from ..events import TrackedEvent
 from ..models import utcnow
 from .streams import FIELD, GROUP, decode_event
@@ -89,6 +90,7 @@ class Drainer:
     def run(self) -> dict[str, int]:
         ensure_groups(self.client, [self.stream])
         deadline = time.monotonic() + self.pipeline.drain_seconds
+        holds_guard = True
         try:
             while not stop_requested and time.monotonic() < deadline:
                 self.client.expire(self.guard, self.pipeline.guard_ttl)
@@ -101,12 +103,16 @@ class Drainer:
                     if not entries:
                         break
                     self.handle(entries)
-                    if not self.client.set(self.guard, "1", nx=True, ex=self.pipeline.guard_ttl):
-                        return self.counts  # another drain job took over the shard
+                    holds_guard = bool(
+                        self.client.set(self.guard, "1", nx=True, ex=self.pipeline.guard_ttl)
+                    )
+                    if not holds_guard:
+                        break  # another drain job took over the shard
                     continue
                 self.handle(entries)
         finally:
-            self.client.delete(self.guard)
+            if holds_guard:
+                self.client.delete(self.guard)
         return self.counts
 
     def _claim_stale(self) -> list[Entry]:
@@ -138,7 +144,8 @@ class Drainer:
             payload = fields.get(FIELD.encode(), b"")
             try:
                 event = decode_event(payload, entry_id, self.shard, self.state.limits, now)
-            except (ValueError, TypeError) as error:
+            except (ValueError, TypeError, EventError) as error:
+                # No number of attempts fixes a malformed event: dead-letter it now.
                 self.dead_letter(entry_id, payload, f"Malformed event: {error}", attempts=1)
                 continue
             events.append((entry_id, event))

@@ -142,7 +142,8 @@ class GamifyWorker(SimpleWorker):
         pipeline = gamify_state.pipeline
         assert pipeline is not None
         self.pipeline = pipeline
-        self.gamify_queue = Queue(pipeline.queue_name, connection=self.connection)
+        # Drain jobs go to the queue this worker listens on (--queue), so it runs them.
+        self.gamify_queue: Queue = self.queues[0]
         self._outbox_checked = 0.0
 
     def request_stop(self, signum: Any, frame: Any) -> None:
@@ -158,8 +159,9 @@ class GamifyWorker(SimpleWorker):
             self._relay_outbox()
             try:
                 backlog = enqueue_drains(self.connection, self.pipeline, self.gamify_queue)
-            except redis.ConnectionError as error:
-                logger.error("Flask-Gamify worker cannot reach Redis: %s", error)
+            except redis.RedisError as error:
+                # Unreachable, full (OOM) or read-only: keep running and look again soon.
+                logger.error("Flask-Gamify worker cannot use Redis: %s", error)
                 backlog = []
             result = super().dequeue_job_and_maintain_ttl(None)
             if result is not None or timeout is None:
@@ -180,7 +182,7 @@ class GamifyWorker(SimpleWorker):
                 self.pipeline.worker_client.xread(watched, count=1, block=IDLE_BLOCK_MS)
             else:
                 time.sleep(IDLE_BLOCK_MS / 1000)
-        except redis.ConnectionError:
+        except redis.RedisError:
             time.sleep(IDLE_BLOCK_MS / 1000)
 
     def _relay_outbox(self) -> None:
