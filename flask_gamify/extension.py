@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
+from blinker import ANY
 from flask import Flask, abort, current_app
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -400,14 +401,18 @@ class Gamify:
         entity: Callable[..., Any],
         attributes: Callable[..., Mapping[str, Any]] | None = None,
         entity_type: str | None = None,
+        sender: Any = ANY,
     ) -> SignalBridge:
         """Track ``event`` whenever the blinker ``signal`` is sent.
+
+        Only signals sent inside apps this object was registered on are tracked.
 
         :param entity: called with the signal's sender and keyword arguments; returns the
             entity id (or ``None`` to skip).
         :param attributes: called the same way; returns the event attributes.
+        :param sender: only track the signal when sent by this sender (default: any).
         """
-        bridge = SignalBridge(signal, event, entity, attributes, entity_type)
+        bridge = SignalBridge(self, signal, event, entity, attributes, entity_type, sender)
         self._bridges.append(bridge)
         return bridge
 

@@ -87,6 +87,8 @@ class ProgressView:
     label: str
     #: Progress of each child criterion of ``all``/``any``, recursively.
     children: tuple[Evaluation, ...] = ()
+    #: What is still missing for list-like criteria (see :attr:`Evaluation.missing`).
+    missing: tuple[Any, ...] = ()
 
     @classmethod
     def build(
@@ -118,6 +120,7 @@ class ProgressView:
             points=points,
             label=evaluation.label,
             children=evaluation.children,
+            missing=() if completed else evaluation.missing,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +135,7 @@ class ProgressView:
             "completed_at": _iso(self.completed_at),
             "times_completed": self.times_completed,
             "points": self.points,
+            "missing": list(self.missing),
             "children": [child.to_dict() for child in self.children],
         }
 

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from blinker import ANY
 from flask import current_app, has_app_context, has_request_context
 
 if TYPE_CHECKING:
-    from .extension import GamifyState
+    from .extension import Gamify, GamifyState
 
 __all__ = ["EntityLoader", "SignalBridge", "current_entity", "tracks"]
 
@@ -102,18 +103,21 @@ class SignalBridge:
 
     def __init__(
         self,
+        gamify: Gamify,
         signal: Any,
         event: str,
         entity: Callable[..., Any],
         attributes: Callable[..., Mapping[str, Any]] | None,
         entity_type: str | None,
+        sender: Any = ANY,
     ) -> None:
+        self.gamify = gamify
         self.signal = signal
         self.event = event
         self.entity = entity
         self.attributes = attributes
         self.entity_type = entity_type
-        signal.connect(self.receive, weak=False)
+        signal.connect(self.receive, sender=sender, weak=False)
 
     def receive(self, sender: Any, **kwargs: Any) -> None:
         """The receiver connected to the signal."""
@@ -124,14 +128,15 @@ class SignalBridge:
                 self.event,
             )
             return
+        state = current_app.extensions.get("gamify")
+        if state is None or state.extension is not self.gamify:
+            return  # an app that another Gamify object (or none) serves
         try:
             entity = self.entity(sender, **kwargs)
             if entity is None:
                 return
             values = self.attributes(sender, **kwargs) if self.attributes else None
-            _state().extension.track(
-                self.event, entity, entity_type=self.entity_type, attributes=values
-            )
+            self.gamify.track(self.event, entity, entity_type=self.entity_type, attributes=values)
         except Exception:
             logger.exception("Flask-Gamify could not track %r from a signal.", self.event)
 

@@ -410,3 +410,26 @@ def test_requires_works_before_init_app(database_url: str) -> None:
             gamify.drop_all()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+def test_progress_names_what_is_missing(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal(
+        "unlock",
+        criteria={"type": "all_of", "event": "read", "field": "article", "values": ["a", "b", "c"]},
+    )
+    gamify.define_goal(
+        "funnel",
+        criteria={
+            "type": "sequence",
+            "steps": [{"event": "view"}, {"event": "cart"}, {"event": "buy"}],
+        },
+    )
+    gamify.track("read", 1, attributes={"article": "b"})
+    gamify.track("view", 1)
+    unlock = gamify.progress(1, "unlock")
+    assert unlock.missing == ("a", "c")
+    assert unlock.to_dict()["missing"] == ["a", "c"]
+    assert gamify.progress(1, "funnel").missing == ("cart", "buy")
+    for article in ("a", "c"):
+        gamify.track("read", 1, attributes={"article": article})
+    assert gamify.progress(1, "unlock").missing == ()

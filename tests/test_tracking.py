@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from blinker import Namespace
+from conftest import db
 from flask import Flask, abort, redirect
 from flask.testing import FlaskClient
 from flask_login import LoginManager, UserMixin, login_user
@@ -540,3 +541,21 @@ def test_signal_outside_app_context_logs_and_does_not_raise(
     assert len(errors) == 1
     assert "thing.done" in errors[0].getMessage()
     assert "application context" in errors[0].getMessage()
+
+
+def test_connect_only_tracks_apps_of_its_own_gamify(
+    app: Flask, gamify: Gamify, events: list[Any]
+) -> None:
+    signals = Namespace()
+    liked = signals.signal("liked")
+    other = Gamify(db=db)  # never registered on this app
+    foreign = other.connect(liked, "like", entity=lambda sender, user, **kw: user)
+    own = gamify.connect(liked, "like", entity=lambda sender, user, **kw: user, sender="shop")
+    try:
+        liked.send("blog", user=1)  # own bridge listens to "shop" only; foreign: other app
+        assert events == []
+        liked.send("shop", user=2)
+        assert [(e.type, e.entity_id) for e in events] == [("like", "2")]
+    finally:
+        foreign.disconnect()
+        own.disconnect()

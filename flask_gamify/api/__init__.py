@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from .errors import register_error_handlers
 from .keys import ApiKey
 from .openapi import build_spec, render_docs_page
-from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, limit_body_size
+from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, check_request
 
 __all__ = ["ApiKey", "create_blueprint"]
 
@@ -35,9 +35,7 @@ def docs_page() -> Response:
         int(config["GAMIFY_MAX_BATCH"]),
         int(config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
     )
-    return Response(
-        render_docs_page(document, url_for(".openapi")), mimetype="text/html"
-    )
+    return Response(render_docs_page(document, url_for(".openapi")), mimetype="text/html")
 
 
 def index() -> Response:
@@ -48,7 +46,7 @@ def index() -> Response:
 def create_blueprint() -> Blueprint:
     """A new blueprint serving the REST API (registered by :meth:`Gamify.init_app`)."""
     blueprint = Blueprint("gamify_api", __name__)
-    blueprint.before_request(limit_body_size)
+    blueprint.before_request(check_request)
     for rule, endpoint, view_class in ROUTES:
         blueprint.add_url_rule(rule, view_func=view_class.as_view(endpoint))
     blueprint.add_url_rule("/", "index", index)

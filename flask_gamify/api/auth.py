@@ -24,7 +24,8 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flask-gamify"'}
 
 def current_api_key() -> ApiKeyView | None:
     """The API key of the current request, once :func:`authorize` accepted it."""
-    return g.get("_gamify_api_key")
+    key: ApiKeyView | None = g.get("_gamify_api_key")
+    return key
 
 
 def _bearer_key() -> ApiKeyView:

@@ -34,14 +34,24 @@ _ENTITY_PARAMETERS = [
         "in": "path",
         "name": "entity_type",
         "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S"},
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "pattern": schemas.VISIBLE_NO_NUL,
+        },
         "description": "The kind of entity, such as 'user'.",
     },
     {
         "in": "path",
         "name": "entity",
         "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": schemas.VISIBLE_NO_NUL,
+        },
         "description": "The entity's id.",
     },
 ]
@@ -49,7 +59,7 @@ _GOAL_KEY = {
     "in": "path",
     "name": "key",
     "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": schemas.NO_NUL},
     "description": "The goal's key.",
 }
 

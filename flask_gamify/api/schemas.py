@@ -22,6 +22,11 @@ from ..models import (
     GOAL_KEY_LENGTH,
 )
 
+#: Text without NUL characters (which databases refuse), as a JSON Schema pattern.
+NO_NUL = "^[^\\u0000]*$"
+#: Text with a visible character and without NUL characters.
+VISIBLE_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+
 #: Largest and default page size of lists.
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -29,7 +34,7 @@ DEFAULT_PAGE_SIZE = 50
 _ENTITY_DOC = {
     "description": "The entity's id: a string or an integer (stored as a string).",
     "oneOf": [
-        {"type": "string", "minLength": 1, "maxLength": ENTITY_LENGTH, "pattern": r"\S"},
+        {"type": "string", "minLength": 1, "maxLength": ENTITY_LENGTH, "pattern": VISIBLE_NO_NUL},
         {"type": "integer"},
     ],
 }
@@ -63,14 +68,17 @@ class EventIn(Schema):
     type = fields.String(
         required=True,
         validate=validate.Length(min=1, max=EVENT_TYPE_LENGTH),
-        metadata={"description": "What happened, such as 'article.read'.", "pattern": r"\S"},
+        metadata={
+            "description": "What happened, such as 'article.read'.",
+            "pattern": VISIBLE_NO_NUL,
+        },
     )
     entity = fields.Raw(required=True, metadata=_ENTITY_DOC)
     entity_type = fields.String(
         validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH),
         metadata={
             "description": "The kind of entity (default GAMIFY_DEFAULT_ENTITY_TYPE, 'user').",
-            "pattern": r"\S",
+            "pattern": VISIBLE_NO_NUL,
         },
     )
     attributes = fields.Dict(
@@ -95,9 +103,9 @@ class EventIn(Schema):
     occurred_at = fields.DateTime(
         allow_none=True,
         metadata={
-            "description": "When it happened (missing or null: now). Past events are accepted; events"
-            " more than GAMIFY_MAX_FUTURE ahead are rejected.",
-        }
+            "description": "When it happened (missing or null: now). Past events are"
+            " accepted; events more than GAMIFY_MAX_FUTURE ahead are rejected.",
+        },
     )
 
 
@@ -194,7 +202,7 @@ class MarkReadIn(Schema):
         unknown = RAISE
 
     ids = fields.List(
-        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**63 - 1)),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1)),
         validate=validate.Length(max=1000),
         metadata={"description": "Notification ids; every unread notification when missing."},
     )
@@ -224,8 +232,12 @@ class PageArgs(Schema):
 
 
 class GoalListArgs(PageArgs):
-    owner = fields.String(metadata={"description": "Only goals authored by this owner."})
-    entity_type = fields.String(metadata={"description": "Only goals for this entity type."})
+    owner = fields.String(
+        metadata={"description": "Only goals authored by this owner.", "pattern": NO_NUL}
+    )
+    entity_type = fields.String(
+        metadata={"description": "Only goals for this entity type.", "pattern": NO_NUL}
+    )
     archived = fields.Boolean(
         load_default=False,
         metadata={"description": "true: only archived goals; false (default): active goals."},

@@ -19,7 +19,7 @@ from . import schemas
 from .auth import authorize
 from .errors import ApiError
 
-__all__ = ["register_views"]
+__all__ = ["ROUTES", "check_request"]
 
 T = TypeVar("T")
 
@@ -48,6 +48,38 @@ def _too_large(size: int | str, limit: int) -> ApiError:
     )
 
 
+def _nul_paths(value: Any, path: str) -> list[str]:
+    """Paths of the strings (keys included) in ``value`` that contain NUL characters."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                found.append(child)
+            found += _nul_paths(item, child)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _nul_paths(item, f"{path}[{index}]")
+    return found
+
+
+def _reject_nul(paths: list[str]) -> None:
+    if paths:
+        raise ApiError(
+            422,
+            "Text may not contain NUL characters (\\u0000); databases cannot store them.",
+            errors={path or "body": ["Contains a NUL character."] for path in paths},
+        )
+
+
+def check_request() -> None:
+    """Checks every API request gets first: the body size, no NUL in the URL."""
+    _reject_nul(_nul_paths(request.view_args or {}, "") + _nul_paths(request.args.to_dict(), ""))
+    limit_body_size()
+
+
 def limit_body_size() -> None:
     """Refuse bodies over ``GAMIFY_MAX_CONTENT_LENGTH`` without reading more than that.
 
@@ -74,9 +106,11 @@ def json_body() -> Any:
     if len(raw) > limit:
         raise _too_large(f"more than {limit}", limit)
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except ValueError as error:
         raise ApiError(400, f"The request body is not valid JSON: {error}.") from error
+    _reject_nul(_nul_paths(data, ""))
+    return data
 
 
 def load(schema: Schema, data: Any, *, what: str) -> dict[str, Any]:
@@ -129,9 +163,13 @@ def page(
     chunk = items[offset : offset + limit]
     next_url = None
     if len(items) > offset + limit:
-        params = {**request.args.to_dict(), "cursor": str(offset + limit)}
+        values: dict[str, Any] = {
+            **request.args.to_dict(),
+            **(request.view_args or {}),
+            "cursor": str(offset + limit),
+        }
         assert request.endpoint is not None
-        next_url = url_for(request.endpoint, **(request.view_args or {}), **params)
+        next_url = url_for(request.endpoint, **values)
     return jsonify(items=[dump(item) for item in chunk], next=next_url)
 
 

@@ -86,6 +86,9 @@ class Evaluation:
     children: tuple[Evaluation, ...] = ()
     #: A short human description of the criterion.
     label: str = ""
+    #: What is still missing, when a list says it best: the values an ``all_of`` has
+    #: not seen, the events of the ``sequence`` steps not reached yet.
+    missing: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form used by the REST API."""
@@ -97,6 +100,8 @@ class Evaluation:
             "percent": self.percent,
             "completed": self.completed,
         }
+        if self.missing:
+            data["missing"] = list(self.missing)
         if self.children:
             data["children"] = [child.to_dict() for child in self.children]
         return data

@@ -45,7 +45,11 @@ class Leaf(Criterion):
         return [e for e in events if e.type == self.event and self.where(e.attributes)]
 
     def _evaluation(
-        self, current: Fraction | int, target: Fraction | int, occurrences: int
+        self,
+        current: Fraction | int,
+        target: Fraction | int,
+        occurrences: int,
+        missing: tuple[Any, ...] = (),
     ) -> Evaluation:
         completed = occurrences >= 1
         shown = target if completed else min(current, target)
@@ -57,6 +61,7 @@ class Leaf(Criterion):
             completed=completed,
             occurrences=self.cap(occurrences),
             label=self.label,
+            missing=() if completed else missing,
         )
 
 
@@ -68,10 +73,18 @@ def _where_label(where: Where) -> str:
 
 
 def _window_text(window_ms: int) -> str:
-    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+    """``"1 day"``, ``"36 hours"``, ``"2 weeks"``: the largest whole unit."""
+    units = (("week", 604_800_000), ("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000))
+    for unit, size in units:
         if window_ms % size == 0:
-            return f"{window_ms // size}{unit}"
-    return f"{window_ms // 1000}s"
+            count = window_ms // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    seconds = window_ms // 1000
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 class _Windowed(Leaf):
@@ -106,7 +119,7 @@ class Count(_Windowed):
 
     @property
     def label(self) -> str:
-        return f"{self.event} {self.target} times{self.window_suffix()}{_where_label(self.where)}"
+        return f"{self.event} {_times(self.target)}{self.window_suffix()}{_where_label(self.where)}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
         matched = [event.timestamp_ms for event in self.matching(events)]
@@ -297,7 +310,10 @@ class AllOf(Leaf):
         counts = (state or {}).get("counts", {})
         seen = sum(1 for key in self.keys if counts.get(key, 0) > 0)
         occurrences = min(counts.get(key, 0) for key in self.keys)
-        return self._evaluation(seen, len(self.keys), occurrences)
+        missing = tuple(
+            value for value, key in zip(self.values, self.keys, strict=True) if not counts.get(key)
+        )
+        return self._evaluation(seen, len(self.keys), occurrences, missing)
 
 
 class Streak(Leaf):
@@ -459,7 +475,8 @@ class SequenceCriterion(_Windowed):
         lists = state.get("steps", [[] for _ in self.steps])
         chain = self._longest_chain(lists)
         occurrences = max(state.get("occ", 0), 1 if chain == len(self.steps) else 0)
-        return self._evaluation(chain, len(self.steps), occurrences)
+        missing = tuple(step.event for step in self.steps[chain:])
+        return self._evaluation(chain, len(self.steps), occurrences, missing)
 
 
 __all__ = ["AllOf", "Count", "Distinct", "Leaf", "SequenceCriterion", "Step", "Streak", "Sum"]

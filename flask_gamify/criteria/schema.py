@@ -184,6 +184,10 @@ class StreakSchema(_LeafSchema):
 
 
 class StepSchema(Schema):
+    error_messages: dict[str, str] = {  # noqa: RUF012 (marshmallow's own declaration)
+        "type": 'Must be an object such as {"event": "login"}.'
+    }
+
     class Meta:
         unknown = RAISE
 

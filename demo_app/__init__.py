@@ -1,0 +1,56 @@
+"""Flask-Gamify demo: custom badges, unlock rules and to-do lists in a small article site.
+
+Run it with ``make demo`` (``flask --app demo_app run``). On first start it creates a
+SQLite database in the instance folder and seeds users, articles and goals; events are
+processed inline (no Redis needed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from flask_gamify.signals import assignment_completed, goal_completed
+
+from . import views
+from .extensions import db, gamify, login_manager
+from .models import User
+from .seed import init_database
+
+__all__ = ["create_app", "init_database"]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the demo app; ``test_config`` overrides the configuration."""
+    # The instance folder (and its demo.db) sits next to this file: the demo keeps to itself.
+    app = Flask(__name__, instance_path=os.path.join(os.path.dirname(__file__), "instance"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        SECRET_KEY="demo-only-not-secret",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, 'demo.db')}",
+    )
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    db.init_app(app)
+    gamify.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "demo.login"
+    login_manager.login_message_category = "info"
+
+    app.register_blueprint(views.bp)
+    # Gamify sends its signals with the app as sender: listen to this app's only.
+    goal_completed.connect(views.congratulate, app)
+    assignment_completed.connect(views.report_done, app)
+    with app.app_context():
+        init_database()
+    return app
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))

@@ -1,0 +1,48 @@
+"""The demo's own models: users, articles and comments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined, misc]
+    __tablename__ = "demo_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class Article(db.Model):  # type: ignore[name-defined, misc]
+    __tablename__ = "demo_articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("demo_users.id"))
+    author: Mapped[User] = relationship()
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="article", order_by="Comment.id", cascade="all, delete-orphan"
+    )
+
+
+class Comment(db.Model):  # type: ignore[name-defined, misc]
+    __tablename__ = "demo_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("demo_articles.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("demo_users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    article: Mapped[Article] = relationship(back_populates="comments")
+    user: Mapped[User] = relationship()
