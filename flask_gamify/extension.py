@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_DEFAULT_ENTITY_TYPE": "user",
     "GAMIFY_API_PREFIX": "/gamify/api",
     "GAMIFY_MAX_BATCH": 1000,
+    "GAMIFY_MAX_CONTENT_LENGTH": 1024 * 1024,
     "GAMIFY_REDIS_URL": None,
     "GAMIFY_REDIS_TIMEOUT": 0.25,
     "GAMIFY_SHARDS": 4,

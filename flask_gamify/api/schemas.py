@@ -299,6 +299,10 @@ class EvaluationOut(Schema):
     target = fields.Float(required=True)
     percent = fields.Integer(required=True)
     completed = fields.Boolean(required=True)
+    missing = fields.List(
+        fields.Raw(),
+        metadata={"description": "The all_of values or sequence steps still missing."},
+    )
     children = fields.List(fields.Nested(lambda: EvaluationOut()))
 
 
@@ -313,6 +317,11 @@ class ProgressOut(Schema):
     completed_at = fields.DateTime(required=True, allow_none=True)
     times_completed = fields.Integer(required=True)
     points = fields.Integer(required=True)
+    missing = fields.List(
+        fields.Raw(),
+        required=True,
+        metadata={"description": "The all_of values or sequence steps still missing."},
+    )
     children = fields.List(
         fields.Nested(EvaluationOut),
         required=True,
