@@ -1,0 +1,534 @@
+"""``python -m benchmarks``: run the measurements and print one table.
+
+Targets are reported, not asserted: the exit status is 0 whether they are met or not
+(non-zero only when the suite itself fails). ``--quick`` runs tiny sizes in seconds
+(CI checks that the suite runs; its timings mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from . import baselines, emit, freshness, memory, naive, query, throughput
+from .harness import (
+    DEFAULT_POSTGRES,
+    Database,
+    Options,
+    RedisServer,
+    Row,
+    bench_app_context,
+    environment,
+    prepare_database,
+)
+from .table import render, render_rst
+from .workload import GOALS, describe, make_events
+
+MEASUREMENTS = ["emit", "throughput", "scale", "naive", "query", "freshness", "memory"]
+HERE = Path(__file__).resolve().parent
+
+FULL = {
+    "entities": 10_000,
+    "events": 200_000,
+    "sqlite_events": 20_000,
+    "naive_events": 1_000,
+    "noop_jobs": 2_000,
+    "requests": 5_000,
+    "query_requests": 1_000,
+    "budget": 60.0,
+    "sqlite_budget": 40.0,
+    "freshness_rate": 1_000,
+    "freshness_seconds": 15.0,
+    "freshness_wait": 20.0,
+    "memory_events": 4_000,
+}
+QUICK = {
+    "entities": 500,
+    "events": 3_000,
+    "sqlite_events": 600,
+    "naive_events": 100,
+    "noop_jobs": 200,
+    "requests": 400,
+    "query_requests": 100,
+    "budget": 3.0,
+    "sqlite_budget": 3.0,
+    "freshness_rate": 200,
+    "freshness_seconds": 2.0,
+    "freshness_wait": 5.0,
+    "memory_events": 400,
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes; checks the suite runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[*MEASUREMENTS, "profile"],
+        help="run only this measurement (repeatable); 'profile' writes benchmarks/PROFILE.md",
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("GAMIFY_BENCH_POSTGRES", DEFAULT_POSTGRES),
+        help="PostgreSQL server URL; the suite creates and drops its own gamify_bench database",
+    )
+    for key, value in FULL.items():
+        parser.add_argument(
+            f"--{key.replace('_', '-')}",
+            type=type(value),
+            default=None,
+            help=f"(default {value:,}; quick {QUICK[key]:,})",
+        )
+    parser.add_argument("--rst", action="store_true", help="also print the table as RST")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    for key, value in sizes.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def postgres_available(url: str) -> bool:
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPU(s) {cpu}; Python {platform.python_version()};"
+        f" {platform.system()} {platform.release()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    started = time.perf_counter()
+    selected = args.only or MEASUREMENTS
+    has_pg = postgres_available(args.postgres)
+    options = Options(
+        quick=args.quick,
+        seed=args.seed,
+        entities=args.entities,
+        events=args.events,
+        sqlite_events=args.sqlite_events,
+        naive_events=args.naive_events,
+        scale_events=args.events,
+        noop_jobs=args.noop_jobs,
+        requests=args.requests,
+        freshness_rate=args.freshness_rate,
+        freshness_seconds=args.freshness_seconds,
+        postgres=args.postgres if has_pg else None,
+    )
+    print(f"Flask-Gamify benchmarks{' (quick mode: timings mean nothing)' if args.quick else ''}")
+    print(f"machine: {machine()}")
+    print(f"seed {args.seed}; work dir {options.workdir}", flush=True)
+    server = RedisServer(options.workdir)
+    info = server.client.info("server")
+    print(f"redis {info['redis_version']}; PostgreSQL: {'yes' if has_pg else 'no (skipped)'}")
+    rows: list[Row] = []
+    try:
+        run(args, options, server, selected, has_pg, rows)
+    finally:
+        server.stop()
+        if has_pg:
+            Database("postgresql", options).drop()
+        shutil.rmtree(options.workdir, ignore_errors=True)
+    print()
+    print(render(rows))
+    if args.rst:
+        print()
+        print(render_rst(rows))
+    print(f"\ntotal run time: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def log(message: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run(
+    args: argparse.Namespace,
+    options: Options,
+    server: RedisServer,
+    selected: list[str],
+    has_pg: bool,
+    rows: list[Row],
+) -> None:
+    pg = Database("postgresql", options) if has_pg else None
+    sqlite = Database("sqlite", options)
+    main_db = pg or sqlite
+    events = make_events(args.events, entities=args.entities, seed=args.seed)
+    log(f"workload: {len(GOALS)} goals; {describe(events)}")
+    subset = events[:: max(1, len(events) // args.sqlite_events)][: args.sqlite_events]
+
+    if "profile" in selected:
+        profile(args, options, server, main_db, subset)
+        return
+
+    log("baselines: PING, RQ no-op jobs (SimpleWorker, GamifyWorker)")
+    ping = baselines.ping_seconds(server.client, 2000)
+    simple_rate = baselines.noop_rate(server.client, args.noop_jobs)
+    sqlite.reset()
+    with bench_app_context(environment(sqlite, server.url)) as app:
+        prepare_database(app)
+        from flask_gamify.pipeline.worker import GamifyWorker
+
+        state = app.extensions["gamify"]
+
+        def gamify_worker(queues: list[Any]) -> GamifyWorker:
+            return GamifyWorker(queues, connection=state.pipeline.worker_client, gamify_state=state)
+
+        gamify_rate = baselines.noop_rate(
+            state.pipeline.worker_client, args.noop_jobs, gamify_worker
+        )
+    rows.append(Row("redis-py round trip (PING), median", ping, "µs"))
+    rows.append(
+        Row(
+            "RQ no-op jobs, SimpleWorker, 1 process",
+            simple_rate,
+            "jobs/s",
+            note=f"{args.noop_jobs} jobs",
+        )
+    )
+    rows.append(
+        Row(
+            "RQ no-op jobs, GamifyWorker class, 1 process",
+            gamify_rate,
+            "jobs/s",
+            note=f"{args.noop_jobs} jobs",
+        )
+    )
+
+    if "emit" in selected:
+        log(f"emit overhead: {args.requests} requests per view")
+        sqlite.reset()
+        with bench_app_context(environment(sqlite, server.url)) as app:
+            prepare_database(app)
+            result = emit.run(app, args.requests)
+        ratio = result.added / result.ping
+        rows.append(
+            Row(
+                "emit: tracked - untracked view latency, median",
+                result.added,
+                "µs",
+                result.ping,
+                "µs",
+                ratio,
+                "<= 1.5 PING",
+                ratio <= 1.5,
+                note=f"{result.tracked * 1e6:.0f} vs {result.untracked * 1e6:.0f} µs",
+            )
+        )
+        rows.append(
+            Row(
+                "emit: Redis round trips per tracked request",
+                result.round_trips,
+                "",
+                target="== 1",
+                passed=result.round_trips == 1,
+            )
+        )
+        rows.append(
+            Row(
+                "emit: Redis commands per tracked request",
+                result.commands,
+                "",
+                note="INFO commandstats",
+            )
+        )
+        rows.append(
+            Row(
+                "emit: SQL queries per tracked request",
+                result.queries,
+                "",
+                target="== 0",
+                passed=result.queries == 0,
+            )
+        )
+
+    naive_rate = None
+    query_rows: list[Row] = []
+    if "throughput" in selected or "scale" in selected or "query" in selected:
+        if "throughput" in selected:
+            log(f"worker throughput, SQLite: {len(subset)} events, <= {args.sqlite_budget:.0f} s")
+            result = throughput.run(options, server, sqlite, subset, budget=args.sqlite_budget)
+            rows.extend(throughput_rows("SQLite", result, gamify_rate, None, len(subset)))
+        if pg is not None:
+            log(
+                f"worker throughput, PostgreSQL, 1 worker: {len(events)} staged,"
+                f" <= {args.budget:.0f} s"
+            )
+            one = throughput.run(options, server, pg, events, budget=args.budget)
+            if "query" in selected:
+                query_rows = run_query(args, server, pg)
+            if "naive" in selected:
+                naive_rate = run_naive(args, server, pg, events)
+                rows.append(
+                    Row(
+                        "naive baseline: 1 RQ job per event, ORM, PostgreSQL",
+                        naive_rate,
+                        "events/s",
+                        note=f"{args.naive_events} events",
+                    )
+                )
+            rows.extend(throughput_rows("PostgreSQL", one, gamify_rate, naive_rate, len(events)))
+            if "scale" in selected:
+                log(
+                    f"scale-out, PostgreSQL, 2 workers: {len(events)} staged,"
+                    f" <= {args.budget:.0f} s"
+                )
+                two = throughput.run(options, server, pg, events, workers=2, budget=args.budget)
+                ratio = two.rate / one.rate
+                rows.append(
+                    Row(
+                        "scale-out: 2 workers vs 1, PostgreSQL",
+                        two.rate,
+                        "events/s",
+                        one.rate,
+                        "events/s",
+                        ratio,
+                        ">= 1.7x",
+                        ratio >= 1.7,
+                        note=f"{two.events} events in {two.seconds:.0f} s",
+                    )
+                )
+            rows.extend(query_rows)
+        else:
+            rows.append(
+                Row(
+                    "worker throughput / scale-out, PostgreSQL",
+                    None,
+                    "",
+                    note="skipped: no PostgreSQL",
+                )
+            )
+    if "naive" in selected and naive_rate is None and pg is None:
+        naive_rate = run_naive(args, server, sqlite, events)
+        rows.append(
+            Row(
+                "naive baseline: 1 RQ job per event, ORM, SQLite",
+                naive_rate,
+                "events/s",
+                note=f"{args.naive_events} events",
+            )
+        )
+    if "query" in selected and pg is None:
+        rows.extend(run_query(args, server, sqlite, populate=subset))
+
+    if "freshness" in selected:
+        log(
+            f"freshness: {args.freshness_rate} events/s for {args.freshness_seconds:.0f} s,"
+            f" {main_db.kind}, 1 worker"
+        )
+        result = freshness.run(
+            options,
+            server,
+            main_db,
+            events,
+            rate=args.freshness_rate,
+            seconds=args.freshness_seconds,
+            wait=args.freshness_wait,
+        )
+        note = (
+            f"{main_db.kind}, {result.achieved_rate:.0f} ev/s sent, {result.seen}/"
+            f"{result.probes} probes seen, backlog {result.backlog_at_end}"
+        )
+        p50_bound = ">" if result.p50 >= result.cap else ""
+        p95_bound = ">" if result.p95 >= result.cap else ""
+        rows.append(
+            Row(f"freshness: event to award visible, p50{p50_bound}", result.p50, "s", note=note)
+        )
+        rows.append(
+            Row(
+                f"freshness: event to award visible, p95{p95_bound}",
+                result.p95,
+                "s",
+                target="< 1 s",
+                passed=result.p95 < 1 and not result.censored,
+            )
+        )
+
+    if "memory" in selected:
+        log(f"memory: {args.memory_events} events in 4 rounds, SQLite, 1 worker")
+        result = memory.run(options, server, sqlite, subset[: args.memory_events] or events)
+        rss = result.rss_after_kib / max(result.rss_before_kib, 1)
+        rows.append(
+            Row(
+                "memory: worker RSS, end vs after round 1",
+                result.rss_after_kib * 1024,
+                "MiB",
+                result.rss_before_kib * 1024,
+                "MiB",
+                rss,
+                "<= 1.5x",
+                rss <= 1.5,
+                note=f"{result.events} events",
+            )
+        )
+        red = result.redis_after / max(result.redis_before, 1)
+        rows.append(
+            Row(
+                "memory: Redis used_memory, end vs after round 1",
+                result.redis_after,
+                "MiB",
+                result.redis_before,
+                "MiB",
+                red,
+                "<= 1.25x",
+                red <= 1.25,
+            )
+        )
+
+
+def throughput_rows(
+    name: str, result: throughput.Throughput, noop: float, naive_rate: float | None, staged: int
+) -> list[Row]:
+    note = f"{result.events} of {staged} events in {result.seconds:.0f} s"
+    rows = [
+        Row(
+            f"worker throughput, {name}, 1 worker vs RQ no-op (GamifyWorker)",
+            result.rate,
+            "events/s",
+            noop,
+            "jobs/s",
+            result.rate / noop,
+            ">= 40x",
+            result.rate / noop >= 40,
+            note=note,
+        )
+    ]
+    if naive_rate:
+        ratio = result.rate / naive_rate
+        rows.append(
+            Row(
+                f"worker throughput, {name}, 1 worker vs naive baseline",
+                result.rate,
+                "events/s",
+                naive_rate,
+                "events/s",
+                ratio,
+                ">= 20x",
+                ratio >= 20,
+            )
+        )
+    return rows
+
+
+def run_naive(
+    args: argparse.Namespace, server: RedisServer, database: Database, events: list[dict[str, Any]]
+) -> float:
+    log(f"naive baseline: {args.naive_events} events, one RQ job each, {database.kind}")
+    database.reset()
+    return naive.run(database.url, server.client, events[: args.naive_events])
+
+
+def run_query(
+    args: argparse.Namespace,
+    server: RedisServer,
+    database: Database,
+    populate: list[dict[str, Any]] | None = None,
+) -> list[Row]:
+    log(f"query latency: {args.query_requests} requests per view, {database.kind}")
+    with bench_app_context(environment(database, None)) as app:
+        if populate is not None:
+            from flask_gamify.events import make_event
+
+            database.reset()
+            prepare_database(app)
+            tracked = [
+                make_event(
+                    e["type"],
+                    e["entity"],
+                    attributes=e["attributes"],
+                    event_id=e["id"],
+                    occurred_at=e["occurred_at"],
+                )
+                for e in populate
+            ]
+            for start in range(0, len(tracked), 500):
+                app.extensions["gamify"].processor.process(tracked[start : start + 500])
+        result = query.run(app, "u0", args.query_requests)
+    ratio = result.p50 / result.bare_p50
+    return [
+        Row(
+            "query: GET /progress/<entity> p50 vs bare JSON view",
+            result.p50,
+            "ms",
+            result.bare_p50,
+            "ms",
+            ratio,
+            "<= 3x",
+            ratio <= 3,
+            note=f"{database.kind}, {result.goals} goals",
+        ),
+        Row(
+            "query: GET /progress/<entity> p99 vs bare JSON view",
+            result.p99,
+            "ms",
+            result.bare_p99,
+            "ms",
+            result.p99 / result.bare_p99,
+        ),
+    ]
+
+
+def profile(
+    args: argparse.Namespace,
+    options: Options,
+    server: RedisServer,
+    database: Database,
+    events: list[dict[str, Any]],
+) -> None:
+    """Run one burst worker under cProfile; write the top functions to PROFILE.md."""
+    import io
+    import pstats
+
+    events = events[: min(len(events), 5000)]
+    output = options.workdir / "worker.prof"
+    log(f"profile: one burst worker under cProfile, {len(events)} events, {database.kind}")
+    result = throughput.run(options, server, database, events, profile=output)
+    stream = io.StringIO()
+    stats = pstats.Stats(str(output), stream=stream)
+    stats.sort_stats("cumulative").print_stats(r"flask_gamify|sqlalchemy|psycopg|sqlite3", 30)
+    lines = [
+        line.replace(str(HERE.parent) + "/", "").replace(sys.prefix + "/", "")
+        for line in stream.getvalue().splitlines()
+        if line.strip() and not line.startswith(("   Ordered", "   List reduced"))
+    ]
+    (HERE / "PROFILE.md").write_text(
+        "# Worker profile\n\n"
+        f"`python -m benchmarks --only profile`: one `flask --app benchmarks.app gamify worker"
+        f" --burst` under cProfile draining {len(events)} workload events on {database.kind}"
+        f" ({result.rate:.0f} events/s under the profiler). Machine: {machine()}.\n"
+        "Top 30 functions by cumulative time (flask_gamify, SQLAlchemy and driver frames):\n\n"
+        "```\n" + "\n".join(lines) + "\n```\n"
+    )
+    log(f"wrote {HERE / 'PROFILE.md'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
