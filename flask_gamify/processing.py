@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select, tuple_, update
+from sqlalchemy import Row, Table, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .criteria import Criterion, EvaluationContext, EventData, compile_criteria
 from .events import TrackedEvent
 from .models import Assignment, Award, Event, Goal, Notification, Progress, utcnow
+from .progress_rows import ProgressKey, lock_progress, write_progress
 from .records import AssignmentView, AwardView, ProgressView
-from .sql import attempts_allowed, dialect_name, insert_ignoring_conflicts
+from .sql import attempts_allowed, insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ _AWARDS = cast(Table, Award.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
 
-#: (goal id, entity type, entity id)
-ProgressKey = tuple[int, str, str]
 EntityKey = tuple[str, str]
 
 
@@ -77,8 +76,9 @@ class ActiveGoal:
     entity_type: str
     starts_at: datetime | None
     ends_at: datetime | None
-    #: Ids of the goals referenced by ``goal`` criteria.
+    #: Ids and keys of the goals referenced by ``goal`` criteria.
     ref_ids: frozenset[int]
+    ref_keys: frozenset[str]
     level: int
 
     def accepts(self, event: TrackedEvent) -> bool:
@@ -110,6 +110,49 @@ class BatchResult:
     changes: list[ProgressChange] = field(default_factory=list)
     awards: list[AwardView] = field(default_factory=list)
     assignments: list[AssignmentView] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A locked progress row, as the batch changes it in memory."""
+
+    id: int
+    state: Any
+    criteria_hash: str
+    percent: int
+    times_completed: int
+    completed_at: datetime | None
+    dirty: bool = False
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> _Slot:
+        return cls(
+            row.id,
+            row.state,
+            row.criteria_hash,
+            row.percent,
+            row.times_completed,
+            row.completed_at,
+        )
+
+    def update(
+        self, state: Any, criteria_hash: str, percent: int, times: int, now: datetime
+    ) -> None:
+        self.state, self.criteria_hash, self.percent = state, criteria_hash, percent
+        self.times_completed = times
+        if times and self.completed_at is None:
+            self.completed_at = now
+        self.dirty = True
+
+    def as_update(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "criteria_hash": self.criteria_hash,
+            "percent": self.percent,
+            "times_completed": self.times_completed,
+            "completed_at": self.completed_at,
+        }
 
 
 class BatchProcessor:
@@ -178,6 +221,7 @@ class BatchProcessor:
                     starts_at=goal.starts_at,
                     ends_at=goal.ends_at,
                     ref_ids=frozenset(ids[r] for r in criterion.goal_refs if r in ids),
+                    ref_keys=criterion.goal_refs,
                     level=level_of(goal.key),
                 )
             )
@@ -236,122 +280,138 @@ class BatchProcessor:
             return result
 
         goals, goal_ids = self.active_goals(session)
+        goals_by_id = {goal.id: goal for goal in goals}
+        pending = self._pending(goals, result.accepted)
+        work = self._assigned_work(session, pending, goals_by_id)
+        if not work:
+            return result
+        hashes = {goal.id: goal.criteria_hash for goal in goals}
+        rows = {
+            key: _Slot.from_row(row)
+            for key, row in lock_progress(session, list(work), hashes, now).items()
+        }
+        keys_by_id = {goal_id: key for key, goal_id in goal_ids.items()}
+        completed = self._completed_counts(session, work, goals, keys_by_id)
+        notifications: list[dict[str, Any]] = []
+        for level in sorted({goal.level for goal in goals}):
+            level_keys = [key for key in work if goals_by_id[key[0]].level == level]
+            triggered = self._triggered(goals, level, result.awards, work)
+            if triggered:
+                # Goals that depend on goals completed in this batch (rare: a round trip).
+                extra = self._assigned_work(session, {key: [] for key in triggered}, goals_by_id)
+                locked = lock_progress(session, list(extra), hashes, now)
+                rows.update((key, _Slot.from_row(row)) for key, row in locked.items())
+                work.update(extra)
+                level_keys.extend(extra)
+            awards = [
+                award
+                for key in sorted(level_keys)
+                for award in self._evaluate(
+                    goals_by_id[key[0]], key, rows[key], work[key], completed, result, now
+                )
+            ]
+            self._award(session, awards, goals_by_id, completed, result, notifications, now)
+        write_progress(session, [slot.as_update() for slot in rows.values() if slot.dirty], now)
+        if notifications:
+            session.execute(_NOTIFICATIONS.insert(), notifications)
+        return result
+
+    @staticmethod
+    def _pending(
+        goals: Sequence[ActiveGoal], events: Sequence[TrackedEvent]
+    ) -> dict[ProgressKey, list[TrackedEvent]]:
+        """The new events of each (goal, entity) they can progress."""
         by_type: dict[str, list[ActiveGoal]] = defaultdict(list)
         for goal in goals:
             for event_type in goal.criterion.event_types:
                 by_type[event_type].append(goal)
         pending: dict[ProgressKey, list[TrackedEvent]] = defaultdict(list)
-        for event in result.accepted:
+        for event in events:
             for goal in by_type.get(event.type, ()):
                 if goal.accepts(event):
                     pending[(goal.id, event.entity_type, event.entity_id)].append(event)
+        return pending
 
-        goals_by_id = {goal.id: goal for goal in goals}
-        keys_by_id = {goal_id: key for key, goal_id in goal_ids.items()}
-        completed_now: dict[EntityKey, set[int]] = defaultdict(set)
-        for level in sorted({goal.level for goal in goals}):
-            level_goals = [goal for goal in goals if goal.level == level]
-            keys = {key for key in pending if goals_by_id[key[0]].level == level}
-            for goal in level_goals:
-                for entity, goal_set in completed_now.items():
-                    if goal.ref_ids & goal_set and goal.entity_type == entity[0]:
-                        keys.add((goal.id, *entity))
-            if keys:
-                self._process_keys(
-                    session,
-                    sorted(keys),
-                    pending,
-                    goals_by_id,
-                    keys_by_id,
-                    completed_now,
-                    result,
-                    now,
-                )
-        return result
-
-    def _process_keys(
+    def _assigned_work(
         self,
         session: Session,
-        keys: list[ProgressKey],
         pending: Mapping[ProgressKey, list[TrackedEvent]],
         goals_by_id: Mapping[int, ActiveGoal],
-        keys_by_id: Mapping[int, str],
-        completed_now: dict[EntityKey, set[int]],
-        result: BatchResult,
-        now: datetime,
-    ) -> None:
+    ) -> dict[ProgressKey, list[EventData]]:
+        """Engine events per key, without assigned-only goals the entity was not assigned,
+        nor events from before the assignment."""
         assigned = self._assignments(
-            session, [key for key in keys if goals_by_id[key[0]].assigned_only]
+            session, [key for key in pending if goals_by_id[key[0]].assigned_only]
         )
         work: dict[ProgressKey, list[EventData]] = {}
-        for key in keys:
-            tracked = pending.get(key, [])
+        for key, tracked in pending.items():
             if goals_by_id[key[0]].assigned_only:
                 assigned_at = assigned.get(key)
                 if assigned_at is None:
                     continue
                 tracked = [event for event in tracked if event.occurred_at >= assigned_at]
             work[key] = [event.to_engine() for event in tracked]
-        if not work:
-            return
-        rows = self._lock_progress(session, list(work), goals_by_id, now)
-        completed = self._completed_counts(session, work, goals_by_id, keys_by_id)
+        return work
 
-        updates, awards = [], []
-        for key, events in work.items():
-            goal, row = goals_by_id[key[0]], rows[key]
-            old_state = row.state if row.criteria_hash == goal.criteria_hash else None
-            context = self.context(now, completed.get((key[1], key[2]), {}))
-            state = goal.criterion.apply(old_state, events, context) if events else old_state
-            evaluation = goal.criterion.evaluate(state, context)
-            earned = evaluation.occurrences
-            if goal.max_awards is not None:
-                earned = min(earned, goal.max_awards)
-            times = max(row.times_completed, earned)
-            changed = state != row.state or evaluation.percent != row.percent
-            if changed or times != row.times_completed:
-                completed_at = row.completed_at or (now if times else None)
-                updates.append(
-                    {
-                        "row_id": row.id,
-                        "new_state": state,
-                        "new_hash": goal.criteria_hash,
-                        "new_percent": evaluation.percent,
-                        "new_times": times,
-                        "new_completed_at": completed_at,
-                        "new_updated_at": now,
-                    }
-                )
-                view = ProgressView.build(
-                    goal.key, goal.name, goal.points, evaluation, times, completed_at
-                )
-                result.changes.append(ProgressChange(goal.key, key[1], key[2], view))
-            for occurrence in range(row.times_completed + 1, times + 1):
-                awards.append(
-                    {
-                        "goal_id": goal.id,
-                        "entity_type": key[1],
-                        "entity_id": key[2],
-                        "occurrence": occurrence,
-                        "points": goal.points,
-                        "awarded_at": now,
-                    }
-                )
-        if updates:
-            session.execute(
-                update(_PROGRESS)
-                .where(_PROGRESS.c.id == bindparam("row_id"))
-                .values(
-                    state=bindparam("new_state"),
-                    criteria_hash=bindparam("new_hash"),
-                    percent=bindparam("new_percent"),
-                    times_completed=bindparam("new_times"),
-                    completed_at=bindparam("new_completed_at"),
-                    updated_at=bindparam("new_updated_at"),
-                ),
-                updates,
-            )
-        self._award(session, awards, goals_by_id, completed_now, result, now)
+    @staticmethod
+    def _triggered(
+        goals: Sequence[ActiveGoal],
+        level: int,
+        awards: Sequence[AwardView],
+        work: Mapping[ProgressKey, Any],
+    ) -> set[ProgressKey]:
+        """Keys of this level's goals whose prerequisites were awarded in this batch."""
+        awarded: dict[EntityKey, set[str]] = defaultdict(set)
+        for award in awards:
+            awarded[(award.entity_type, award.entity)].add(award.goal)
+        triggered = set()
+        for goal in goals:
+            if goal.level != level or not goal.ref_keys:
+                continue
+            for entity, keys in awarded.items():
+                key = (goal.id, *entity)
+                if goal.ref_keys & keys and goal.entity_type == entity[0] and key not in work:
+                    triggered.add(key)
+        return triggered
+
+    def _evaluate(
+        self,
+        goal: ActiveGoal,
+        key: ProgressKey,
+        slot: _Slot,
+        events: list[EventData],
+        completed: Mapping[EntityKey, Mapping[str, int]],
+        result: BatchResult,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """Fold ``events`` into the slot's state and return the awards it now earns."""
+        old_state = slot.state if slot.criteria_hash == goal.criteria_hash else None
+        context = self.context(now, completed.get((key[1], key[2]), {}))
+        state = goal.criterion.apply(old_state, events, context) if events else old_state
+        evaluation = goal.criterion.evaluate(state, context)
+        earned = evaluation.occurrences
+        if goal.max_awards is not None:
+            earned = min(earned, goal.max_awards)
+        before = slot.times_completed
+        times = max(before, earned)
+        if state == slot.state and evaluation.percent == slot.percent and times == before:
+            return []
+        slot.update(state, goal.criteria_hash, evaluation.percent, times, now)
+        view = ProgressView.build(
+            goal.key, goal.name, goal.points, evaluation, times, slot.completed_at
+        )
+        result.changes.append(ProgressChange(goal.key, key[1], key[2], view))
+        return [
+            {
+                "goal_id": goal.id,
+                "entity_type": key[1],
+                "entity_id": key[2],
+                "occurrence": occurrence,
+                "points": goal.points,
+                "awarded_at": now,
+            }
+            for occurrence in range(before + 1, times + 1)
+        ]
 
     def _assignments(
         self, session: Session, keys: Sequence[ProgressKey]
@@ -372,66 +432,19 @@ class BatchProcessor:
         )
         return {(row.goal_id, row.entity_type, row.entity_id): row.assigned_at for row in rows}
 
-    def _lock_progress(
-        self,
-        session: Session,
-        keys: list[ProgressKey],
-        goals_by_id: Mapping[int, ActiveGoal],
-        now: datetime,
-    ) -> dict[ProgressKey, Row[Any]]:
-        """Load (creating where missing) and lock the progress rows of ``keys``."""
-        rows = self._select_progress(session, keys)
-        missing = [key for key in keys if key not in rows]
-        if missing:
-            insert_ignoring_conflicts(
-                session,
-                _PROGRESS,
-                [
-                    {
-                        "goal_id": goal_id,
-                        "entity_type": entity_type,
-                        "entity_id": entity_id,
-                        "state": None,
-                        "criteria_hash": goals_by_id[goal_id].criteria_hash,
-                        "percent": 0,
-                        "times_completed": 0,
-                        "updated_at": now,
-                    }
-                    for goal_id, entity_type, entity_id in missing
-                ],
-                ["goal_id", "entity_type", "entity_id"],
-            )
-            rows.update(self._select_progress(session, missing))
-        return rows
-
-    def _select_progress(
-        self, session: Session, keys: Sequence[ProgressKey]
-    ) -> dict[ProgressKey, Row[Any]]:
-        columns = (_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id)
-        statement = select(_PROGRESS).where(tuple_(*columns).in_(sorted(keys))).order_by(*columns)
-        if dialect_name(session) == "postgresql":
-            # Row locks taken in key order serialise concurrent workers on the same rows.
-            statement = statement.with_for_update()
-        return {
-            (row.goal_id, row.entity_type, row.entity_id): row for row in session.execute(statement)
-        }
-
     def _completed_counts(
         self,
         session: Session,
         work: Iterable[ProgressKey],
-        goals_by_id: Mapping[int, ActiveGoal],
+        goals: Sequence[ActiveGoal],
         keys_by_id: Mapping[int, str],
     ) -> dict[EntityKey, dict[str, int]]:
-        """Awards per referenced goal for the entities whose goals have ``goal`` criteria."""
-        ref_ids: set[int] = set()
-        entities: set[str] = set()
-        for goal_id, _entity_type, entity_id in work:
-            if goals_by_id[goal_id].ref_ids:
-                ref_ids |= goals_by_id[goal_id].ref_ids
-                entities.add(entity_id)
+        """Awards per referenced goal for the batch's entities, if any goal has ``goal``
+        criteria; kept up to date in memory as the batch awards more."""
+        completed: dict[EntityKey, dict[str, int]] = defaultdict(dict)
+        ref_ids = set().union(*(goal.ref_ids for goal in goals))
         if not ref_ids:
-            return {}
+            return completed
         rows = session.execute(
             select(
                 _PROGRESS.c.goal_id,
@@ -440,11 +453,10 @@ class BatchProcessor:
                 _PROGRESS.c.times_completed,
             ).where(
                 _PROGRESS.c.goal_id.in_(ref_ids),
-                _PROGRESS.c.entity_id.in_(entities),
+                _PROGRESS.c.entity_id.in_({key[2] for key in work}),
                 _PROGRESS.c.times_completed > 0,
             )
         )
-        completed: dict[EntityKey, dict[str, int]] = defaultdict(dict)
         for row in rows:
             completed[(row.entity_type, row.entity_id)][keys_by_id[row.goal_id]] = (
                 row.times_completed
@@ -456,10 +468,12 @@ class BatchProcessor:
         session: Session,
         awards: list[dict[str, Any]],
         goals_by_id: Mapping[int, ActiveGoal],
-        completed_now: dict[EntityKey, set[int]],
+        completed: dict[EntityKey, dict[str, int]],
         result: BatchResult,
+        notifications: list[dict[str, Any]],
         now: datetime,
     ) -> None:
+        """Insert awards; for each one this transaction wins, record and notify."""
         won = insert_ignoring_conflicts(
             session,
             _AWARDS,
@@ -472,10 +486,10 @@ class BatchProcessor:
                 _AWARDS.c.occurrence,
             ],
         )
-        notifications: list[dict[str, Any]] = []
         for row in sorted(won, key=lambda row: tuple(row)):
             goal = goals_by_id[row.goal_id]
-            completed_now[(row.entity_type, row.entity_id)].add(goal.id)
+            entity = (row.entity_type, row.entity_id)
+            completed[entity][goal.key] = max(completed[entity].get(goal.key, 0), row.occurrence)
             result.awards.append(
                 AwardView(
                     goal.key,
@@ -516,8 +530,6 @@ class BatchProcessor:
                                 now,
                             )
                         )
-        if notifications:
-            session.execute(_NOTIFICATIONS.insert(), notifications)
 
     def _complete_assignment(
         self, session: Session, goal: ActiveGoal, row: Row[Any], now: datetime

@@ -202,5 +202,7 @@ def percent_of(current: Fraction | int, target: Fraction | int, completed: bool)
     """``floor(100 * current / target)`` kept within 0..100; 100 when complete."""
     if completed:
         return 100
+    if isinstance(current, int) and isinstance(target, int):
+        return max(0, min(100, current * 100 // target))  # exact, and much faster
     ratio = Fraction(current) * 100 / Fraction(target)
     return max(0, min(100, math.floor(ratio)))

@@ -1,0 +1,167 @@
+"""Locking, reading and writing progress rows in bulk, the way each database does it best.
+
+A batch touches thousands of ``(goal, entity)`` rows. On PostgreSQL they are matched
+with ``unnest()`` arrays (a hash join, one round trip) instead of a long row-value
+``IN`` list, which the planner turns into an OR of index probes, and written with one
+``UPDATE ... FROM unnest(...)``. SQLite runs in-process, where plain statements and
+``executemany`` are cheap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, select, text, tuple_, update
+from sqlalchemy.orm import Session
+
+from .models import Progress
+from .sql import dialect_name, insert_ignoring_conflicts
+
+__all__ = ["ProgressKey", "lock_progress", "write_progress"]
+
+_PROGRESS = cast(Table, Progress.__table__)
+
+#: (goal id, entity type, entity id)
+ProgressKey = tuple[int, str, str]
+
+_SELECT_POSTGRESQL = text(
+    """
+    SELECT p.* FROM gamify_progress AS p
+    JOIN unnest(CAST(:goal_ids AS integer[]), CAST(:entity_types AS text[]),
+                CAST(:entity_ids AS text[])) AS k(goal_id, entity_type, entity_id)
+      ON p.goal_id = k.goal_id AND p.entity_type = k.entity_type
+     AND p.entity_id = k.entity_id
+    ORDER BY p.goal_id, p.entity_type, p.entity_id
+    FOR UPDATE OF p
+    """
+).columns(*_PROGRESS.c)
+
+_UPDATE_POSTGRESQL = text(
+    """
+    UPDATE gamify_progress AS p
+       SET state = v.state, criteria_hash = v.criteria_hash, percent = v.percent,
+           times_completed = v.times_completed, completed_at = v.completed_at,
+           updated_at = :updated_at
+      FROM unnest(CAST(:ids AS integer[]), CAST(:states AS jsonb[]),
+                  CAST(:hashes AS text[]), CAST(:percents AS integer[]),
+                  CAST(:times AS integer[]), CAST(:completed AS timestamp[]))
+           AS v(id, state, criteria_hash, percent, times_completed, completed_at)
+     WHERE p.id = v.id
+    """
+)
+
+
+def lock_progress(
+    session: Session, keys: Sequence[ProgressKey], hashes: Mapping[int, str], now: datetime
+) -> dict[ProgressKey, Row[Any]]:
+    """Load the progress rows of ``keys``, creating missing ones, locked (PostgreSQL).
+
+    Row locks are taken in key order, so concurrent workers on the same rows wait for
+    each other instead of deadlocking.
+
+    :param hashes: the current criteria hash of each goal id, for new rows.
+    """
+    rows = _select(session, keys)
+    missing = [key for key in keys if key not in rows]
+    if missing:
+        # Rows this transaction inserts are its own until it commits; only rows another
+        # transaction inserted meanwhile (a conflict) must be selected and locked.
+        inserted = insert_ignoring_conflicts(
+            session,
+            _PROGRESS,
+            [
+                {
+                    "goal_id": goal_id,
+                    "entity_type": entity_type,
+                    "entity_id": entity_id,
+                    "state": None,
+                    "criteria_hash": hashes[goal_id],
+                    "percent": 0,
+                    "times_completed": 0,
+                    "updated_at": now,
+                }
+                for goal_id, entity_type, entity_id in sorted(missing)
+            ],
+            ["goal_id", "entity_type", "entity_id"],
+            returning=list(_PROGRESS.c),
+        )
+        rows.update((_key(row), row) for row in inserted)
+        conflicts = [key for key in missing if key not in rows]
+        if conflicts:
+            rows.update(_select(session, conflicts))
+    return rows
+
+
+def _key(row: Row[Any]) -> ProgressKey:
+    return (row.goal_id, row.entity_type, row.entity_id)
+
+
+def _select(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, Row[Any]]:
+    if dialect_name(session) == "postgresql":
+        ordered = sorted(keys)
+        result = session.execute(
+            _SELECT_POSTGRESQL,
+            {
+                "goal_ids": [key[0] for key in ordered],
+                "entity_types": [key[1] for key in ordered],
+                "entity_ids": [key[2] for key in ordered],
+            },
+        )
+    else:
+        columns = (_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id)
+        result = session.execute(select(_PROGRESS).where(tuple_(*columns).in_(sorted(keys))))
+    return {_key(row): row for row in result}
+
+
+def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Write new states: dicts with ``id``, ``state``, ``criteria_hash``, ``percent``,
+    ``times_completed`` and ``completed_at``."""
+    if not updates:
+        return
+    if dialect_name(session) == "postgresql":
+        session.execute(
+            _UPDATE_POSTGRESQL,
+            {
+                "ids": [row["id"] for row in updates],
+                "states": [json.dumps(row["state"]) for row in updates],
+                "hashes": [row["criteria_hash"] for row in updates],
+                "percents": [row["percent"] for row in updates],
+                "times": [row["times_completed"] for row in updates],
+                "completed": [_naive_utc(row["completed_at"]) for row in updates],
+                "updated_at": _naive_utc(now),
+            },
+        )
+        return
+    session.execute(
+        update(_PROGRESS)
+        .where(_PROGRESS.c.id == bindparam("row_id"))
+        .values(
+            state=bindparam("new_state"),
+            criteria_hash=bindparam("new_hash"),
+            percent=bindparam("new_percent"),
+            times_completed=bindparam("new_times"),
+            completed_at=bindparam("new_completed_at"),
+            updated_at=now,
+        ),
+        [
+            {
+                "row_id": row["id"],
+                "new_state": row["state"],
+                "new_hash": row["criteria_hash"],
+                "new_percent": row["percent"],
+                "new_times": row["times_completed"],
+                "new_completed_at": row["completed_at"],
+            }
+            for row in updates
+        ],
+    )
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    """How gamify stores times: UTC without a zone (see ``models.UTCDateTime``)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
