@@ -1,15 +1,14 @@
 """Locking, reading and writing progress rows in bulk, the way each database does it best.
 
-A batch touches thousands of ``(goal, entity)`` rows. On PostgreSQL they are matched
-with ``unnest()`` arrays (a hash join, one round trip) instead of a long row-value
-``IN`` list, which the planner turns into an OR of index probes, and written with one
-``UPDATE ... FROM unnest(...)``. SQLite runs in-process, where plain statements and
-``executemany`` are cheap.
+A batch touches thousands of ``(goal, entity)`` rows. On PostgreSQL the keys travel as
+one JSON document joined with ``jsonb_to_recordset`` (a hash join, one round trip)
+instead of a long row-value ``IN`` list, which the planner turns into an OR of index
+probes, and rows are written with one ``UPDATE ... FROM jsonb_to_recordset(...)``.
+SQLite runs in-process, where plain statements and ``executemany`` are cheap.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -18,7 +17,7 @@ from sqlalchemy import Row, Table, bindparam, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from .models import Progress
-from .sql import dialect_name, insert_ignoring_conflicts
+from .sql import dialect_name, insert_ignoring_conflicts, json_rows
 
 __all__ = ["ProgressKey", "lock_progress", "write_progress"]
 
@@ -30,8 +29,8 @@ ProgressKey = tuple[int, str, str]
 _SELECT_POSTGRESQL = text(
     """
     SELECT p.* FROM gamify_progress AS p
-    JOIN unnest(CAST(:goal_ids AS integer[]), CAST(:entity_types AS text[]),
-                CAST(:entity_ids AS text[])) AS k(goal_id, entity_type, entity_id)
+    JOIN jsonb_to_recordset(CAST(:keys AS jsonb))
+         AS k(goal_id integer, entity_type text, entity_id text)
       ON p.goal_id = k.goal_id AND p.entity_type = k.entity_type
      AND p.entity_id = k.entity_id
     ORDER BY p.goal_id, p.entity_type, p.entity_id
@@ -45,10 +44,9 @@ _UPDATE_POSTGRESQL = text(
        SET state = v.state, criteria_hash = v.criteria_hash, percent = v.percent,
            times_completed = v.times_completed, completed_at = v.completed_at,
            updated_at = :updated_at
-      FROM unnest(CAST(:ids AS integer[]), CAST(:states AS jsonb[]),
-                  CAST(:hashes AS text[]), CAST(:percents AS integer[]),
-                  CAST(:times AS integer[]), CAST(:completed AS timestamp[]))
-           AS v(id, state, criteria_hash, percent, times_completed, completed_at)
+      FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+           AS v(id integer, state jsonb, criteria_hash text, percent integer,
+                times_completed integer, completed_at timestamp)
      WHERE p.id = v.id
     """
 )
@@ -101,15 +99,10 @@ def _key(row: Row[Any]) -> ProgressKey:
 
 def _select(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, Row[Any]]:
     if dialect_name(session) == "postgresql":
-        ordered = sorted(keys)
-        result = session.execute(
-            _SELECT_POSTGRESQL,
-            {
-                "goal_ids": [key[0] for key in ordered],
-                "entity_types": [key[1] for key in ordered],
-                "entity_ids": [key[2] for key in ordered],
-            },
+        keys_json = json_rows(
+            [{"goal_id": g, "entity_type": t, "entity_id": e} for g, t, e in sorted(keys)]
         )
+        result = session.execute(_SELECT_POSTGRESQL, {"keys": keys_json})
     else:
         columns = (_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id)
         result = session.execute(select(_PROGRESS).where(tuple_(*columns).in_(sorted(keys))))
@@ -123,16 +116,7 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
         return
     if dialect_name(session) == "postgresql":
         session.execute(
-            _UPDATE_POSTGRESQL,
-            {
-                "ids": [row["id"] for row in updates],
-                "states": [json.dumps(row["state"]) for row in updates],
-                "hashes": [row["criteria_hash"] for row in updates],
-                "percents": [row["percent"] for row in updates],
-                "times": [row["times_completed"] for row in updates],
-                "completed": [_naive_utc(row["completed_at"]) for row in updates],
-                "updated_at": _naive_utc(now),
-            },
+            _UPDATE_POSTGRESQL, {"rows": json_rows(updates), "updated_at": _naive_utc(now)}
         )
         return
     session.execute(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Table, text
+from sqlalchemy import Column, Table, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -60,43 +60,40 @@ def _insert_from_arrays(
     conflict_columns: Sequence[str],
     returning: Sequence[Column[Any]],
 ) -> list[Any]:
-    """PostgreSQL: ``INSERT ... SELECT FROM unnest(<one array per column>)``.
+    """PostgreSQL: ``INSERT ... SELECT FROM jsonb_to_recordset(<the rows as JSON>)``.
 
-    A short statement with one parameter per column, however many rows: the driver
-    neither builds nor parses a statement with thousands of placeholders.
+    One short statement and one JSON parameter, however many rows: neither the driver
+    nor the server parses a statement with thousands of placeholders, and the rows are
+    encoded by the C JSON encoder rather than value by value.
     """
     names = list(rows[0])
-    columns = [table.c[name] for name in names]
     dialect = session.get_bind().dialect
-    arrays = ", ".join(
-        f"CAST(:{name} AS {column.type.compile(dialect=dialect)}[])"
-        for name, column in zip(names, columns, strict=True)
-    )
+    record = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+        f"INSERT INTO {table.name} ({', '.join(names)})"
+        f" SELECT {', '.join(names)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
         f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
     )
-    if returning:
-        sql += f" RETURNING {', '.join(column.name for column in returning)}"
-    parameters = {
-        name: [_array_value(column, row[name]) for row in rows]
-        for name, column in zip(names, columns, strict=True)
-    }
+    parameters = {"rows": json_rows(rows)}
     if not returning:
         session.execute(text(sql), parameters)
         return []
+    sql += f" RETURNING {', '.join(column.name for column in returning)}"
     return list(session.execute(text(sql).columns(*returning), parameters))
 
 
-def _array_value(column: Column[Any], value: Any) -> Any:
-    """A value as the driver sends it inside an array (JSON as text, UTC times naive)."""
-    if value is None:
-        return None
-    if isinstance(column.type, JSON):
-        return json.dumps(value)
+def json_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as one JSON document for ``jsonb_to_recordset`` (times as naive UTC)."""
+    return json.dumps(rows, default=_json_time, separators=(",", ":"))
+
+
+def _json_time(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    return value
+        moment: datetime = value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def attempts_allowed(error: DBAPIError) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 
@@ -15,11 +16,11 @@ class Composite(Criterion):
         self.children = list(children)
         self.max_occurrences = max_occurrences
 
-    @property
+    @functools.cached_property
     def event_types(self) -> frozenset[str]:
         return frozenset().union(*(child.event_types for child in self.children))
 
-    @property
+    @functools.cached_property
     def goal_refs(self) -> frozenset[str]:
         return frozenset().union(*(child.goal_refs for child in self.children))
 
@@ -44,7 +45,7 @@ class Composite(Criterion):
 class All(Composite):
     type = "all"
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return f"all of {len(self.children)}"
 
@@ -68,7 +69,7 @@ class All(Composite):
 class AnyOf(Composite):
     type = "any"
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return f"any of {len(self.children)}"
 
@@ -94,15 +95,15 @@ class GoalReference(Criterion):
         self.goal = goal
         self.max_occurrences = max_occurrences
 
-    @property
+    @functools.cached_property
     def event_types(self) -> frozenset[str]:
         return frozenset()
 
-    @property
+    @functools.cached_property
     def goal_refs(self) -> frozenset[str]:
         return frozenset((self.goal,))
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return f"goal {self.goal}"
 

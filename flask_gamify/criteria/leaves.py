@@ -9,6 +9,7 @@ completion back.
 
 from __future__ import annotations
 
+import functools
 import math
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Sequence
@@ -37,7 +38,7 @@ class Leaf(Criterion):
         self.where = where
         self.max_occurrences = max_occurrences
 
-    @property
+    @functools.cached_property
     def event_types(self) -> frozenset[str]:
         return frozenset((self.event,))
 
@@ -117,7 +118,7 @@ class Count(_Windowed):
         self.target = target
         self.window_ms = window_ms
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return f"{self.event} {_times(self.target)}{self.window_suffix()}{_where_label(self.where)}"
 
@@ -179,7 +180,7 @@ class Sum(_Windowed):
         self.target = target_value
         self.window_ms = window_ms
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         target = plain_number(self.target)
         return (
@@ -251,7 +252,7 @@ class Distinct(Leaf):
         self.field = field
         self.target = target
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return f"{self.target} different {self.field} of {self.event}{_where_label(self.where)}"
 
@@ -289,7 +290,7 @@ class AllOf(Leaf):
         self.values = list(values)
         self.keys = [canonical_value(value) for value in values]
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         listed = ", ".join(repr(value) for value in self.values)
         return f"{self.event} with every {self.field} of {listed}{_where_label(self.where)}"
@@ -326,7 +327,7 @@ class Streak(Leaf):
         self.target = target
         self.period = period
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return f"{self.event} {self.target} {self.period}s in a row{_where_label(self.where)}"
 
@@ -396,11 +397,11 @@ class SequenceCriterion(_Windowed):
         self.steps = list(steps)
         self.window_ms = window_ms
 
-    @property
+    @functools.cached_property
     def event_types(self) -> frozenset[str]:
         return frozenset(step.event for step in self.steps)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         arrows = " → ".join(step.event + _where_label(step.where) for step in self.steps)
         return f"{arrows}{self.window_suffix()}"
