@@ -30,7 +30,7 @@ from sqlalchemy import Row, Table, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .criteria import Criterion, EvaluationContext, EventData, compile_criteria
+from .criteria import Criterion, Evaluation, EvaluationContext, EventData, compile_criteria
 from .events import TrackedEvent
 from .models import Assignment, Award, Event, Goal, Notification, Progress, utcnow
 from .progress_rows import ProgressKey, lock_progress, write_progress
@@ -94,9 +94,25 @@ class ProgressChange:
     """An entity's progress on a goal changed."""
 
     goal: str
+    name: str
+    points: int
     entity_type: str
     entity: str
-    progress: ProgressView
+    evaluation: Evaluation
+    times_completed: int
+    completed_at: datetime | None
+
+    @property
+    def progress(self) -> ProgressView:
+        """The progress view (built on demand: most batches have no receivers)."""
+        return ProgressView.build(
+            self.goal,
+            self.name,
+            self.points,
+            self.evaluation,
+            self.times_completed,
+            self.completed_at,
+        )
 
 
 @dataclass(slots=True)
@@ -397,10 +413,18 @@ class BatchProcessor:
         if state == slot.state and evaluation.percent == slot.percent and times == before:
             return []
         slot.update(state, goal.criteria_hash, evaluation.percent, times, now)
-        view = ProgressView.build(
-            goal.key, goal.name, goal.points, evaluation, times, slot.completed_at
+        result.changes.append(
+            ProgressChange(
+                goal.key,
+                goal.name,
+                goal.points,
+                key[1],
+                key[2],
+                evaluation,
+                times,
+                slot.completed_at,
+            )
         )
-        result.changes.append(ProgressChange(goal.key, key[1], key[2], view))
         return [
             {
                 "goal_id": goal.id,

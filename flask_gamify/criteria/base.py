@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from fractions import Fraction
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 #: A criterion's stored state: JSON-serialisable, ``None`` before the first event.
@@ -163,6 +164,12 @@ def canonical_value(value: Any) -> str | None:
     """
     if value is None:
         return None
+    # Fast paths that give exactly what json.dumps gives, for the common scalars.
+    kind = type(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    if kind is int:
+        return str(value)
     return json.dumps(_normalise_number(value), sort_keys=True, separators=(",", ":"))
 
 

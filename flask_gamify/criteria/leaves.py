@@ -201,17 +201,24 @@ class Sum(_Windowed):
         if self.window_ms is None:
             total = Fraction((state or {}).get("total", "0")) + sum(v for _, v in values)
             return {"total": str(total)}
+        # Values can be negative (refunds), so a window's sum is only final once no event
+        # can enter it any more: windows ending at or before the horizon. Only those
+        # completions are remembered; the others are recomputed from the entries, which
+        # keeps the result independent of the order in which events arrive.
         occurrences = (state or {}).get("occ", 0)
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
         horizon = self.horizon(context)
+        previous = (state or {}).get("final")
+        final = horizon if previous is None else max(horizon, previous)
         entries = sorted([*_read_entries(state), *((t, v) for t, v in values if t > horizon)])
-        if self._best_rolling_sum(entries) >= self.target:
+        if self._best_rolling_sum(entries, after=previous, up_to=final) >= self.target:
             occurrences = self.cap(max(occurrences, 1))
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
-        kept = [[t, str(v)] for t, v in entries if t > horizon]
-        return {"items": kept, "occ": occurrences}
+        assert self.window_ms is not None
+        kept = [[t, str(v)] for t, v in entries if t > final - self.window_ms]
+        return {"items": kept, "occ": occurrences, "final": final}
 
     def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
         """The sum of values with ``end - window < t <= end``."""
@@ -219,8 +226,17 @@ class Sum(_Windowed):
         start = end - self.window_ms
         return sum((v for t, v in entries if start < t <= end), Fraction(0))
 
-    def _best_rolling_sum(self, entries: Sequence[tuple[int, Fraction]]) -> Fraction:
-        ends = sorted({t for t, _ in entries})
+    def _best_rolling_sum(
+        self,
+        entries: Sequence[tuple[int, Fraction]],
+        *,
+        up_to: int | None = None,
+        after: int | None = None,
+    ) -> Fraction:
+        """The largest rolling sum of windows ending at an entry (within the bounds)."""
+        ends = {
+            t for t, _ in entries if (up_to is None or t <= up_to) and (after is None or t > after)
+        }
         return max((self._rolling_sum(entries, end) for end in ends), default=Fraction(0))
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
@@ -231,7 +247,10 @@ class Sum(_Windowed):
             return self._evaluation(total, self.target, occurrences)
         entries = _read_entries(state)
         occurrences = state.get("occ", 0)
-        if occurrences == 0 and self._best_rolling_sum(entries) >= self.target:
+        # Windows ending at or before "final" may have lost pruned entries: their
+        # completions are already in "occ".
+        after = state.get("final")
+        if occurrences == 0 and self._best_rolling_sum(entries, after=after) >= self.target:
             occurrences = 1
         return self._evaluation(
             self._rolling_sum(entries, context.now_ms), self.target, occurrences

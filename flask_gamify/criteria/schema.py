@@ -21,7 +21,17 @@ CRITERION_TYPES = ("count", "sum", "distinct", "all_of", "streak", "sequence", "
 
 #: How deep ``all``/``any`` may nest; deeper criteria are almost surely a mistake.
 MAX_DEPTH = 8
-_NAME_LENGTH = validate.Length(min=1, max=200)
+
+
+def _name(what: str, **kwargs: Any) -> fields.String:
+    """A required name (an event type, an attribute) with messages that say so."""
+    message = f"Must be a non-empty string naming the {what}."
+    return fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200, error=f"{message[:-1]}, at most 200 characters."),
+        error_messages={"null": message, "invalid": message},
+        **kwargs,
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -89,6 +99,8 @@ class WhereField(fields.Field[dict[str, Any]]):
                 ' "python"} or {"score": {"gte": 80}}.'
             )
         errors: dict[str, list[str]] = {}
+        if not all(isinstance(attribute, str) and attribute for attribute in value):
+            raise ValidationError("Attribute names must be non-empty strings.")
         for attribute, condition in value.items():
             problem = self._check_condition(condition)
             if problem:
@@ -153,7 +165,7 @@ class _CriterionSchema(Schema):
 
 
 class _LeafSchema(_CriterionSchema):
-    event = fields.String(required=True, validate=_NAME_LENGTH)
+    event = _name("event type")
     where = WhereField()
 
 
@@ -163,24 +175,28 @@ class CountSchema(_LeafSchema):
 
 
 class SumSchema(_LeafSchema):
-    field = fields.String(required=True, validate=_NAME_LENGTH)
+    field = _name("attribute")
     target = PositiveNumber(required=True)
     window = Window()
 
 
 class DistinctSchema(_LeafSchema):
-    field = fields.String(required=True, validate=_NAME_LENGTH)
+    field = _name("attribute")
     target = PositiveInteger(required=True)
 
 
 class AllOfSchema(_LeafSchema):
-    field = fields.String(required=True, validate=_NAME_LENGTH)
+    field = _name("attribute")
     values = ValuesField(required=True)
 
 
 class StreakSchema(_LeafSchema):
     target = PositiveInteger(required=True)
-    period = fields.String(load_default="day", validate=validate.OneOf(["day", "week"]))
+    period = fields.String(
+        load_default="day",
+        validate=validate.OneOf(["day", "week"], error="Must be 'day' or 'week'."),
+        error_messages={"null": "Must be 'day' or 'week'.", "invalid": "Must be 'day' or 'week'."},
+    )
 
 
 class StepSchema(Schema):
@@ -191,17 +207,25 @@ class StepSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    event = fields.String(required=True, validate=_NAME_LENGTH)
+    event = _name("event type")
     where = WhereField()
 
 
+# Field messages are str.format templates: braces are doubled.
+_STEP_MESSAGE = 'Must be an object such as {{"event": "login"}}.'
+
+
 class SequenceSchema(_CriterionSchema):
-    steps = fields.List(fields.Nested(StepSchema), required=True, validate=validate.Length(min=1))
+    steps = fields.List(
+        fields.Nested(StepSchema, error_messages={"null": _STEP_MESSAGE, "type": _STEP_MESSAGE}),
+        required=True,
+        validate=validate.Length(min=1, error="Must list at least one step."),
+    )
     window = Window()
 
 
 class GoalRefSchema(_CriterionSchema):
-    goal = fields.String(required=True, validate=_NAME_LENGTH)
+    goal = _name("goal (its key)")
 
 
 def _composite_schema(depth: int) -> Schema:
