@@ -30,9 +30,10 @@ from sqlalchemy import Row, Table, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .criteria import Criterion, Evaluation, EvaluationContext, EventData, compile_criteria
+from .catalog import GoalCatalog
+from .criteria import Criterion, Evaluation, EvaluationContext, EventData
 from .events import TrackedEvent
-from .models import Assignment, Award, Event, Goal, Notification, Progress, utcnow
+from .models import Assignment, Award, Event, Notification, Progress, utcnow
 from .progress_rows import ProgressKey, lock_progress, write_progress
 from .records import AssignmentView, AwardView, ProgressView
 from .sql import attempts_allowed, insert_ignoring_conflicts
@@ -186,7 +187,8 @@ class BatchProcessor:
         self.timezone = timezone
         self.late_event_allowance = late_event_allowance
         self.notify_awards = notify_awards
-        self._compiled: dict[tuple[int, str], Criterion] = {}
+        #: Every goal with its compiled criteria, cached while goals do not change.
+        self.catalog = GoalCatalog()
 
     def process(
         self, events: Sequence[TrackedEvent], *, now: datetime | None = None
@@ -207,52 +209,40 @@ class BatchProcessor:
 
     def active_goals(self, session: Session) -> tuple[list[ActiveGoal], dict[str, int]]:
         """Unarchived goals in dependency order, and the id of every goal key."""
-        rows = session.execute(select(Goal)).scalars().all()
-        ids = {goal.key: goal.id for goal in rows}
-        active = {goal.key: goal for goal in rows if goal.archived_at is None}
+        catalog = self.catalog.goals(session)
+        ids = {goal.key: goal.id for goal in catalog}
+        active = {goal.key: goal for goal in catalog if not goal.archived}
         levels: dict[str, int] = {}
 
         def level_of(key: str, seen: frozenset[str] = frozenset()) -> int:
             if key not in levels:
                 goal = active.get(key)
-                refs = self.criterion_for(goal).goal_refs if goal else frozenset()
+                refs = goal.criterion.goal_refs if goal else frozenset()
                 refs = refs - seen - {key}
                 levels[key] = 1 + max((level_of(r, seen | {key}) for r in refs), default=-1)
             return levels[key]
 
-        goals = []
-        for goal in active.values():
-            criterion = self.criterion_for(goal)
-            goals.append(
-                ActiveGoal(
-                    id=goal.id,
-                    key=goal.key,
-                    name=goal.name,
-                    criterion=criterion,
-                    criteria_hash=goal.criteria_hash,
-                    points=goal.points,
-                    max_awards=(goal.max_awards if goal.repeatable else 1),
-                    assigned_only=goal.assigned_only,
-                    entity_type=goal.entity_type,
-                    starts_at=goal.starts_at,
-                    ends_at=goal.ends_at,
-                    ref_ids=frozenset(ids[r] for r in criterion.goal_refs if r in ids),
-                    ref_keys=criterion.goal_refs,
-                    level=level_of(goal.key),
-                )
+        goals = [
+            ActiveGoal(
+                id=goal.id,
+                key=goal.key,
+                name=goal.name,
+                criterion=goal.criterion,
+                criteria_hash=goal.criteria_hash,
+                points=goal.points,
+                max_awards=goal.most_awards,
+                assigned_only=goal.assigned_only,
+                entity_type=goal.entity_type,
+                starts_at=goal.starts_at,
+                ends_at=goal.ends_at,
+                ref_ids=frozenset(ids[r] for r in goal.criterion.goal_refs if r in ids),
+                ref_keys=goal.criterion.goal_refs,
+                level=level_of(goal.key),
             )
+            for goal in active.values()
+        ]
         goals.sort(key=lambda goal: (goal.level, goal.id))
         return goals, ids
-
-    def criterion_for(self, goal: Goal) -> Criterion:
-        """The compiled criteria of ``goal`` (cached while the goal is unchanged)."""
-        cache_key = (goal.id, goal.criteria_hash)
-        criterion = self._compiled.get(cache_key)
-        if criterion is None:
-            max_occurrences = goal.max_awards if goal.repeatable else 1
-            criterion = compile_criteria(goal.criteria, max_occurrences=max_occurrences)
-            self._compiled[cache_key] = criterion
-        return criterion
 
     def context(self, now: datetime, completed: Mapping[str, int]) -> EvaluationContext:
         return EvaluationContext(

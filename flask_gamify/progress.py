@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import cast
+
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from .errors import GoalNotFound
@@ -11,6 +13,8 @@ from .processing import BatchProcessor
 from .records import AwardView, ProgressView
 
 __all__ = ["awards", "has_completed", "points", "progress"]
+
+_PROGRESS = cast(Table, Progress.__table__)
 
 
 def progress(
@@ -27,37 +31,41 @@ def progress(
     Visible goals: not archived, of the entity's type, not hidden unless completed, and,
     for ``assigned_only`` goals, assigned to the entity.
     """
+    columns = (
+        _PROGRESS.c.goal_id,
+        _PROGRESS.c.state,
+        _PROGRESS.c.criteria_hash,
+        _PROGRESS.c.times_completed,
+        _PROGRESS.c.completed_at,
+    )
     rows = {
         row.goal_id: row
         for row in session.execute(
-            select(Progress).where(
-                Progress.entity_type == entity_type, Progress.entity_id == entity_id
+            select(*columns).where(
+                _PROGRESS.c.entity_type == entity_type, _PROGRESS.c.entity_id == entity_id
             )
-        ).scalars()
+        )
     }
-    goal_query = select(Goal).order_by(Goal.id)
+    catalog = processor.catalog.goals(session)
     if goal_key is not None:
-        goal_query = goal_query.where(Goal.key == goal_key)
+        goals = [goal for goal in catalog if goal.key == goal_key]
+        if not goals:
+            raise GoalNotFound(goal_key)
     else:
-        goal_query = goal_query.where(Goal.archived_at.is_(None), Goal.entity_type == entity_type)
-    goals = session.execute(goal_query).scalars().all()
-    if goal_key is not None and not goals:
-        raise GoalNotFound(goal_key)
-    assigned = set(
-        session.execute(
-            select(Assignment.goal_id).where(
-                Assignment.entity_type == entity_type, Assignment.entity_id == entity_id
-            )
-        ).scalars()
-    )
-    done = {row.goal_id: row.times_completed for row in rows.values() if row.times_completed}
-    keys: dict[int, str] = {}
-    if done:
-        keys = {
-            row.id: row.key
-            for row in session.execute(select(Goal.id, Goal.key).where(Goal.id.in_(done)))
-        }
-    completed = {keys[goal_id]: times for goal_id, times in done.items()}
+        goals = [goal for goal in catalog if not goal.archived and goal.entity_type == entity_type]
+    assigned: set[int] = set()
+    if goal_key is None and any(goal.assigned_only for goal in goals):
+        assigned = set(
+            session.execute(
+                select(Assignment.goal_id).where(
+                    Assignment.entity_type == entity_type, Assignment.entity_id == entity_id
+                )
+            ).scalars()
+        )
+    keys = {goal.id: goal.key for goal in catalog}
+    completed = {
+        keys[row.goal_id]: row.times_completed for row in rows.values() if row.times_completed
+    }
     context = processor.context(utcnow(), completed)
     views = []
     for goal in goals:
@@ -69,13 +77,12 @@ def progress(
             if goal.hidden and not include_hidden and not times:
                 continue
         state = row.state if row is not None and row.criteria_hash == goal.criteria_hash else None
-        evaluation = processor.criterion_for(goal).evaluate(state, context)
         views.append(
             ProgressView.build(
                 goal.key,
                 goal.name,
                 goal.points,
-                evaluation,
+                goal.criterion.evaluate(state, context),
                 times,
                 row.completed_at if row else None,
             )

@@ -19,10 +19,10 @@ import typing as t
 from collections import Counter
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from itertools import combinations
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 ONE_MS = dt.timedelta(milliseconds=1)
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -56,7 +56,7 @@ def json_equal(a: object, b: object) -> bool:
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     return False
@@ -163,7 +163,7 @@ def oracle_evaluate(
     criteria: t.Mapping[str, t.Any],
     events: t.Sequence[t.Any],
     now: dt.datetime,
-    timezone: dt.tzinfo = dt.timezone.utc,
+    timezone: dt.tzinfo = dt.UTC,
     completed_goals: t.Mapping[str, int] | None = None,
     max_occurrences: int | None = 1,
 ) -> OracleResult:
@@ -225,7 +225,9 @@ def _evaluate(
     raise AssertionError(f"unknown type {kind!r}")
 
 
-def _count(node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, cap: int | None) -> OracleResult:
+def _count(
+    node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, cap: int | None
+) -> OracleResult:
     target = node["target"]
     if "window" not in node:
         n = len(matching)
@@ -249,12 +251,12 @@ def max_disjoint_groups(times: tuple[int, ...], size: int, width: int) -> int:
     Timestamps are a multiset, so the search is memoised on (value, count) pairs.
     """
 
-    @lru_cache(maxsize=None)
+    @cache
     def best(remaining: tuple[tuple[int, int], ...]) -> int:
         if sum(c for _, c in remaining) < size:
             return 0
         (first, first_count), rest = remaining[0], remaining[1:]
-        without_first = ((first, first_count - 1),) + rest if first_count > 1 else rest
+        without_first = ((first, first_count - 1), *rest) if first_count > 1 else rest
         result = best(without_first)
         pool = [v for v, c in without_first for _ in range(c) if v - first < width]
         for others in set(combinations(pool, size - 1)):
@@ -266,7 +268,9 @@ def max_disjoint_groups(times: tuple[int, ...], size: int, width: int) -> int:
     return best(tuple(sorted(Counter(times).items())))
 
 
-def _sum(node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, cap: int | None) -> OracleResult:
+def _sum(
+    node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, cap: int | None
+) -> OracleResult:
     target = exact(node["target"])
     field = node["field"]
     values = [
@@ -286,23 +290,28 @@ def _sum(node: t.Mapping[str, t.Any], matching: list[t.Any], now: dt.datetime, c
     return leaf("sum", rolling_now, target, completed, int(completed), cap)
 
 
-def _value_key(value: object) -> tuple[str, object]:
+def _value_key(value: object) -> object:
+    """A hashable stand-in for a JSON value: equal keys for JSON-equal values."""
     if isinstance(value, bool):
         return ("bool", value)
     if is_number(value):
         return ("number", Fraction(t.cast(float, value)))
     if isinstance(value, str):
         return ("string", value)
-    raise AssertionError(f"oracle only handles scalar values, got {value!r}")
+    if value is None:
+        return ("null",)
+    if isinstance(value, list):
+        return ("list", tuple(_value_key(item) for item in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _value_key(v)) for k, v in value.items()))
+    raise AssertionError(f"not a JSON value: {value!r}")
 
 
 def _distinct(node: t.Mapping[str, t.Any], matching: list[t.Any], cap: int | None) -> OracleResult:
     field = node["field"]
     target = node["target"]
     seen = {
-        _value_key(e.attributes[field])
-        for e in matching
-        if e.attributes.get(field) is not None
+        _value_key(e.attributes[field]) for e in matching if e.attributes.get(field) is not None
     }
     n = len(seen)
     return leaf("distinct", Fraction(n), Fraction(target), n >= target, n // target, cap)
@@ -350,7 +359,7 @@ def _streak(
         runs.append((start, end, length))
     this_period = _period(now, timezone, period)
     running = 0
-    for start, end, length in runs:
+    for _start, end, length in runs:
         if end in (this_period, this_period - step):
             running = length
     completed = any(length >= target for _, _, length in runs)
@@ -366,7 +375,7 @@ def _sequence(node: t.Mapping[str, t.Any], events: list[t.Any], cap: int | None)
         sorted({millis(e.occurred_at) for e in events if step_matches(step, e)}) for step in steps
     ]
 
-    @lru_cache(maxsize=None)
+    @cache
     def longest_from(index: int, first: int, last: int) -> int:
         """Steps matched after ``index`` in a chain started at ``first``, now at ``last``."""
         best = 0

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import json
 import typing as t
 from zoneinfo import ZoneInfo
 
 import pytest
+from criteria_oracle import OracleResult, json_equal, oracle_evaluate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from criteria_oracle import OracleResult, json_equal, oracle_evaluate
 from flask_gamify.criteria import EvaluationContext, EventData, compile_criteria
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EVENT_TYPES = ["a", "b", "c"]
 GOAL_KEYS = ["g1", "g2", "g3"]
 WINDOWS = ["1s", "1h", "2h", "1d", "2d", "1w"]
@@ -35,11 +36,13 @@ NOWS = [
     dt.datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
     # a Monday, local midnight in Paris (winter)
     dt.datetime(2024, 1, 8, 23, 0, tzinfo=UTC),
+    # just after new year: ISO week 53 of 2020 is followed by week 1 of 2021
+    dt.datetime(2021, 1, 5, 12, 0, tzinfo=UTC),
 ]
 ALLOWANCE = dt.timedelta(days=365)
 
 # attribute values: few, so that filters match often; mixed types on purpose
-K_VALUES: list[t.Any] = ["x", "y", 1, True, None]
+K_VALUES: list[t.Any] = ["x", "y", 1, True, None, [1, 2], [1.0, 2], {"a": 1}]
 N_VALUES: list[t.Any] = [1, 1.0, 2, -1, 0.5, 0.1, 0.2, 0.7, 2.5, -0.25, 0, True, "1", None]
 SCALARS: list[t.Any] = ["x", "y", "1", 1, 1.0, 2, -1, 0, 0.5, 0.1, 2.5, True, False, None]
 ORDERED = [0, 1, 1.5, 2, -1, 0.5, "x", "y", "1"]
@@ -47,7 +50,7 @@ OPERATORS = ["eq", "ne", "lt", "lte", "gt", "gte", "in"]
 
 SETTINGS = settings(
     deadline=None,
-    max_examples=70,
+    max_examples=50,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -80,7 +83,9 @@ small_targets = st.integers(1, 4)
 fields = st.sampled_from(["n", "n", "n", "k"])
 
 
-def with_optional(draw: st.DrawFn, node: dict[str, t.Any], **options: st.SearchStrategy[t.Any]) -> dict[str, t.Any]:
+def with_optional(
+    draw: st.DrawFn, node: dict[str, t.Any], **options: st.SearchStrategy[t.Any]
+) -> dict[str, t.Any]:
     """Add each optional field half of the time (a filter only a third of the time,
     as it makes matches rarer)."""
     for name, strategy in options.items():
@@ -126,8 +131,10 @@ def _value_identity(value: t.Any) -> tuple[str, t.Any]:
 
 @st.composite
 def all_of_criteria(draw: st.DrawFn) -> dict[str, t.Any]:
-    candidates = ["x", "y", 1, 1.0, 2, 0.5, True, False]
-    values = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=3, unique_by=_value_identity))
+    candidates = ["x", "y", "1", 1, 1.0, 2, 0.5, True, False]
+    values = draw(
+        st.lists(st.sampled_from(candidates), min_size=1, max_size=3, unique_by=_value_identity)
+    )
     assert all(not json_equal(a, b) for i, a in enumerate(values) for b in values[i + 1 :])
     node = {"type": "all_of", "event": draw(event_types), "field": draw(fields), "values": values}
     return with_optional(draw, node, where=wheres)
@@ -164,7 +171,9 @@ LEAVES: dict[str, st.SearchStrategy[dict[str, t.Any]]] = {
 any_leaf = st.one_of(*LEAVES.values())
 
 
-def composite_of(children: st.SearchStrategy[dict[str, t.Any]]) -> st.SearchStrategy[dict[str, t.Any]]:
+def composite_of(
+    children: st.SearchStrategy[dict[str, t.Any]],
+) -> st.SearchStrategy[dict[str, t.Any]]:
     return st.builds(
         lambda kind, of: {"type": kind, "of": of},
         st.sampled_from(["all", "any"]),
@@ -173,7 +182,9 @@ def composite_of(children: st.SearchStrategy[dict[str, t.Any]]) -> st.SearchStra
 
 
 # at least two levels of all/any, up to three
-nested_criteria = composite_of(st.one_of(any_leaf, composite_of(st.one_of(any_leaf, composite_of(any_leaf)))))
+nested_criteria = composite_of(
+    st.one_of(any_leaf, composite_of(st.one_of(any_leaf, composite_of(any_leaf))))
+)
 CRITERIA = {**LEAVES, "nested": nested_criteria}
 
 
@@ -207,9 +218,11 @@ def event_lists(draw: st.DrawFn, now: dt.datetime) -> list[EventData]:
     pool = draw(timestamp_pools(now))
     attributes = st.fixed_dictionaries(
         {},
-        optional={"k": st.sampled_from(K_VALUES), "n": st.sampled_from(N_VALUES + [1, 2, 0.5])},
+        optional={"k": st.sampled_from(K_VALUES), "n": st.sampled_from([*N_VALUES, 1, 2, 0.5])},
     )
-    one_event = st.tuples(st.sampled_from(["a", "a", "b", "b", "c"]), st.sampled_from(pool), attributes)
+    one_event = st.tuples(
+        st.sampled_from(["a", "a", "b", "b", "c"]), st.sampled_from(pool), attributes
+    )
     # draw the length first: hypothesis' own list sizes favour very short lists
     specs = [draw(one_event) for _ in range(draw(st.integers(1, 25)))]
     return [
@@ -245,10 +258,12 @@ def tree(result: t.Any) -> dict[str, t.Any]:
 
 def split_into_batches(events: list[EventData], cuts: list[int]) -> list[list[EventData]]:
     bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
-    return [events[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [events[a:b] for a, b in itertools.pairwise(bounds)]
 
 
-def apply_checked(crit: t.Any, state: t.Any, batch: list[EventData], context: EvaluationContext) -> t.Any:
+def apply_checked(
+    crit: t.Any, state: t.Any, batch: list[EventData], context: EvaluationContext
+) -> t.Any:
     """Apply a batch, check the input state is left alone, store the result as JSON does."""
     before = copy.deepcopy(state)
     new_state = crit.apply(state, batch, context)
@@ -296,13 +311,59 @@ def test_batched_and_shuffled_application_matches_oracle(kind: str, data: st.Dat
     assert tree(crit.evaluate(state, context)) == expected(events)
 
 
+PROCESSING_DELAYS = [
+    dt.timedelta(0),
+    dt.timedelta(milliseconds=1),
+    dt.timedelta(hours=1),
+    dt.timedelta(days=1),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(CRITERIA))
+@settings(SETTINGS, max_examples=25)
+@given(data=st.data())
+def test_processing_at_later_moments_matches_oracle(kind: str, data: st.DataObject) -> None:
+    """Batches processed at increasing ``now``, each after its own events happened."""
+    criteria = data.draw(CRITERIA[kind], label="criteria")
+    final_now = data.draw(st.sampled_from(NOWS), label="final_now")
+    timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
+    events = data.draw(
+        st.permutations(data.draw(event_lists(final_now), label="events")), label="order"
+    )
+    goals = data.draw(completed_goal_maps, label="completed_goals")
+    cap = data.draw(max_occurrences, label="max_occurrences")
+    cuts = data.draw(st.lists(st.integers(0, 30), max_size=5), label="cuts")
+    crit = compile_criteria(criteria, max_occurrences=cap)
+
+    state = None
+    seen: list[EventData] = []
+    now = min(event.occurred_at for event in events)
+    for batch in split_into_batches(events, cuts):
+        latest = max(event.occurred_at for event in batch)
+        now = min(final_now, max(now, latest) + data.draw(st.sampled_from(PROCESSING_DELAYS)))
+        context = EvaluationContext(
+            now=now, timezone=timezone, completed_goals=goals, late_event_allowance=ALLOWANCE
+        )
+        state = apply_checked(crit, state, batch, context)
+        seen += batch
+        expected = oracle_evaluate(criteria, seen, now, timezone, goals, cap)
+        assert tree(crit.evaluate(state, context)) == tree(expected)
+
+    # and evaluated later still, when the windows ending now have moved on
+    context = EvaluationContext(
+        now=final_now, timezone=timezone, completed_goals=goals, late_event_allowance=ALLOWANCE
+    )
+    expected = oracle_evaluate(criteria, events, final_now, timezone, goals, cap)
+    assert tree(crit.evaluate(state, context)) == tree(expected)
+
+
 def walk(node: dict[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
     yield node
     for child in node.get("of", ()):
         yield from walk(child)
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None, max_examples=60)
 @given(criteria=st.one_of(any_leaf, nested_criteria))
 def test_event_types_and_goal_refs_list_what_the_tree_names(criteria: dict[str, t.Any]) -> None:
     crit = compile_criteria(criteria)
@@ -339,7 +400,10 @@ def test_apply_leaves_nested_input_state_untouched(data: st.DataObject) -> None:
 
 def renamed(event: EventData, index: int) -> EventData:
     return EventData(
-        id=f"second-{index}", type=event.type, occurred_at=event.occurred_at, attributes=event.attributes
+        id=f"second-{index}",
+        type=event.type,
+        occurred_at=event.occurred_at,
+        attributes=event.attributes,
     )
 
 

@@ -1,0 +1,101 @@
+"""The goal catalog: every goal with its compiled criteria, cached per process.
+
+Reading progress and processing batches both need every goal and its compiled criteria.
+Loading and compiling them each time costs more than the rest of a progress read, so
+the catalog keeps them and checks one cheap aggregate (the number of goals and their
+latest ``updated_at``) to know when to load them again.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session
+
+from .criteria import Criterion, compile_criteria
+from .models import Goal
+
+__all__ = ["CatalogGoal", "GoalCatalog"]
+
+_GOALS = cast(Table, Goal.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogGoal:
+    """A goal as stored, with its compiled criteria."""
+
+    id: int
+    key: str
+    name: str
+    points: int
+    repeatable: bool
+    max_awards: int | None
+    hidden: bool
+    assigned_only: bool
+    entity_type: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    archived: bool
+    criteria_hash: str
+    criterion: Criterion
+
+    @property
+    def most_awards(self) -> int | None:
+        """How many awards an entity can get (``None``: unlimited)."""
+        return self.max_awards if self.repeatable else 1
+
+
+class GoalCatalog:
+    """Goals of one app's database, reloaded when they change; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[Any, ...] | None = None
+        self._goals: tuple[CatalogGoal, ...] = ()
+        self._compiled: dict[tuple[int, str], Criterion] = {}
+
+    def goals(self, session: Session) -> tuple[CatalogGoal, ...]:
+        """Every goal, archived ones included, by id."""
+        version = tuple(
+            session.execute(select(func.count(_GOALS.c.id), func.max(_GOALS.c.updated_at))).one()
+        )
+        with self._lock:
+            if version == self._version:
+                return self._goals
+        goals = tuple(self._load(session))
+        with self._lock:
+            self._version, self._goals = version, goals
+        return goals
+
+    def _load(self, session: Session) -> list[CatalogGoal]:
+        loaded = []
+        for row in session.execute(select(_GOALS).order_by(_GOALS.c.id)):
+            most = row.max_awards if row.repeatable else 1
+            cache_key = (row.id, row.criteria_hash)
+            criterion = self._compiled.get(cache_key)
+            if criterion is None:
+                criterion = compile_criteria(row.criteria, max_occurrences=most)
+                self._compiled[cache_key] = criterion
+            loaded.append(
+                CatalogGoal(
+                    id=row.id,
+                    key=row.key,
+                    name=row.name,
+                    points=row.points,
+                    repeatable=row.repeatable,
+                    max_awards=row.max_awards,
+                    hidden=row.hidden,
+                    assigned_only=row.assigned_only,
+                    entity_type=row.entity_type,
+                    starts_at=row.starts_at,
+                    ends_at=row.ends_at,
+                    archived=row.archived_at is not None,
+                    criteria_hash=row.criteria_hash,
+                    criterion=criterion,
+                )
+            )
+        return loaded
