@@ -414,3 +414,16 @@ def test_several_workers_on_postgresql_award_once(
     with gamify_of(papp).state.transaction() as session:
         awards = session.execute(select(Award.goal_id, Award.entity_id, Award.occurrence)).all()
     assert len(awards) == len(set(awards)) > 0
+
+
+def test_track_outside_a_request_sends_at_once(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    gamify = gamify_of(papp)
+    event_id = gamify.track("login", "solo")
+    assert stream_total(redis_server, papp) == 1
+    assert gamify.progress("solo", "login-3").current == 0, "processed by workers, not inline"
+    workers.start("w1", "--burst").wait(timeout=60)
+    assert gamify.progress("solo", "login-3").current == 1
+    with gamify.state.transaction() as session:
+        assert session.get(Event, event_id) is not None

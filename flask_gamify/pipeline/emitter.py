@@ -66,15 +66,20 @@ class RedisEmitter:
         if time.monotonic() < self._down_until:
             self._keep(state, events, "Redis was unreachable moments ago")
             return
-        pipeline = self.client.pipeline(transaction=False)
-        for event in events:
-            shard = shard_for(event.entity_type, event.entity_id, self.keys.shards)
-            pipeline.xadd(self.keys.stream(shard), {FIELD: encode_event(event)})
         try:
-            pipeline.execute()
+            if len(events) == 1:  # the usual request: no pipeline object needed
+                self.client.xadd(self._stream(events[0]), {FIELD: encode_event(events[0])})
+            else:
+                pipeline = self.client.pipeline(transaction=False)
+                for event in events:
+                    pipeline.xadd(self._stream(event), {FIELD: encode_event(event)})
+                pipeline.execute()
         except redis.RedisError as error:
             self._down_until = time.monotonic() + self.breaker_seconds
             self._keep(state, events, str(error))
+
+    def _stream(self, event: TrackedEvent) -> str:
+        return self.keys.stream(shard_for(event.entity_type, event.entity_id, self.keys.shards))
 
     def _keep(self, state: GamifyState, events: Sequence[TrackedEvent], reason: str) -> None:
         try:
