@@ -61,7 +61,7 @@ def assign(
         else:
             existing = assignment
     assert existing is not None
-    return _view(existing, goal.key)
+    return AssignmentView.from_row(existing, goal.key)
 
 
 def _find(session: Session, goal_id: int, entity_type: str, entity_id: str) -> Assignment | None:
@@ -72,20 +72,6 @@ def _find(session: Session, goal_id: int, entity_type: str, entity_id: str) -> A
             Assignment.entity_id == entity_id,
         )
     ).scalar_one_or_none()
-
-
-def _view(assignment: Assignment, goal_key: str) -> AssignmentView:
-    return AssignmentView(
-        id=assignment.id,
-        goal=goal_key,
-        entity_type=assignment.entity_type,
-        entity=assignment.entity_id,
-        assigned_by=assignment.assigned_by,
-        assigned_by_type=assignment.assigned_by_type,
-        assigned_at=assignment.assigned_at,
-        due_at=assignment.due_at,
-        completed_at=assignment.completed_at,
-    )
 
 
 def assignments(
@@ -104,7 +90,7 @@ def assignments(
             Assignment.assigned_by_type == entity_type, Assignment.assigned_by == assigned_by
         )
     rows = session.execute(query.order_by(Assignment.assigned_at, Assignment.id))
-    return [_view(assignment, key) for assignment, key in rows]
+    return [AssignmentView.from_row(assignment, key) for assignment, key in rows]
 
 
 def notifications(

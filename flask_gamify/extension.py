@@ -209,7 +209,8 @@ def send_signals(app: Flask, result: BatchResult) -> None:
     """Send the signals of a committed batch, with ``app`` as sender."""
     for event in result.accepted:
         signals.event_tracked.send(app, event=event)
-    for change in result.changes:
+    # Progress views are built only when someone listens: most batches have no receiver.
+    for change in result.changes if signals.progress_changed.receivers else ():
         signals.progress_changed.send(
             app,
             goal=change.goal,

@@ -559,19 +559,7 @@ class BatchProcessor:
             .values(completed_at=now)
             .returning(_ASSIGNMENTS)
         ).first()
-        if completed is None:
-            return None
-        return AssignmentView(
-            id=completed.id,
-            goal=goal.key,
-            entity_type=completed.entity_type,
-            entity=completed.entity_id,
-            assigned_by=completed.assigned_by,
-            assigned_by_type=completed.assigned_by_type,
-            assigned_at=completed.assigned_at,
-            due_at=completed.due_at,
-            completed_at=completed.completed_at,
-        )
+        return None if completed is None else AssignmentView.from_row(completed, goal.key)
 
 
 def _notification(

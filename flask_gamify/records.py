@@ -179,6 +179,21 @@ class AssignmentView:
     due_at: datetime | None
     completed_at: datetime | None
 
+    @classmethod
+    def from_row(cls, row: Any, goal: str) -> AssignmentView:
+        """Build from a ``gamify_assignments`` row (ORM object or result row)."""
+        return cls(
+            id=row.id,
+            goal=goal,
+            entity_type=row.entity_type,
+            entity=row.entity_id,
+            assigned_by=row.assigned_by,
+            assigned_by_type=row.assigned_by_type,
+            assigned_at=row.assigned_at,
+            due_at=row.due_at,
+            completed_at=row.completed_at,
+        )
+
     @property
     def completed(self) -> bool:
         return self.completed_at is not None

@@ -221,10 +221,12 @@ class Sum(_Windowed):
         return {"items": kept, "occ": occurrences, "final": final}
 
     def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
-        """The sum of values with ``end - window < t <= end``."""
+        """The sum of values with ``end - window < t <= end`` (``entries`` sorted)."""
         assert self.window_ms is not None
-        start = end - self.window_ms
-        return sum((v for t, v in entries if start < t <= end), Fraction(0))
+        times = [t for t, _ in entries]
+        low = bisect_right(times, end - self.window_ms)
+        high = bisect_right(times, end)
+        return sum((v for _, v in entries[low:high]), Fraction(0))
 
     def _best_rolling_sum(
         self,
@@ -233,11 +235,23 @@ class Sum(_Windowed):
         up_to: int | None = None,
         after: int | None = None,
     ) -> Fraction:
-        """The largest rolling sum of windows ending at an entry (within the bounds)."""
-        ends = {
-            t for t, _ in entries if (up_to is None or t <= up_to) and (after is None or t > after)
-        }
-        return max((self._rolling_sum(entries, end) for end in ends), default=Fraction(0))
+        """The largest rolling sum of windows ending at an entry (within the bounds).
+
+        ``entries`` are sorted; prefix sums make each window's sum two look-ups.
+        """
+        assert self.window_ms is not None
+        times = [t for t, _ in entries]
+        prefix = [Fraction(0)]
+        for _, value in entries:
+            prefix.append(prefix[-1] + value)
+        best = Fraction(0)
+        for end in sorted(set(times)):
+            if (up_to is not None and end > up_to) or (after is not None and end <= after):
+                continue
+            low = bisect_right(times, end - self.window_ms)
+            high = bisect_right(times, end)
+            best = max(best, prefix[high] - prefix[low])
+        return best
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         state = state or {}
