@@ -110,6 +110,10 @@ class Drainer:
                         break  # another drain job took over the shard
                     continue
                 self.handle(entries)
+                if len(entries) < self.pipeline.batch_size:
+                    # Caught up: hand the worker back, so that it serves the other shards
+                    # in turn (it enqueues another drain job if this shard gets more).
+                    break
         finally:
             if holds_guard:
                 self.client.delete(self.guard)
