@@ -38,7 +38,7 @@ def insert_ignoring_conflicts(
         return []
     name = dialect_name(session)
     if name == "postgresql":
-        return _insert_from_arrays(session, table, rows, conflict_columns, returning)
+        return _insert_from_json(session, table, rows, conflict_columns, returning)
     if name != "sqlite":
         raise GamifyError(
             f"Flask-Gamify supports PostgreSQL and SQLite; the {name!r} database is not"
@@ -53,7 +53,7 @@ def insert_ignoring_conflicts(
     return []
 
 
-def _insert_from_arrays(
+def _insert_from_json(
     session: Session,
     table: Table,
     rows: Sequence[dict[str, Any]],
