@@ -17,6 +17,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from .criteria import Criterion, compile_criteria
+from .events import TrackedEvent
 from .models import Goal
 
 __all__ = ["CatalogGoal", "GoalCatalog"]
@@ -42,11 +43,22 @@ class CatalogGoal:
     archived: bool
     criteria_hash: str
     criterion: Criterion
+    #: 0 for goals without ``goal`` criteria, else one more than the goals they need:
+    #: processing goes level by level, so prerequisites complete first.
+    level: int
 
     @property
     def most_awards(self) -> int | None:
         """How many awards an entity can get (``None``: unlimited)."""
         return self.max_awards if self.repeatable else 1
+
+    def accepts(self, event: TrackedEvent) -> bool:
+        """Whether ``event`` can progress this goal (entity type, start and end)."""
+        if event.entity_type != self.entity_type:
+            return False
+        if self.starts_at is not None and event.occurred_at < self.starts_at:
+            return False
+        return self.ends_at is None or event.occurred_at < self.ends_at
 
 
 class GoalCatalog:
@@ -72,14 +84,27 @@ class GoalCatalog:
         return goals
 
     def _load(self, session: Session) -> list[CatalogGoal]:
-        loaded = []
-        for row in session.execute(select(_GOALS).order_by(_GOALS.c.id)):
-            most = row.max_awards if row.repeatable else 1
+        rows = session.execute(select(_GOALS).order_by(_GOALS.c.id)).all()
+        compiled = {}
+        for row in rows:
             cache_key = (row.id, row.criteria_hash)
-            criterion = self._compiled.get(cache_key)
-            if criterion is None:
-                criterion = compile_criteria(row.criteria, max_occurrences=most)
-                self._compiled[cache_key] = criterion
+            if cache_key not in self._compiled:
+                most = row.max_awards if row.repeatable else 1
+                self._compiled[cache_key] = compile_criteria(row.criteria, max_occurrences=most)
+            compiled[row.key] = self._compiled[cache_key]
+        active = {row.key for row in rows if row.archived_at is None}
+        levels: dict[str, int] = {}
+
+        def level_of(key: str, seen: frozenset[str] = frozenset()) -> int:
+            if key not in levels:
+                refs = compiled[key].goal_refs & active if key in active else frozenset()
+                refs = refs - seen - {key}
+                levels[key] = 1 + max((level_of(r, seen | {key}) for r in refs), default=-1)
+            return levels[key]
+
+        loaded = []
+        for row in rows:
+            criterion = compiled[row.key]
             loaded.append(
                 CatalogGoal(
                     id=row.id,
@@ -96,6 +121,7 @@ class GoalCatalog:
                     archived=row.archived_at is not None,
                     criteria_hash=row.criteria_hash,
                     criterion=criterion,
+                    level=level_of(row.key),
                 )
             )
         return loaded

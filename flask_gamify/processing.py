@@ -30,8 +30,8 @@ from sqlalchemy import Row, Table, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .catalog import GoalCatalog
-from .criteria import Criterion, Evaluation, EvaluationContext, EventData
+from .catalog import CatalogGoal, GoalCatalog
+from .criteria import Evaluation, EvaluationContext, EventData
 from .events import TrackedEvent
 from .models import Assignment, Award, Event, Notification, Progress, utcnow
 from .progress_rows import ProgressKey, lock_progress, write_progress
@@ -59,35 +59,6 @@ def criteria_hash(criteria: Mapping[str, Any], max_occurrences: int | None) -> s
         separators=(",", ":"),
     )
     return hashlib.sha256(document.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveGoal:
-    """A goal as the processor needs it: compiled, with its dependencies resolved."""
-
-    id: int
-    key: str
-    name: str
-    criterion: Criterion
-    criteria_hash: str
-    points: int
-    #: Most awards an entity can get (``None``: unlimited).
-    max_awards: int | None
-    assigned_only: bool
-    entity_type: str
-    starts_at: datetime | None
-    ends_at: datetime | None
-    #: Ids and keys of the goals referenced by ``goal`` criteria.
-    ref_ids: frozenset[int]
-    ref_keys: frozenset[str]
-    level: int
-
-    def accepts(self, event: TrackedEvent) -> bool:
-        if event.entity_type != self.entity_type:
-            return False
-        if self.starts_at is not None and event.occurred_at < self.starts_at:
-            return False
-        return self.ends_at is None or event.occurred_at < self.ends_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,42 +178,13 @@ class BatchProcessor:
 
     # -- goals -----------------------------------------------------------------------
 
-    def active_goals(self, session: Session) -> tuple[list[ActiveGoal], dict[str, int]]:
+    def active_goals(self, session: Session) -> tuple[list[CatalogGoal], dict[str, int]]:
         """Unarchived goals in dependency order, and the id of every goal key."""
         catalog = self.catalog.goals(session)
-        ids = {goal.key: goal.id for goal in catalog}
-        active = {goal.key: goal for goal in catalog if not goal.archived}
-        levels: dict[str, int] = {}
-
-        def level_of(key: str, seen: frozenset[str] = frozenset()) -> int:
-            if key not in levels:
-                goal = active.get(key)
-                refs = goal.criterion.goal_refs if goal else frozenset()
-                refs = refs - seen - {key}
-                levels[key] = 1 + max((level_of(r, seen | {key}) for r in refs), default=-1)
-            return levels[key]
-
-        goals = [
-            ActiveGoal(
-                id=goal.id,
-                key=goal.key,
-                name=goal.name,
-                criterion=goal.criterion,
-                criteria_hash=goal.criteria_hash,
-                points=goal.points,
-                max_awards=goal.most_awards,
-                assigned_only=goal.assigned_only,
-                entity_type=goal.entity_type,
-                starts_at=goal.starts_at,
-                ends_at=goal.ends_at,
-                ref_ids=frozenset(ids[r] for r in goal.criterion.goal_refs if r in ids),
-                ref_keys=goal.criterion.goal_refs,
-                level=level_of(goal.key),
-            )
-            for goal in active.values()
-        ]
-        goals.sort(key=lambda goal: (goal.level, goal.id))
-        return goals, ids
+        goals = sorted(
+            (goal for goal in catalog if not goal.archived), key=lambda goal: (goal.level, goal.id)
+        )
+        return goals, {goal.key: goal.id for goal in catalog}
 
     def context(self, now: datetime, completed: Mapping[str, int]) -> EvaluationContext:
         return EvaluationContext(
@@ -324,10 +266,10 @@ class BatchProcessor:
 
     @staticmethod
     def _pending(
-        goals: Sequence[ActiveGoal], events: Sequence[TrackedEvent]
+        goals: Sequence[CatalogGoal], events: Sequence[TrackedEvent]
     ) -> dict[ProgressKey, list[TrackedEvent]]:
         """The new events of each (goal, entity) they can progress."""
-        by_type: dict[str, list[ActiveGoal]] = defaultdict(list)
+        by_type: dict[str, list[CatalogGoal]] = defaultdict(list)
         for goal in goals:
             for event_type in goal.criterion.event_types:
                 by_type[event_type].append(goal)
@@ -342,7 +284,7 @@ class BatchProcessor:
         self,
         session: Session,
         pending: Mapping[ProgressKey, list[TrackedEvent]],
-        goals_by_id: Mapping[int, ActiveGoal],
+        goals_by_id: Mapping[int, CatalogGoal],
     ) -> dict[ProgressKey, list[EventData]]:
         """Engine events per key, without assigned-only goals the entity was not assigned,
         nor events from before the assignment."""
@@ -361,7 +303,7 @@ class BatchProcessor:
 
     @staticmethod
     def _triggered(
-        goals: Sequence[ActiveGoal],
+        goals: Sequence[CatalogGoal],
         level: int,
         awards: Sequence[AwardView],
         work: Mapping[ProgressKey, Any],
@@ -372,17 +314,21 @@ class BatchProcessor:
             awarded[(award.entity_type, award.entity)].add(award.goal)
         triggered = set()
         for goal in goals:
-            if goal.level != level or not goal.ref_keys:
+            if goal.level != level or not goal.criterion.goal_refs:
                 continue
             for entity, keys in awarded.items():
                 key = (goal.id, *entity)
-                if goal.ref_keys & keys and goal.entity_type == entity[0] and key not in work:
+                if (
+                    goal.criterion.goal_refs & keys
+                    and goal.entity_type == entity[0]
+                    and key not in work
+                ):
                     triggered.add(key)
         return triggered
 
     def _evaluate(
         self,
-        goal: ActiveGoal,
+        goal: CatalogGoal,
         key: ProgressKey,
         slot: _Slot,
         events: list[EventData],
@@ -396,8 +342,8 @@ class BatchProcessor:
         state = goal.criterion.apply(old_state, events, context) if events else old_state
         evaluation = goal.criterion.evaluate(state, context)
         earned = evaluation.occurrences
-        if goal.max_awards is not None:
-            earned = min(earned, goal.max_awards)
+        if goal.most_awards is not None:
+            earned = min(earned, goal.most_awards)
         before = slot.times_completed
         times = max(before, earned)
         if state == slot.state and evaluation.percent == slot.percent and times == before:
@@ -450,13 +396,14 @@ class BatchProcessor:
         self,
         session: Session,
         work: Iterable[ProgressKey],
-        goals: Sequence[ActiveGoal],
+        goals: Sequence[CatalogGoal],
         keys_by_id: Mapping[int, str],
     ) -> dict[EntityKey, dict[str, int]]:
         """Awards per referenced goal for the batch's entities, if any goal has ``goal``
         criteria; kept up to date in memory as the batch awards more."""
         completed: dict[EntityKey, dict[str, int]] = defaultdict(dict)
-        ref_ids = set().union(*(goal.ref_ids for goal in goals))
+        ids = {key: goal_id for goal_id, key in keys_by_id.items()}
+        ref_ids = {ids[ref] for goal in goals for ref in goal.criterion.goal_refs if ref in ids}
         if not ref_ids:
             return completed
         rows = session.execute(
@@ -481,7 +428,7 @@ class BatchProcessor:
         self,
         session: Session,
         awards: list[dict[str, Any]],
-        goals_by_id: Mapping[int, ActiveGoal],
+        goals_by_id: Mapping[int, CatalogGoal],
         completed: dict[EntityKey, dict[str, int]],
         result: BatchResult,
         notifications: list[dict[str, Any]],
@@ -546,7 +493,7 @@ class BatchProcessor:
                         )
 
     def _complete_assignment(
-        self, session: Session, goal: ActiveGoal, row: Row[Any], now: datetime
+        self, session: Session, goal: CatalogGoal, row: Row[Any], now: datetime
     ) -> AssignmentView | None:
         completed = session.execute(
             update(_ASSIGNMENTS)
