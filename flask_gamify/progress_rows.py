@@ -10,13 +10,13 @@ SQLite runs in-process, where plain statements and ``executemany`` are cheap.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
-from .models import Progress
+from .models import Progress, naive_utc
 from .sql import dialect_name, insert_ignoring_conflicts, json_rows
 
 __all__ = ["ProgressKey", "lock_progress", "write_progress"]
@@ -116,7 +116,7 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
         return
     if dialect_name(session) == "postgresql":
         session.execute(
-            _UPDATE_POSTGRESQL, {"rows": json_rows(updates), "updated_at": _naive_utc(now)}
+            _UPDATE_POSTGRESQL, {"rows": json_rows(updates), "updated_at": naive_utc(now)}
         )
         return
     session.execute(
@@ -142,10 +142,3 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
             for row in updates
         ],
     )
-
-
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    """How gamify stores times: UTC without a zone (see ``models.UTCDateTime``)."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Table, text
@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .errors import GamifyError
+from .models import naive_utc
 
 #: PostgreSQL SQLSTATEs that mean "run the transaction again".
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -89,10 +90,7 @@ def json_rows(rows: Sequence[dict[str, Any]]) -> str:
 
 def _json_time(value: Any) -> str:
     if isinstance(value, datetime):
-        moment: datetime = value
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return moment.isoformat()
+        return naive_utc(value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

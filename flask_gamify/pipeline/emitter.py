@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..events import TrackedEvent
 from ..models import Outbox, utcnow
-from .streams import FIELD, StreamKeys, encode_event, shard_for
+from .streams import FIELD, StreamKeys, encode_event
 
 if TYPE_CHECKING:
     from ..extension import GamifyState
@@ -68,18 +68,21 @@ class RedisEmitter:
             return
         try:
             if len(events) == 1:  # the usual request: no pipeline object needed
-                self.client.xadd(self._stream(events[0]), {FIELD: encode_event(events[0])})
+                self.client.xadd(
+                    self.keys.stream_for(events[0].entity_type, events[0].entity_id),
+                    {FIELD: encode_event(events[0])},
+                )
             else:
                 pipeline = self.client.pipeline(transaction=False)
                 for event in events:
-                    pipeline.xadd(self._stream(event), {FIELD: encode_event(event)})
+                    pipeline.xadd(
+                        self.keys.stream_for(event.entity_type, event.entity_id),
+                        {FIELD: encode_event(event)},
+                    )
                 pipeline.execute()
         except redis.RedisError as error:
             self._down_until = time.monotonic() + self.breaker_seconds
             self._keep(state, events, str(error))
-
-    def _stream(self, event: TrackedEvent) -> str:
-        return self.keys.stream(shard_for(event.entity_type, event.entity_id, self.keys.shards))
 
     def _keep(self, state: GamifyState, events: Sequence[TrackedEvent], reason: str) -> None:
         try:

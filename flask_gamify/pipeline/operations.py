@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -112,8 +113,6 @@ def replay_dead_letters(pipeline: Pipeline, ids: list[str] | None) -> int:
 
 def _with_id(letter: DeadLetter) -> str:
     """Keep the event id a raw entry was given, so a replay stays idempotent."""
-    import json
-
     try:
         data = json.loads(letter.event)
     except ValueError:

@@ -38,6 +38,10 @@ class StreamKeys:
     def stream(self, shard: int) -> str:
         return f"{self.prefix}:events:{shard}"
 
+    def stream_for(self, entity_type: str, entity_id: str) -> str:
+        """The stream of the shard an entity's events go to."""
+        return self.stream(shard_for(entity_type, entity_id, self.shards))
+
     def streams(self) -> list[str]:
         return [self.stream(shard) for shard in range(self.shards)]
 
@@ -59,8 +63,10 @@ def shard_for(entity_type: str, entity_id: str, shards: int) -> int:
     return zlib.crc32(f"{entity_type}:{entity_id}".encode()) % shards
 
 
-def encode_event(event: TrackedEvent) -> str:
-    return json.dumps(event.to_dict(), separators=(",", ":"))
+def encode_event(event: TrackedEvent | dict[str, Any]) -> str:
+    """The ``event`` field of a stream entry, from an event or its :meth:`to_dict` form."""
+    data = event.to_dict() if isinstance(event, TrackedEvent) else event
+    return json.dumps(data, separators=(",", ":"))
 
 
 def decode_event(

@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 
 from ..models import Outbox
 from . import drain
-from .streams import FIELD, GROUP
+from .streams import FIELD, GROUP, encode_event
 
 if TYPE_CHECKING:
     from ..extension import GamifyState
@@ -112,25 +112,16 @@ def relay_outbox(state: GamifyState, client: redis.Redis) -> int:
         rows = session.execute(query).scalars().all()
         if not rows:
             return 0
-        from .streams import shard_for
-
         pipe = client.pipeline(transaction=False)
         for row in rows:
-            event = row.event
-            shard = shard_for(event["entity_type"], event["entity"], pipeline.keys.shards)
-            pipe.xadd(pipeline.keys.stream(shard), {FIELD: _json(event)})
+            stream = pipeline.keys.stream_for(row.event["entity_type"], row.event["entity"])
+            pipe.xadd(stream, {FIELD: encode_event(row.event)})
         pipe.execute()
         # Deleted only after Redis has them: a crash in between re-sends, and the event
         # ledger drops the duplicates.
         session.execute(delete(Outbox).where(Outbox.id.in_([row.id for row in rows])))
     logger.info("Relayed %d event(s) from the outbox to Redis.", len(rows))
     return len(rows)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, separators=(",", ":"))
 
 
 class GamifyWorker(SimpleWorker):
