@@ -9,6 +9,7 @@ Responses are the records' ``to_dict()`` forms, described by the ``*Out`` schema
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from typing import Any
 
@@ -24,8 +25,22 @@ from ..models import (
 
 #: Text without NUL characters (which databases refuse), as a JSON Schema pattern.
 NO_NUL = "^[^\\u0000]*$"
+#: Blank characters, spelled out: JSON Schema's ``\\s`` (ECMA) and Python's differ
+#: (U+0085 and U+001C-U+001F are blank in Python only, U+FEFF in ECMA only), and the
+#: server must refuse exactly what the OpenAPI document says it refuses.
+_BLANK = (
+    "\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+)
 #: Text with a visible character and without NUL characters.
-VISIBLE_NO_NUL = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+VISIBLE_NO_NUL = f"^[^\\u0000]*[^{_BLANK}\\u0000][^\\u0000]*$"
+_VISIBLE = re.compile(VISIBLE_NO_NUL)
+
+
+def is_visible(text: str) -> bool:
+    """Whether ``text`` matches :data:`VISIBLE_NO_NUL` (the server's check of it)."""
+    return _VISIBLE.match(text) is not None
+
 
 #: Largest and default page size of lists.
 MAX_PAGE_SIZE = 200
@@ -47,7 +62,7 @@ class EntityId(fields.Field[str]):
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValidationError("Must be the entity's id, a string or an integer.")
         text = str(value)
-        if not text.strip() or len(text) > ENTITY_LENGTH:
+        if not is_visible(text) or len(text) > ENTITY_LENGTH:
             raise ValidationError(f"Must be 1 to {ENTITY_LENGTH} characters long.")
         return text
 

@@ -136,7 +136,7 @@ def check_entity(entity_type: str, entity: str) -> None:
         errors["entity_type"] = [f"Must be at most {ENTITY_TYPE_LENGTH} characters long."]
     if len(entity) > ENTITY_LENGTH:
         errors["entity"] = [f"Must be at most {ENTITY_LENGTH} characters long."]
-    if not entity.strip() or not entity_type.strip():
+    if not schemas.is_visible(entity) or not schemas.is_visible(entity_type):
         errors["entity"] = ["Must not be blank."]
     if errors:
         raise ApiError(422, "The entity in the URL is invalid.", errors=errors)
