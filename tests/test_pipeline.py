@@ -378,9 +378,15 @@ def test_redis_memory_stays_bounded(
             timeout=10,
             message="entries were deleted",
         )
-        # Compare quiet moments: no drain job queued or holding a shard's guard.
+        # Compare quiet moments: no drain job queued, running or holding a shard's guard
+        # (a finishing job's hash and registries are RQ's transient bookkeeping).
         wait_for(
-            lambda: not client.keys("gamify:drain:*") and client.llen("rq:queue:gamify") == 0,
+            lambda: (
+                not client.keys("gamify:drain:*")
+                and client.llen("rq:queue:gamify") == 0
+                and not client.keys("rq:job:*")
+                and not client.keys("rq:wip:*")
+            ),
             timeout=20,
             message="the drain jobs finished",
         )
