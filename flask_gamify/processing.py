@@ -33,10 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from .catalog import CatalogGoal, GoalCatalog
 from .criteria import Evaluation, EvaluationContext, EventData
 from .events import TrackedEvent
+from .failures import attempts_allowed
 from .models import Assignment, Award, Event, Notification, Progress, utcnow
 from .progress_rows import ProgressKey, lock_progress, write_progress
 from .records import AssignmentView, AwardView, ProgressView
-from .sql import attempts_allowed, insert_ignoring_conflicts
+from .sql import insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 

@@ -9,16 +9,13 @@ from typing import Any
 
 from sqlalchemy import Column, Table, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .errors import GamifyError
 from .models import naive_utc
 
+
 #: PostgreSQL SQLSTATEs that mean "run the transaction again".
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-
-
 def dialect_name(session: Session) -> str:
     return session.get_bind().dialect.name
 
@@ -92,18 +89,3 @@ def _json_time(value: Any) -> str:
     if isinstance(value, datetime):
         return naive_utc(value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def attempts_allowed(error: DBAPIError) -> int:
-    """How many times a transaction that failed with ``error`` may be run in all.
-
-    Deadlocks and serialisation failures (PostgreSQL) are worth several attempts; a
-    busy SQLite database already waited for its busy timeout, so it gets one more; any
-    other error, none.
-    """
-    original = error.orig
-    if getattr(original, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-        return 5
-    if "database is locked" in str(original):
-        return 2
-    return 1

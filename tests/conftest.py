@@ -22,8 +22,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
+from pipeline_app import DATABASE, REDIS, create_app
+from pipeline_support import Workers
 from sqlalchemy import String, create_engine, make_url, text
 from sqlalchemy.orm import Mapped, mapped_column
+from workload import GOALS
 
 from flask_gamify import Gamify
 
@@ -110,8 +113,10 @@ def client(app: Flask) -> FlaskClient:
 class RedisServer:
     """A private ``redis-server`` on a free port, which tests may stop and restart."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, durable: bool = False) -> None:
         self.directory = directory
+        #: Append every write to an fsynced log, so that a restart loses nothing.
+        self.durable = durable
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -132,7 +137,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.durable else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.directory),
             ],
@@ -178,3 +185,37 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, message: str) -> A
         if time.monotonic() > deadline:
             pytest.fail(f"Timed out after {timeout} s waiting until {message}.")
         time.sleep(0.05)
+
+
+# -- the Redis pipeline with worker subprocesses (helpers in pipeline_support.py) ----
+
+
+@pytest.fixture
+def pipeline_env(
+    database_url: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    env = {DATABASE: database_url, REDIS: redis_server.url}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def papp(pipeline_env: dict[str, str]) -> Iterator[Flask]:
+    app = create_app()
+    gamify = app.extensions["gamify"].extension
+    with app.app_context():
+        gamify.drop_all()
+        gamify.create_all()
+        gamify.define_goals(GOALS)
+        yield app
+        gamify.drop_all()
+        for engine in app.extensions["sqlalchemy"].engines.values():
+            engine.dispose()
+
+
+@pytest.fixture
+def workers(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    started = Workers(pipeline_env, tmp_path)
+    yield started
+    started.stop_all()

@@ -7,14 +7,19 @@ Configured from the environment, so that ``flask --app pipeline_app gamify worke
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Flask, request
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event as sqlalchemy_event
 
 from flask_gamify import Gamify, tracks
 
 DATABASE = "GAMIFY_PIPELINE_TEST_DATABASE"
 REDIS = "GAMIFY_PIPELINE_TEST_REDIS"
+#: Events whose attributes contain this text make the database statement that carries
+#: them fail, as a bug triggered by one event would (tests of poison isolation).
+POISON = "GAMIFY_PIPELINE_TEST_POISON"
 
 
 def create_app() -> Flask:
@@ -22,7 +27,7 @@ def create_app() -> Flask:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ[DATABASE],
         GAMIFY_REDIS_URL=os.environ[REDIS],
-        GAMIFY_CLAIM_IDLE="1s",
+        GAMIFY_CLAIM_IDLE=os.environ.get("GAMIFY_PIPELINE_TEST_CLAIM_IDLE", "1s"),
         GAMIFY_MAX_ATTEMPTS=2,
         GAMIFY_BATCH_SIZE=int(os.environ.get("GAMIFY_PIPELINE_TEST_BATCH", "50")),
         GAMIFY_DRAIN_SECONDS=5,
@@ -30,6 +35,16 @@ def create_app() -> Flask:
     )
     db = SQLAlchemy(app)
     gamify = Gamify(app, db=db)
+
+    marker = os.environ.get(POISON)
+    if marker:
+        with app.app_context():
+            engine = gamify.state.engine
+
+        @sqlalchemy_event.listens_for(engine, "before_cursor_execute")
+        def fail_on_marker(_conn: Any, _cursor: Any, _sql: str, parameters: Any, *_: Any) -> None:
+            if marker in repr(parameters):
+                raise ValueError(f"an event carries {marker!r}")
 
     @gamify.entity_loader
     def header_user() -> str | None:

@@ -7,142 +7,29 @@ Each test starts its own ``redis-server`` (``redis_server`` fixture) and runs
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import RedisServer, wait_for
 from flask import Flask
-from pipeline_app import DATABASE, REDIS, create_app
+from pipeline_support import (
+    Workers,
+    emit,
+    expected_snapshot,
+    gamify_of,
+    logged_events,
+    stream_total,
+)
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
-from workload import GOALS, make_events, snapshot
+from workload import make_events, snapshot
 
-from flask_gamify import Gamify
-from flask_gamify.events import TrackedEvent, make_event
+from flask_gamify.events import make_event
 from flask_gamify.models import Award, Event, Outbox
 from flask_gamify.pipeline.streams import FIELD, encode_event, shard_for
-
-TESTS = Path(__file__).parent
-
-
-class Workers:
-    """Worker subprocesses of one test; all stopped at the end."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = {**os.environ, **env}
-        self.logs = logs
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, *extra: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "flask",
-                    "--app",
-                    "pipeline_app",
-                    "gamify",
-                    "worker",
-                    "--name",
-                    name,
-                    *extra,
-                ],
-                cwd=TESTS,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append(process)
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
-
-
-@pytest.fixture
-def pipeline_env(
-    database_url: str, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    env = {DATABASE: database_url, REDIS: redis_server.url}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
-
-
-@pytest.fixture
-def papp(pipeline_env: dict[str, str]) -> Iterator[Flask]:
-    app = create_app()
-    gamify = app.extensions["gamify"].extension
-    with app.app_context():
-        gamify.drop_all()
-        gamify.create_all()
-        gamify.define_goals(GOALS)
-        yield app
-        gamify.drop_all()
-        for engine in app.extensions["sqlalchemy"].engines.values():
-            engine.dispose()
-
-
-@pytest.fixture
-def workers(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(pipeline_env, tmp_path)
-    yield started
-    started.stop_all()
-
-
-def gamify_of(app: Flask) -> Gamify:
-    extension: Gamify = app.extensions["gamify"].extension
-    return extension
-
-
-def expected_snapshot(events: list[TrackedEvent], tmp_path: Path) -> dict[str, Any]:
-    """The progress inline processing gives for ``events`` (the oracle)."""
-    from flask_sqlalchemy import SQLAlchemy
-
-    app = Flask("expected")
-    app.config.update(
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'expected.db'}",
-        GAMIFY_TIMEZONE="America/New_York",
-    )
-    gamify = Gamify(app, db=SQLAlchemy(app))
-    with app.app_context():
-        gamify.create_all()
-        gamify.define_goals(GOALS)
-        gamify.state.processor.process(events)
-        result = snapshot(gamify, {event.entity_id for event in events})
-        app.extensions["sqlalchemy"].engine.dispose()
-    return result
-
-
-def logged_events(app: Flask) -> int:
-    with gamify_of(app).state.transaction() as session:
-        return int(session.execute(select(func.count()).select_from(Event)).scalar_one())
-
-
-def stream_total(redis_server: RedisServer, app: Flask) -> int:
-    client = redis_server.client()
-    return sum(
-        int(client.xlen(stream)) for stream in app.extensions["gamify"].pipeline.keys.streams()
-    )
-
-
-def emit(app: Flask, events: list[TrackedEvent]) -> None:
-    """Emit events the way the app does outside requests (one pipelined round trip)."""
-    app.extensions["gamify"].submit(events)
 
 
 def test_events_flow_through_redis_to_progress(

@@ -6,10 +6,21 @@ a worker that dies stays pending and is claimed by the next drain once it has be
 for ``GAMIFY_CLAIM_IDLE``: at-least-once delivery, with the event ledger turning it into
 exactly-once effect. Entries are acknowledged and deleted only after the batch's
 transaction commits.
+
+Failures are sorted by :func:`flask_gamify.failures.is_transient`:
+
+* an entry that cannot be decoded or validated is dead-lettered at once, alone;
+* a transient failure (Redis or the database unavailable, read-only, busy) stops the
+  job: its entries stay pending, and the worker retries them with backoff
+  (:mod:`.outages`), reading this consumer's own pending entries first;
+* any other failure may be poison: the batch is split in halves until the failing
+  events are alone, so every other event is processed; a failing event is retried up
+  to ``GAMIFY_MAX_ATTEMPTS`` times, then dead-lettered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from flask import current_app
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ..errors import EventError
 from ..events import TrackedEvent
+from ..failures import describe_error, is_transient
 from ..models import utcnow
+from . import outages
 from .streams import FIELD, GROUP, decode_event
 
 if TYPE_CHECKING:
@@ -35,9 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["Drainer", "drain_shard", "ensure_groups"]
 
 logger = logging.getLogger("flask_gamify")
-
-#: Database errors that mean "the database is unavailable", not "this event is bad".
-_OUTAGES = (OperationalError, InterfaceError)
 
 Entry = tuple[str, dict[bytes, bytes]]
 
@@ -85,16 +93,19 @@ class Drainer:
         self.stream = self.pipeline.keys.stream(self.shard)
         self.guard = self.pipeline.keys.guard(self.shard)
         self.consumer = consumer_name()
-        self.counts = {"processed": 0, "batches": 0, "dead_lettered": 0, "retried": 0}
+        self.counts = {"processed": 0, "batches": 0, "dead_lettered": 0, "retried": 0, "outages": 0}
 
     def run(self) -> dict[str, int]:
-        ensure_groups(self.client, [self.stream])
         deadline = time.monotonic() + self.pipeline.drain_seconds
         holds_guard = True
         try:
+            ensure_groups(self.client, [self.stream])
+            # Entries this worker was given before and left pending (an outage, a retry)
+            # come first, without waiting for GAMIFY_CLAIM_IDLE.
+            entries = self._read_own_pending()
             while not stop_requested and time.monotonic() < deadline:
                 self.client.expire(self.guard, self.pipeline.guard_ttl)
-                entries = self._claim_stale() or self._read_new()
+                entries = entries or self._claim_stale() or self._read_new()
                 if not entries:
                     # Hand over: release the guard, then look once more, so that an event
                     # added in between is never stranded without a drain job.
@@ -108,16 +119,38 @@ class Drainer:
                     )
                     if not holds_guard:
                         break  # another drain job took over the shard
+                    entries = []
                     continue
                 self.handle(entries)
-                if len(entries) < self.pipeline.batch_size:
+                caught_up = len(entries) < self.pipeline.batch_size
+                entries = []
+                if caught_up:
                     # Caught up: hand the worker back, so that it serves the other shards
                     # in turn (it enqueues another drain job if this shard gets more).
                     break
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            # Unavailable, not bad: the entries stay pending for this consumer, and the
+            # worker drains this shard again once its backoff allows.
+            outages.current.of(error).failed(error)
+            outages.current.retry_shards.add(self.shard)
+            self.counts["outages"] = 1
+        else:
+            outages.current.retry_shards.discard(self.shard)
         finally:
             if holds_guard:
-                self.client.delete(self.guard)
+                with contextlib.suppress(redis.RedisError):  # it expires within guard_ttl
+                    self.client.delete(self.guard)
         return self.counts
+
+    def _read_own_pending(self) -> list[Entry]:
+        response = self.client.xreadgroup(
+            GROUP, self.consumer, {self.stream: "0"}, count=self.pipeline.batch_size
+        )
+        if not response:
+            return []
+        return [(_text(entry_id), fields) for entry_id, fields in response[0][1] if fields]
 
     def _claim_stale(self) -> list[Entry]:
         """Entries delivered to a consumer that died (idle for GAMIFY_CLAIM_IDLE)."""
@@ -142,61 +175,74 @@ class Drainer:
     def handle(self, entries: list[Entry]) -> None:
         """Process a batch; acknowledge what is done, dead-letter what cannot be."""
         self.counts["batches"] += 1
-        now = utcnow()
         events: list[tuple[str, TrackedEvent]] = []
         for entry_id, fields in entries:
             payload = fields.get(FIELD.encode(), b"")
             try:
-                event = decode_event(payload, entry_id, self.shard, self.state.limits, now)
-            except (ValueError, TypeError, EventError) as error:
-                # No number of attempts fixes a malformed event: dead-letter it now.
-                self.dead_letter(entry_id, payload, f"Malformed event: {error}", attempts=1)
+                event = decode_event(payload, entry_id, self.shard, self.state.limits)
+            except Exception as error:
+                # Decoding depends on the entry alone (any failure: malformed JSON, JSON
+                # nested too deep, an invalid event): no attempt fixes it.
+                self.dead_letter(entry_id, payload, f"Malformed event: {describe_error(error)}", 1)
                 continue
             events.append((entry_id, event))
+        self._process_isolating(events)
+
+    def _process_isolating(self, events: list[tuple[str, TrackedEvent]]) -> None:
+        """Process ``events``; if that fails, split them to isolate the failing ones."""
         if not events:
             return
         try:
-            self._process([event for _, event in events])
-        except _OUTAGES:
-            raise
-        except Exception:
+            result = self.state.processor.process([event for _, event in events])
+        except Exception as error:
+            if is_transient(error):
+                raise
+            if len(events) == 1:
+                self._failed(*events[0], error)
+                return
             logger.warning(
-                "A batch of shard %d failed; processing its events one by one.",
+                "A batch of %d events of shard %d failed (%s); splitting it to isolate the"
+                " failing event.",
+                len(events),
                 self.shard,
-                exc_info=True,
+                describe_error(error),
             )
-            self._process_one_by_one(events)
+            middle = len(events) // 2
+            self._process_isolating(events[:middle])
+            self._process_isolating(events[middle:])
             return
+        outages.current.database.recovered()
         self.acknowledge([entry_id for entry_id, _ in events])
         self.counts["processed"] += len(events)
+        self._send_signals(result)
 
-    def _process(self, events: list[TrackedEvent]) -> None:
+    def _send_signals(self, result: Any) -> None:
         from ..extension import send_signals
 
-        result = self.state.processor.process(events)
-        send_signals(current_app._get_current_object(), result)  # type: ignore[attr-defined]
+        try:
+            send_signals(current_app._get_current_object(), result)  # type: ignore[attr-defined]
+        except Exception:
+            # The batch is committed and acknowledged: a failing receiver must not make
+            # the events look unprocessed.
+            logger.exception("A signal receiver failed after a batch of shard %d.", self.shard)
 
-    def _process_one_by_one(self, events: list[tuple[str, TrackedEvent]]) -> None:
-        for entry_id, event in events:
-            try:
-                self._process([event])
-            except _OUTAGES:
-                raise
-            except Exception as error:
-                attempts = int(
-                    self.client.hincrby(self.pipeline.keys.attempts(self.shard), entry_id, 1)
-                )
-                if attempts >= self.pipeline.max_attempts:
-                    payload = json.dumps(event.to_dict(), separators=(",", ":"))
-                    self.dead_letter(
-                        entry_id, payload, f"{type(error).__name__}: {error}", attempts=attempts
-                    )
-                else:
-                    # Left pending: claimed again once idle for GAMIFY_CLAIM_IDLE.
-                    self.counts["retried"] += 1
-                continue
-            self.acknowledge([entry_id])
-            self.counts["processed"] += 1
+    def _failed(self, entry_id: str, event: TrackedEvent, error: Exception) -> None:
+        attempts = int(self.client.hincrby(self.pipeline.keys.attempts(self.shard), entry_id, 1))
+        if attempts >= self.pipeline.max_attempts:
+            payload = json.dumps(event.to_dict(), separators=(",", ":"))
+            self.dead_letter(entry_id, payload, describe_error(error), attempts)
+        else:
+            # Left pending: retried by the next drain of this worker, or by another
+            # worker once idle for GAMIFY_CLAIM_IDLE.
+            logger.warning(
+                "Event %s of shard %d failed (attempt %d of %d): %s",
+                event.id,
+                self.shard,
+                attempts,
+                self.pipeline.max_attempts,
+                describe_error(error),
+            )
+            self.counts["retried"] += 1
 
     def acknowledge(self, entry_ids: list[str]) -> None:
         """XACK and XDEL (bounded memory), and forget failed attempts."""
@@ -206,9 +252,7 @@ class Drainer:
         pipe.hdel(self.pipeline.keys.attempts(self.shard), *entry_ids)
         pipe.execute()
 
-    def dead_letter(
-        self, entry_id: str, payload: bytes | str, error: str, *, attempts: int
-    ) -> None:
+    def dead_letter(self, entry_id: str, payload: bytes | str, error: str, attempts: int) -> None:
         """Move an entry to the dead-letter stream, where operators can inspect it."""
         logger.error("Dead-lettered entry %s of shard %d: %s", entry_id, self.shard, error)
         record: dict[str, Any] = {

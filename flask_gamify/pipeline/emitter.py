@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import redis
@@ -63,32 +64,44 @@ class RedisEmitter:
         """XADD every event to its shard in one round trip; the outbox if that fails."""
         if not events:
             return
+        # The events were validated with this host's clock; workers judge their
+        # occurred_at against this moment, never against their own clocks.
+        received_at = utcnow()
         if time.monotonic() < self._down_until:
-            self._keep(state, events, "Redis was unreachable moments ago")
+            self._keep(state, events, received_at, "Redis was unreachable moments ago")
             return
         try:
             if len(events) == 1:  # the usual request: no pipeline object needed
                 self.client.xadd(
                     self.keys.stream_for(events[0].entity_type, events[0].entity_id),
-                    {FIELD: encode_event(events[0])},
+                    {FIELD: encode_event(events[0], received_at=received_at)},
                 )
             else:
                 pipeline = self.client.pipeline(transaction=False)
                 for event in events:
                     pipeline.xadd(
                         self.keys.stream_for(event.entity_type, event.entity_id),
-                        {FIELD: encode_event(event)},
+                        {FIELD: encode_event(event, received_at=received_at)},
                     )
                 pipeline.execute()
         except redis.RedisError as error:
             self._down_until = time.monotonic() + self.breaker_seconds
-            self._keep(state, events, str(error))
+            self._keep(state, events, received_at, str(error))
 
-    def _keep(self, state: GamifyState, events: Sequence[TrackedEvent], reason: str) -> None:
+    def _keep(
+        self,
+        state: GamifyState,
+        events: Sequence[TrackedEvent],
+        received_at: datetime,
+        reason: str,
+    ) -> None:
+        stamp = received_at.isoformat()
         try:
             with state.transaction() as session:
-                now = utcnow()
-                session.add_all(Outbox(event=event.to_dict(), created_at=now) for event in events)
+                session.add_all(
+                    Outbox(event={**event.to_dict(), "received_at": stamp}, created_at=received_at)
+                    for event in events
+                )
         except SQLAlchemyError:
             logger.exception(
                 "Flask-Gamify lost %d event(s): Redis is unreachable (%s) and the outbox"

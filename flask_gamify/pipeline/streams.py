@@ -6,9 +6,15 @@ Any client can emit events with plain Redis commands::
 
 Each shard is a stream ``<prefix>:events:<shard>`` (``GAMIFY_STREAM_PREFIX``, default
 ``gamify``) with one field, ``event``, holding a JSON object with the keys ``type``,
-``entity`` (required), ``entity_type``, ``attributes``, ``id`` and ``occurred_at``
-(optional). Any shard works; :func:`shard_for` spreads entities evenly and keeps one
-entity's events together.
+``entity`` (required), ``entity_type``, ``attributes``, ``id``, ``occurred_at`` and
+``received_at`` (optional). Any shard works; :func:`shard_for` spreads entities evenly
+and keeps one entity's events together.
+
+Whether ``occurred_at`` lies too far in the future is decided once, against the moment
+the event was accepted: ``received_at`` when the sender gives it (Flask-Gamify's own
+emitter does, after validating the event with its own clock), otherwise the time Redis
+added the entry. Workers never judge it by their own clocks, so clock skew between
+hosts never turns a valid event into a dead letter.
 """
 
 from __future__ import annotations
@@ -63,30 +69,47 @@ def shard_for(entity_type: str, entity_id: str, shards: int) -> int:
     return zlib.crc32(f"{entity_type}:{entity_id}".encode()) % shards
 
 
-def encode_event(event: TrackedEvent | dict[str, Any]) -> str:
-    """The ``event`` field of a stream entry, from an event or its :meth:`to_dict` form."""
+_FIELDS = frozenset(
+    {"type", "entity", "entity_type", "attributes", "id", "occurred_at", "received_at"}
+)
+
+
+def encode_event(
+    event: TrackedEvent | dict[str, Any], *, received_at: datetime | None = None
+) -> str:
+    """The ``event`` field of a stream entry, from an event or its :meth:`to_dict` form.
+
+    :param received_at: when the event was accepted (validated); see the module docs.
+    """
     data = event.to_dict() if isinstance(event, TrackedEvent) else event
+    if received_at is not None:
+        data = {**data, "received_at": received_at.isoformat()}
     return json.dumps(data, separators=(",", ":"))
 
 
 def decode_event(
-    payload: bytes | str, entry_id: str, shard: int, limits: EventLimits, now: datetime
+    payload: bytes | str, entry_id: str, shard: int, limits: EventLimits
 ) -> TrackedEvent:
     """Validate a stream entry's event; raises :class:`~flask_gamify.EventError` or
     :class:`ValueError` for malformed JSON.
 
     Entries without an ``id`` get one derived from the shard and entry id, and entries
-    without ``occurred_at`` take the time Redis added them.
+    without ``occurred_at`` take the time Redis added them. ``occurred_at`` may lie at
+    most ``GAMIFY_MAX_FUTURE`` after ``received_at`` (or the time Redis added the entry).
     """
     data: Any = json.loads(payload)
     if not isinstance(data, dict):
         raise ValueError("The event must be a JSON object.")
-    unknown = set(data) - {"type", "entity", "entity_type", "attributes", "id", "occurred_at"}
+    unknown = set(data) - _FIELDS
     if unknown:
         raise ValueError(f"Unknown event field(s): {', '.join(sorted(unknown))}.")
+    added = datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
+    received_at = added
+    if data.get("received_at") is not None:
+        received_at = _parse_received_at(data["received_at"])
     occurred_at = data.get("occurred_at")
     if occurred_at is None:
-        occurred_at = datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
+        occurred_at = added
     return make_event(
         data.get("type"),
         data.get("entity"),
@@ -95,5 +118,17 @@ def decode_event(
         event_id=data.get("id") or f"redis-{shard}-{entry_id}",
         occurred_at=occurred_at,
         limits=limits,
-        now=now,
+        now=received_at,
     )
+
+
+def _parse_received_at(value: Any) -> datetime:
+    moment = (
+        datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+    )
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(
+            "received_at: Must be an ISO 8601 date and time with a UTC offset, such as"
+            " '2026-11-25T14:30:00Z'."
+        )
+    return moment

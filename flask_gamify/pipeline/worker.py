@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import delete, select
 
+from ..failures import is_transient
 from ..models import Outbox
-from . import drain
+from . import drain, outages
 from .streams import FIELD, GROUP, encode_event
 
 if TYPE_CHECKING:
@@ -82,11 +84,18 @@ def shard_backlog(client: redis.Redis, pipeline: Pipeline) -> list[dict[str, Any
     return shards
 
 
-def enqueue_drains(client: redis.Redis, pipeline: Pipeline, queue: Queue) -> list[dict[str, Any]]:
-    """Enqueue a drain job for every shard that needs one; return the shard backlog."""
+def enqueue_drains(
+    client: redis.Redis, pipeline: Pipeline, queue: Queue, retry: Collection[int] = ()
+) -> list[dict[str, Any]]:
+    """Enqueue a drain job for every shard that needs one; return the shard backlog.
+
+    :param retry: shards whose last drain stopped at an outage, with entries left
+        pending for this worker: they are drained again even though nothing is new.
+    """
     backlog = shard_backlog(client, pipeline)
     for shard in backlog:
-        if shard["guarded"] or not (shard["undelivered"] or shard["stale"]):
+        needed = shard["undelivered"] or shard["stale"] or shard["shard"] in retry
+        if shard["guarded"] or not needed:
             continue
         if client.set(pipeline.keys.guard(shard["shard"]), "1", nx=True, ex=pipeline.guard_ttl):
             queue.enqueue(
@@ -125,7 +134,12 @@ def relay_outbox(state: GamifyState, client: redis.Redis) -> int:
 
 
 class GamifyWorker(SimpleWorker):
-    """An RQ worker for Flask-Gamify; create it through ``flask gamify worker``."""
+    """An RQ worker for Flask-Gamify; create it through ``flask gamify worker``.
+
+    It outlives outages: when Redis or the database becomes unavailable, it logs one
+    line, backs off (:mod:`.outages`) and carries on when they are back, instead of
+    exiting or failing a job per attempt.
+    """
 
     def __init__(self, *args: Any, gamify_state: GamifyState, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,6 +149,7 @@ class GamifyWorker(SimpleWorker):
         self.pipeline = pipeline
         # Drain jobs go to the queue this worker listens on (--queue), so it runs them.
         self.gamify_queue: Queue = self.queues[0]
+        self.outages = outages.current
         self._outbox_checked = 0.0
 
     def request_stop(self, signum: Any, frame: Any) -> None:
@@ -147,19 +162,84 @@ class GamifyWorker(SimpleWorker):
     ) -> Any:
         idle_since = time.monotonic()
         while True:
+            if not self._wait_out_outages():
+                return None  # a warm shutdown was requested while waiting
             self._relay_outbox()
             try:
-                backlog = enqueue_drains(self.connection, self.pipeline, self.gamify_queue)
+                backlog = enqueue_drains(
+                    self.connection,
+                    self.pipeline,
+                    self.gamify_queue,
+                    retry=self.outages.retry_shards,
+                )
+                self._redis_recovered()
+                result = super().dequeue_job_and_maintain_ttl(None)
             except redis.RedisError as error:
-                # Unreachable, full (OOM) or read-only: keep running and look again soon.
-                logger.error("Flask-Gamify worker cannot use Redis: %s", error)
-                backlog = []
-            result = super().dequeue_job_and_maintain_ttl(None)
+                self.outages.redis.failed(error)
+                continue
             if result is not None or timeout is None:
                 return result
             if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 return None
             self._wait_for_events(backlog)
+
+    def _wait_out_outages(self) -> bool:
+        """Sleep through the backoff of an ongoing outage; ``False`` if asked to stop."""
+        while (wait := self.outages.wait_seconds()) > 0:
+            if drain.stop_requested:
+                return False
+            time.sleep(min(wait, 0.25))
+        return not drain.stop_requested
+
+    def _redis_recovered(self) -> None:
+        if self.outages.redis.down:
+            self.outages.redis.recovered()
+            # A Redis restarted without persistence forgot this worker: register again,
+            # so that `rq info` and `flask gamify status` see it.
+            if not self.connection.exists(self.key):
+                self.register_birth()  # type: ignore[no-untyped-call]
+
+    # RQ's work loop exits on any Redis error outside dequeueing (its bookkeeping of a
+    # job, heartbeats, suspension checks, maintenance). A drain job's entries are safe
+    # in Redis until acknowledged, so the worker notes the outage and carries on.
+
+    def execute_job(self, job: Any, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        except redis.RedisError as error:
+            self.outages.redis.failed(error)
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().heartbeat(*args, **kwargs)
+        except redis.RedisError as error:
+            self.outages.redis.failed(error)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except redis.RedisError as error:
+            self.outages.redis.failed(error)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        except redis.RedisError as error:
+            self.outages.redis.failed(error)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        except redis.RedisError as error:
+            logger.warning("Flask-Gamify worker: could not unregister from Redis: %s", error)
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        # RQ's command channel retries every 2 s and logs each attempt; the main loop
+        # already reports the outage once.
+        if isinstance(exc, redis.ConnectionError):
+            time.sleep(2.0)
+        else:
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
     def _wait_for_events(self, backlog: list[dict[str, Any]]) -> None:
         """Block until an event arrives on a shard nobody drains, or a short timeout."""
@@ -173,8 +253,8 @@ class GamifyWorker(SimpleWorker):
                 self.pipeline.worker_client.xread(watched, count=1, block=IDLE_BLOCK_MS)
             else:
                 time.sleep(IDLE_BLOCK_MS / 1000)
-        except redis.RedisError:
-            time.sleep(IDLE_BLOCK_MS / 1000)
+        except redis.RedisError as error:
+            self.outages.redis.failed(error)
 
     def _relay_outbox(self) -> None:
         if time.monotonic() - self._outbox_checked < OUTBOX_INTERVAL:
@@ -183,7 +263,8 @@ class GamifyWorker(SimpleWorker):
         try:
             while relay_outbox(self.gamify_state, self.connection) == OUTBOX_BATCH:
                 pass
-        except redis.RedisError as error:
-            logger.warning("Could not relay the outbox yet: %s", error)
-        except Exception:
-            logger.exception("Could not relay the outbox.")
+        except Exception as error:
+            if not is_transient(error):
+                logger.exception("Could not relay the outbox.")
+            else:
+                self.outages.of(error).failed(error)
