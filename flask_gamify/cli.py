@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
+import redis
 from flask.cli import AppGroup
 
 from .api.cli import keys_group
 from .errors import GamifyError
 from .extension import get_state
+from .failures import is_transient
 from .goals import dump_goals, read_goals_file
 from .pipeline.settings import Pipeline
 
@@ -124,12 +127,23 @@ def worker_command(
     from rq import Queue
 
     from .pipeline.drain import ensure_groups
+    from .pipeline.outages import current
     from .pipeline.worker import GamifyWorker
 
     state = get_state()
     pipeline = _pipeline()
     connection = pipeline.worker_client
-    ensure_groups(connection, pipeline.keys.streams())
+    while True:  # a worker started before Redis waits for it
+        try:
+            ensure_groups(connection, pipeline.keys.streams())
+        except redis.RedisError as error:
+            if not is_transient(error):
+                raise click.ClickException(f"Redis refused the worker: {error}") from error
+            current.redis.failed(error)
+            time.sleep(current.redis.wait_seconds())
+            continue
+        current.redis.recovered()
+        break
     queue = Queue(queue_name or pipeline.queue_name, connection=connection)
     worker = GamifyWorker([queue], connection=connection, name=name, gamify_state=state)
     worker.work(

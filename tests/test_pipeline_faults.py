@@ -323,3 +323,25 @@ def test_workers_with_a_clock_behind_keep_every_event(
     letters = dead_letters(redis_server)
     assert len(letters) == 1 and "raw-future" in letters[0]["event"], letters
     assert "in the future" in letters[0]["error"]
+
+
+def test_a_worker_started_before_redis_waits_for_it(
+    papp: Flask, workers: Workers, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    worker = workers.start("early")
+    wait_for(
+        lambda: "Redis is unavailable" in workers.log("early"),
+        timeout=30,
+        message="the worker said it waits for Redis",
+    )
+    assert worker.poll() is None, workers.log("early")
+    redis_server.start()
+    gamify_of(papp).track("login", "early-bird")
+    wait_for(
+        lambda: gamify_of(papp).progress("early-bird", "login-3").current == 1,
+        timeout=30,
+        message="the worker processed an event once Redis was up",
+    )
+    log = workers.log("early")
+    assert "Traceback" not in log and log.count("Redis is back after") == 1, log
