@@ -291,6 +291,13 @@ def test_the_worker_outlives_a_redis_restart_in_the_middle_of_a_drain(
                 timeout=15,
                 message="the worker is registered again",
             )
+            client = durable_redis.client()
+            wait_for(
+                lambda: client.zcard("rq:wip:gamify") == 0,
+                timeout=30,
+                message="no drain job is left registered as started (abandoned later)",
+            )
+            assert failed_rq_jobs(durable_redis) == 0
             log = started.log("w1")
             assert "Traceback" not in log, log
             assert log.count("Redis is unavailable") == 1, log

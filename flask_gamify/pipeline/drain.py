@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ..extension import GamifyState
     from .settings import Pipeline
 
-__all__ = ["Drainer", "drain_shard", "ensure_groups"]
+__all__ = ["Drainer", "consumer_name", "drain_shard", "ensure_groups", "release_guard"]
 
 logger = logging.getLogger("flask_gamify")
 
@@ -55,6 +55,17 @@ stop_requested = False
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+_RELEASE_GUARD = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def release_guard(client: redis.Redis, guard: str, owner: str) -> None:
+    """Delete a shard's guard if ``owner`` holds it (never another worker's)."""
+    client.eval(_RELEASE_GUARD, 1, guard, owner)
 
 
 def ensure_groups(client: redis.Redis, streams: Sequence[str]) -> None:
@@ -99,6 +110,8 @@ class Drainer:
         deadline = time.monotonic() + self.pipeline.drain_seconds
         holds_guard = True
         try:
+            # The guard names the worker running the drain, which releases it.
+            self.client.set(self.guard, self.consumer, ex=self.pipeline.guard_ttl)
             ensure_groups(self.client, [self.stream])
             # Entries this worker was given before and left pending (an outage, a retry)
             # come first, without waiting for GAMIFY_CLAIM_IDLE.
@@ -109,13 +122,15 @@ class Drainer:
                 if not entries:
                     # Hand over: release the guard, then look once more, so that an event
                     # added in between is never stranded without a drain job.
-                    self.client.delete(self.guard)
+                    release_guard(self.client, self.guard, self.consumer)
                     entries = self._read_new()
                     if not entries:
                         break
                     self.handle(entries)
                     holds_guard = bool(
-                        self.client.set(self.guard, "1", nx=True, ex=self.pipeline.guard_ttl)
+                        self.client.set(
+                            self.guard, self.consumer, nx=True, ex=self.pipeline.guard_ttl
+                        )
                     )
                     if not holds_guard:
                         break  # another drain job took over the shard
@@ -141,7 +156,7 @@ class Drainer:
         finally:
             if holds_guard:
                 with contextlib.suppress(redis.RedisError):  # it expires within guard_ttl
-                    self.client.delete(self.guard)
+                    release_guard(self.client, self.guard, self.consumer)
         return self.counts
 
     def _read_own_pending(self) -> list[Entry]:

@@ -97,7 +97,8 @@ def enqueue_drains(
         needed = shard["undelivered"] or shard["stale"] or shard["shard"] in retry
         if shard["guarded"] or not needed:
             continue
-        if client.set(pipeline.keys.guard(shard["shard"]), "1", nx=True, ex=pipeline.guard_ttl):
+        guard = pipeline.keys.guard(shard["shard"])
+        if client.set(guard, drain.consumer_name(), nx=True, ex=pipeline.guard_ttl):
             queue.enqueue(
                 drain.drain_shard,
                 shard["shard"],
@@ -151,6 +152,9 @@ class GamifyWorker(SimpleWorker):
         self.gamify_queue: Queue = self.queues[0]
         self.outages = outages.current
         self._outbox_checked = 0.0
+        #: Jobs whose bookkeeping Redis lost: removed once it is back, so that RQ's
+        #: maintenance does not report them as abandoned (failed) jobs later.
+        self._interrupted_jobs: list[Any] = []
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         # Drain jobs check this between batches: finish the batch in hand, then stop.
@@ -166,13 +170,13 @@ class GamifyWorker(SimpleWorker):
                 return None  # a warm shutdown was requested while waiting
             self._relay_outbox()
             try:
+                self._redis_recovered()
                 backlog = enqueue_drains(
                     self.connection,
                     self.pipeline,
                     self.gamify_queue,
                     retry=self.outages.retry_shards,
                 )
-                self._redis_recovered()
                 result = super().dequeue_job_and_maintain_ttl(None)
             except redis.RedisError as error:
                 self.outages.redis.failed(error)
@@ -192,12 +196,21 @@ class GamifyWorker(SimpleWorker):
         return not drain.stop_requested
 
     def _redis_recovered(self) -> None:
+        """After a Redis outage, tidy up what it interrupted (raises while still down)."""
         if self.outages.redis.down:
-            self.outages.redis.recovered()
             # A Redis restarted without persistence forgot this worker: register again,
             # so that `rq info` and `flask gamify status` see it.
             if not self.connection.exists(self.key):
                 self.register_birth()  # type: ignore[no-untyped-call]
+            for job in self._interrupted_jobs:
+                job.delete(remove_from_queue=False)
+            self._interrupted_jobs.clear()
+            # Guards this worker could not release while Redis was away.
+            for shard in self.outages.retry_shards:
+                drain.release_guard(
+                    self.connection, self.pipeline.keys.guard(shard), drain.consumer_name()
+                )
+            self.outages.redis.recovered()
 
     # RQ's work loop exits on any Redis error outside dequeueing (its bookkeeping of a
     # job, heartbeats, suspension checks, maintenance). A drain job's entries are safe
@@ -208,6 +221,7 @@ class GamifyWorker(SimpleWorker):
             super().execute_job(job, queue)
         except redis.RedisError as error:
             self.outages.redis.failed(error)
+            self._interrupted_jobs.append(job)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:
         try:
