@@ -71,6 +71,8 @@ def refuse_cross_site_requests() -> None:
     """
     if request.method not in STATE_CHANGING_METHODS or _has_bearer_key():
         return
+    if request.endpoint == f"{request.blueprint}.unmatched":
+        return  # no route takes it: answered 404 or 405, and nothing changes
     if request.is_json or get_state().extension._api_authorizer is None:
         return
     raise ApiError(
