@@ -266,7 +266,11 @@ def authorize(
                 f"The API key {key.name!r} lacks the {action!r} scope needed to"
                 f" {_describe(action, None)}; create a key with that scope.",
             )
-        caller = Caller(ApiPrincipal(scopes=key.scopes, owner=key.owner), key=key)
+        caller = Caller(
+            ApiPrincipal(scopes=key.scopes, owner=key.owner),
+            key=key,
+            default_entity_type=state.default_entity_type,
+        )
         if entity is not None:
             caller.check_entity(*entity)
         if goal_key is not None:
@@ -320,6 +324,6 @@ def _describe(action: str, goal: GoalView | None) -> str:
     return f"{what} ({goal.key!r})" if goal is not None else what
 
 
-def with_owner(goal: GoalView, owner: object) -> GoalView:
+def with_owner(goal: GoalView, owner: str | None) -> GoalView:
     """``goal`` as it would be with another ``owner`` (to ask who may author that)."""
-    return dataclasses.replace(goal, owner=owner)  # type: ignore[arg-type]
+    return dataclasses.replace(goal, owner=owner)
