@@ -19,10 +19,12 @@ from .errors import (
     InvalidInputError,
 )
 from .extension import Gamify
+from .principal import ApiPrincipal
 from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
 from .tracking import tracks
 
 __all__ = [
+    "ApiPrincipal",
     "AssignmentError",
     "AssignmentView",
     "AwardView",

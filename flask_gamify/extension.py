@@ -27,6 +27,7 @@ from .events import EventLimits, TrackedEvent, make_event
 from .models import Base, Event, Goal, utcnow
 from .pipeline.settings import Pipeline
 from .pipeline.streams import StreamKeys
+from .principal import ApiPrincipal
 from .processing import BatchProcessor, BatchResult
 from .records import AssignmentView, AwardView, GoalView, NotificationView
 from .tracking import EntityLoader, SignalBridge, current_entity, tracks
@@ -38,8 +39,9 @@ __all__ = ["Gamify", "GamifyState"]
 
 logger = logging.getLogger("flask_gamify")
 F = TypeVar("F", bound=Callable[..., Any])
-#: ``authorizer(action, goal_or_None) -> bool`` (see :meth:`Gamify.api_authorizer`).
-ApiAuthorizer = Callable[[str, GoalView | None], bool]
+#: ``authorizer(action, goal_or_None) -> bool | ApiPrincipal`` (see
+#: :meth:`Gamify.api_authorizer`).
+ApiAuthorizer = Callable[[str, GoalView | None], bool | ApiPrincipal | None]
 
 #: Every configuration key and its default (see the configuration docs).
 DEFAULTS: dict[str, Any] = {
@@ -433,8 +435,12 @@ class Gamify:
         It is called as ``authorizer(action, goal)`` for every API request, with the
         scope-like action (``"events:write"``, ``"goals:read"``, ``"goals:write"``,
         ``"progress:read"``) and the :class:`GoalView` concerned, when there is one. Return
-        ``True`` to allow; ``False`` answers 403. It may read ``flask.request`` (headers,
-        session) and abort with 401 itself.
+        ``True`` to allow without restriction; ``False`` (or ``None``) answers 403; an
+        :class:`ApiPrincipal` allows, as a caller bound to a goal owner and/or an entity
+        (see the REST API's authorization model). It may read ``flask.request`` (headers,
+        session) and abort with 401 itself. It may also be called to decide what to show
+        (``"goals:write"`` on a hidden goal, to know whether to list it); there, an abort
+        counts as a refusal.
         """
         self._api_authorizer = authorizer
         return authorizer

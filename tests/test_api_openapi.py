@@ -55,6 +55,9 @@ def test_every_operation_documents_its_errors(client: FlaskClient) -> None:
                 assert {"401", "403"} <= codes, (method, path)
             if "requestBody" in operation:
                 assert {"400", "413", "415", "422"} <= codes, (method, path)
+            if operation["security"] and method in {"post", "put", "patch", "delete"}:
+                # Without a bearer key, a state-changing request needs JSON (CSRF).
+                assert "415" in codes, (method, path)
     assert set(document["components"]["responses"]) >= {"Error401", "Error422", "Error413"}
 
 

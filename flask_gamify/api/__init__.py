@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from .auth import refuse_cross_site_requests
 from .errors import register_error_handlers
 from .keys import ApiKey
-from .openapi import build_spec, render_docs_page
+from .openapi import DOCS_PAGE_POLICY, build_spec, render_docs_page
 from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, check_request
 
 __all__ = ["ApiKey", "create_blueprint"]
@@ -35,7 +36,9 @@ def docs_page() -> Response:
         int(config["GAMIFY_MAX_BATCH"]),
         int(config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
     )
-    return Response(render_docs_page(document, url_for(".openapi")), mimetype="text/html")
+    response = Response(render_docs_page(document, url_for(".openapi")), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = DOCS_PAGE_POLICY
+    return response
 
 
 def index() -> Response:
@@ -43,10 +46,26 @@ def index() -> Response:
     return jsonify(openapi=url_for(".openapi"), docs=url_for(".docs"))
 
 
+#: Sent with every answer of the API: JSON is data, never a page to render or sniff.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def add_security_headers(response: Response) -> Response:
+    """``nosniff`` on every answer, and a policy that lets nothing load or frame it.
+
+    The docs page sets its own (narrow) policy; ``setdefault`` keeps it.
+    """
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Content-Security-Policy", API_POLICY)
+    return response
+
+
 def create_blueprint() -> Blueprint:
     """A new blueprint serving the REST API (registered by :meth:`Gamify.init_app`)."""
     blueprint = Blueprint("gamify_api", __name__)
+    blueprint.before_request(refuse_cross_site_requests)
     blueprint.before_request(check_request)
+    blueprint.after_request(add_security_headers)
     for rule, endpoint, view_class in ROUTES:
         blueprint.add_url_rule(rule, view_func=view_class.as_view(endpoint))
     blueprint.add_url_rule("/", "index", index)

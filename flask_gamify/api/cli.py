@@ -24,22 +24,29 @@ def keys_group() -> None:
     required=True,
     help=f"Comma- or space-separated scopes among: {', '.join(SCOPES)}.",
 )
-def create_command(name: str, scopes: str) -> None:
+@click.option(
+    "--owner",
+    default=None,
+    help="Bind the key to this goal owner: it reads and writes only goals whose owner"
+    " is OWNER, and creates goals for OWNER. Without it, the key acts on every goal.",
+)
+def create_command(name: str, scopes: str, owner: str | None) -> None:
     """Create a key named NAME and print it (it is shown only this once)."""
     wanted = [scope for scope in scopes.replace(",", " ").split() if scope]
     try:
         with get_state().transaction() as session:
-            view, token = create_key(session, name, wanted)
+            view, token = create_key(session, name, wanted, owner=owner)
     except GamifyError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Created the API key {view.name!r} with scopes {', '.join(view.scopes)}.")
+    bound = f", bound to the owner {view.owner!r}" if view.owner is not None else ""
+    click.echo(f"Created the API key {view.name!r} with scopes {', '.join(view.scopes)}{bound}.")
     click.echo("Store it now; it cannot be shown again:")
     click.echo(token)
 
 
 @keys_group.command("list")
 def list_command() -> None:
-    """List keys: name, prefix, scopes, status and last use."""
+    """List keys: name, prefix, scopes, owner, status and last use."""
     with get_state().transaction() as session:
         keys = list_keys(session)
     if not keys:
@@ -47,7 +54,8 @@ def list_command() -> None:
     for key in keys:
         status = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never used"
-        click.echo(f"{key.name}\t{key.prefix}\t{' '.join(key.scopes)}\t{status}\t{used}")
+        owner = f"owner {key.owner}" if key.owner is not None else "any owner"
+        click.echo(f"{key.name}\t{key.prefix}\t{' '.join(key.scopes)}\t{owner}\t{status}\t{used}")
 
 
 @keys_group.command("revoke")

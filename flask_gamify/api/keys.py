@@ -1,5 +1,9 @@
 """API keys: high-entropy bearer tokens, stored as SHA-256 hashes, with scopes.
 
+A key may be bound to an *owner* (``flask gamify keys create --owner alice``): it then
+reads and writes only the goals whose ``owner`` is that one (see
+:mod:`flask_gamify.api.auth`). An unbound key acts on every goal.
+
 A key looks like ``gmf_3k9x2b7q_<43 random characters>``. The part up to the second
 underscore is its *prefix*: stored in clear, shown by ``flask gamify keys list`` and
 used to find the row; the whole key is only ever stored as a hash, and compared with
@@ -19,7 +23,7 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..errors import GamifyError
-from ..models import Base, utcnow
+from ..models import ENTITY_LENGTH, Base, utcnow
 
 __all__ = [
     "SCOPES",
@@ -59,6 +63,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     #: Space-separated scopes.
     scopes: Mapped[str] = mapped_column(String(200))
+    #: The goal owner the key is bound to (``None``: every goal); as long as a goal's.
+    owner: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
@@ -74,6 +80,8 @@ class ApiKeyView:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    #: The goal owner the key is bound to, or ``None`` for a key that acts on every goal.
+    owner: str | None = None
 
     @property
     def revoked(self) -> bool:
@@ -88,6 +96,7 @@ def _view(key: ApiKey) -> ApiKeyView:
         created_at=key.created_at,
         revoked_at=key.revoked_at,
         last_used_at=key.last_used_at,
+        owner=key.owner,
     )
 
 
@@ -106,11 +115,31 @@ def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(scope for scope in SCOPES if scope in scopes)
 
 
-def create_key(session: Session, name: str, scopes: list[str]) -> tuple[ApiKeyView, str]:
-    """Create a key; return its view and the key itself (shown once, never stored)."""
+def check_owner(owner: str) -> str:
+    """Validate the owner a key is bound to; raise :class:`GamifyError` naming the fix."""
+    if not isinstance(owner, str) or not owner.strip() or len(owner) > ENTITY_LENGTH:
+        raise GamifyError(
+            f"A key's owner must be 1 to {ENTITY_LENGTH} characters long and not blank: the"
+            " 'owner' of the goals the key may act on."
+        )
+    if "\x00" in owner:
+        raise GamifyError("A key's owner may not contain NUL characters.")
+    return owner
+
+
+def create_key(
+    session: Session, name: str, scopes: list[str], *, owner: str | None = None
+) -> tuple[ApiKeyView, str]:
+    """Create a key; return its view and the key itself (shown once, never stored).
+
+    :param owner: bind the key to this goal owner: it then reads and writes only goals
+        whose ``owner`` is this one. ``None`` (the default): every goal.
+    """
     if not 1 <= len(name) <= NAME_LENGTH or not name.strip():
         raise GamifyError(f"A key name must be 1 to {NAME_LENGTH} characters long.")
     ordered = check_scopes(scopes)
+    if owner is not None:
+        check_owner(owner)
     if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
         raise GamifyError(f"A key named {name!r} exists already; choose another name.")
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -121,6 +150,7 @@ def create_key(session: Session, name: str, scopes: list[str]) -> tuple[ApiKeyVi
         prefix=prefix,
         key_hash=_hash(token),
         scopes=" ".join(ordered),
+        owner=owner,
         created_at=utcnow(),
     )
     session.add(key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import html
 from typing import Any
 
@@ -13,18 +15,22 @@ from marshmallow import Schema
 from . import schemas
 from .keys import SCOPES
 
-__all__ = ["build_spec", "render_docs_page"]
+__all__ = ["DOCS_PAGE_POLICY", "build_spec", "render_docs_page"]
 
 OPENAPI_VERSION = "3.0.3"
 
 _ERRORS = {
     400: "The body is not valid JSON.",
     401: "No API key, or an unknown or revoked one.",
-    403: "The API key lacks the scope (or the authorizer refused).",
-    404: "No such goal.",
+    403: "The API key lacks the scope (or the authorizer refused); an owner-bound caller"
+    " set another `owner`; a caller bound to an entity asked about another entity; an"
+    " owner-bound caller asked for an entity's notifications.",
+    404: "No such goal, or one the caller may not see (another owner's goal for an"
+    " owner-bound key, a hidden goal it may not author): the same answer.",
     409: "Conflict: the goal exists already, or cannot be assigned.",
     413: "The body or the batch is too large.",
-    415: "The body is not JSON (send Content-Type: application/json).",
+    415: "The body is not JSON (send Content-Type: application/json). Without a bearer"
+    " key, every POST, PUT, PATCH and DELETE needs a JSON content type (CSRF protection).",
     422: "Invalid input; `errors` names each bad field.",
     500: "Unexpected error (logged on the server).",
 }
@@ -62,6 +68,9 @@ _GOAL_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": schemas.NO_NUL},
     "description": "The goal's key.",
 }
+
+
+_STATE_CHANGING = frozenset({"post", "put", "patch", "delete"})
 
 
 def _json(schema: Any) -> dict[str, Any]:
@@ -124,6 +133,9 @@ def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]
         info={
             "description": "Goals, events and progress. Authenticate with"
             " `Authorization: Bearer <key>` (create keys with `flask gamify keys create`)."
+            " A key bound to an owner (`--owner`) acts only on that owner's goals; other"
+            " goals, and hidden goals a caller may not author, answer 404 like unknown"
+            " ones. Without a bearer key, state-changing requests need a JSON content type."
             f" Request bodies may have at most {max_body} bytes.",
         },
         servers=[{"url": server_url}],
@@ -188,6 +200,14 @@ def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]
         )
 
     def path(rule: str, **operations: dict[str, Any]) -> None:
+        for method, operation in operations.items():
+            if method in _STATE_CHANGING and operation["security"]:
+                # Without a bearer key, a request with no JSON content type is refused.
+                responses = operation["responses"]
+                responses.setdefault("415", {"$ref": "#/components/responses/Error415"})
+                operation["responses"] = dict(
+                    sorted(responses.items(), key=lambda item: int(item[0]))
+                )
         spec.path(path=rule, operations=operations)
 
     path(
@@ -348,6 +368,16 @@ def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]
     return document
 
 
+#: The docs page's only style; the page has no script and loads nothing.
+_DOCS_STYLE = "body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}"
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_DOCS_STYLE.encode()).digest()).decode()
+#: The docs page's Content-Security-Policy: nothing but its own inline style (by hash).
+DOCS_PAGE_POLICY = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none';"
+    " form-action 'none'; frame-ancestors 'none'"
+)
+
+
 def render_docs_page(document: dict[str, Any], spec_url: str) -> str:
     """A self-contained HTML page listing every operation (no assets from elsewhere)."""
     rows = []
@@ -366,7 +396,7 @@ def render_docs_page(document: dict[str, Any], spec_url: str) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Flask-Gamify REST API</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}</style></head>"
+        f"<style>{_DOCS_STYLE}</style></head>"
         "<body><h1>Flask-Gamify REST API</h1>"
         f"<p>Base URL: <code>{html.escape(document['servers'][0]['url'])}</code>."
         f" The full description is the <a href='{html.escape(spec_url)}'>OpenAPI"

@@ -15,8 +15,9 @@ from ..errors import EventError, GoalNotFound
 from ..events import TrackedEvent, make_event
 from ..extension import Gamify, GamifyState, get_state
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
+from ..records import GoalView
 from . import schemas
-from .auth import authorize
+from .auth import Caller, authorize, with_owner
 from .errors import ApiError
 
 __all__ = ["ROUTES", "check_request"]
@@ -256,46 +257,77 @@ def _goal_location(key: str) -> str:
 
 class GoalsView(MethodView):
     def get(self) -> Response:
-        authorize("goals:read")
+        caller = authorize("goals:read")
         args = query(schemas.GoalListArgs())
-        goals = _extension().goals(
-            include_archived=args["archived"],
-            owner=args.get("owner"),
-            entity_type=args.get("entity_type"),
-        )
+        owner = args.get("owner")
+        if caller.owner is not None and owner not in (None, caller.owner):
+            goals: list[GoalView] = []
+        else:
+            goals = _extension().goals(
+                include_archived=args["archived"],
+                owner=caller.owner if caller.owner is not None else owner,
+                entity_type=args.get("entity_type"),
+            )
         if args["archived"]:
             goals = [goal for goal in goals if goal.archived]
+        goals = [goal for goal in goals if caller.may_read(goal)]
         return page(args, lambda _: goals, lambda goal: goal.to_dict())
 
     def post(self) -> tuple[Response, int, dict[str, str]]:
-        authorize("goals:write")
+        caller = authorize("goals:write")
         body = json_body()
         if not isinstance(body, Mapping):
             raise ApiError(422, "The goal must be a JSON object.")
+        definition = dict(body)
+        if caller.owner is not None:
+            if "owner" in definition and definition["owner"] != caller.owner:
+                raise _not_your_owner(caller.owner)
+            definition["owner"] = caller.owner
         extension = _extension()
-        key = body.get("key")
+        key = definition.get("key")
         if isinstance(key, str):
             try:
                 existing = extension.goal(key)
             except GoalNotFound:
                 pass
             else:
+                if not caller.may_read(existing):
+                    # Keys are one namespace, so the key is taken all the same; say no more.
+                    raise ApiError(409, f"The goal key {key!r} is taken; choose another key.")
                 raise ApiError(
                     409,
                     f"A goal with key {key!r} exists already{' (archived)' * existing.archived};"
                     f" change it with PATCH {_goal_location(key)}, or choose another key.",
                 )
-        goal = extension.define_goals([dict(body)])[0]
+        goal = extension.define_goals([definition])[0]
         return jsonify(goal.to_dict()), 201, {"Location": _goal_location(goal.key)}
 
 
-class GoalView(MethodView):
+def _not_your_owner(owner: str) -> ApiError:
+    return ApiError(
+        403,
+        f"This caller is bound to the owner {owner!r}: it may create and keep goals only for"
+        " that owner.",
+        errors={"owner": [f"Must be {owner!r} or left out."]},
+    )
+
+
+def _readable_goal(caller: Caller, key: str) -> GoalView:
+    """The goal of the URL, if the caller may see its definition; else like unknown."""
+    goal = caller.goal or _extension().goal(key)
+    if not caller.may_read(goal):
+        raise GoalNotFound(key)
+    return goal
+
+
+class GoalResourceView(MethodView):
     def get(self, key: str) -> Response:
-        goal = authorize("goals:read", key) or _extension().goal(key)
+        goal = _readable_goal(authorize("goals:read", key), key)
         return jsonify(goal.to_dict())
 
     def patch(self, key: str) -> Response:
-        goal = authorize("goals:write", key) or _extension().goal(key)
+        caller = authorize("goals:write", key)
+        goal = _readable_goal(caller, key)
         body = json_body()
         if not isinstance(body, Mapping):
             raise ApiError(422, "The changes must be a JSON object.")
@@ -305,18 +337,31 @@ class GoalView(MethodView):
                 "A goal's key cannot change; create a goal with the new key and archive this one.",
                 errors={"key": [f"Must be {key!r} or left out."]},
             )
+        new_owner = body.get("owner", goal.owner)
+        if (
+            new_owner != goal.owner
+            and isinstance(new_owner, str | None)
+            and not caller.may_author(with_owner(goal, new_owner))
+        ):
+            if caller.owner is not None:
+                raise _not_your_owner(caller.owner)
+            raise ApiError(
+                403,
+                f"You may not give the goal {key!r} to the owner {new_owner!r}.",
+                errors={"owner": [f"Must be {goal.owner!r} or left out."]},
+            )
         # Patching an archived goal defines it again, which restores it.
         definition = {**goal.definition(), **body, "key": key}
         return jsonify(_extension().define_goals([definition])[0].to_dict())
 
     def delete(self, key: str) -> Response:
-        authorize("goals:write", key)
+        _readable_goal(authorize("goals:write", key), key)
         return jsonify(_extension().archive_goal(key).to_dict())
 
 
 class GoalAssignmentsView(MethodView):
     def post(self, key: str) -> tuple[Response, int]:
-        authorize("goals:write", key)
+        _readable_goal(authorize("goals:write", key), key)
         data = load(schemas.AssignIn(), json_body(), what="assignment")
         assignment = _extension().assign(
             key,
@@ -332,13 +377,49 @@ class GoalAssignmentsView(MethodView):
 # -- entities -------------------------------------------------------------------------
 
 
+def authorize_entity(entity_type: str, entity: str, goal: str | None = None) -> Caller:
+    """Authorize a per-entity read (``progress:read``), then check the URL's entity."""
+    caller = authorize("progress:read", goal, entity=(entity_type, entity))
+    check_entity(entity_type, entity)
+    return caller
+
+
+def _visible(
+    caller: Caller,
+    entity_type: str,
+    entity: str,
+    items: Sequence[T],
+    key_of: Callable[[T], str],
+    completed_of: Callable[[T], bool],
+) -> list[T]:
+    """The items about goals the caller may see for this entity (see :class:`Caller`)."""
+    if caller.is_entity(entity_type, entity) or caller.principal.unrestricted:
+        return list(items)
+    goals = {goal.key: goal for goal in _extension().goals(include_archived=True)}
+    return [
+        item
+        for item in items
+        if key_of(item) in goals
+        and caller.may_see_progress(
+            goals[key_of(item)], entity_type, entity, completed=completed_of(item)
+        )
+    ]
+
+
 class ProgressListView(MethodView):
     def get(self, entity_type: str, entity: str) -> Response:
-        authorize("progress:read")
-        check_entity(entity_type, entity)
+        caller = authorize_entity(entity_type, entity)
         args = query(schemas.ProgressListArgs())
         views = _extension().progress(
             entity, entity_type=entity_type, include_hidden=args["include_hidden"]
+        )
+        views = _visible(
+            caller,
+            entity_type,
+            entity,
+            views,
+            lambda view: view.goal,
+            lambda view: view.completed,
         )
         if "completed" in args:
             views = [view for view in views if view.completed == args["completed"]]
@@ -347,28 +428,39 @@ class ProgressListView(MethodView):
 
 class ProgressView(MethodView):
     def get(self, entity_type: str, entity: str, goal: str) -> Response:
-        authorize("progress:read", goal)
-        check_entity(entity_type, entity)
+        caller = authorize_entity(entity_type, entity, goal)
+        assert caller.goal is not None
         view = _extension().progress(entity, goal, entity_type=entity_type)
+        if not caller.may_see_progress(caller.goal, entity_type, entity, completed=view.completed):
+            raise GoalNotFound(goal)
         return jsonify(view.to_dict())
 
 
 class AwardsView(MethodView):
     def get(self, entity_type: str, entity: str) -> Response:
-        authorize("progress:read")
-        check_entity(entity_type, entity)
+        caller = authorize_entity(entity_type, entity)
         args = query(schemas.PageArgs())
         awards = _extension().awards(entity, entity_type=entity_type)
+        awards = _visible(
+            caller, entity_type, entity, awards, lambda award: award.goal, lambda award: True
+        )
         return page(args, lambda _: awards, lambda award: award.to_dict())
 
 
 class AssignmentsView(MethodView):
     def get(self, entity_type: str, entity: str) -> Response:
-        authorize("progress:read")
-        check_entity(entity_type, entity)
+        caller = authorize_entity(entity_type, entity)
         args = query(schemas.AssignmentListArgs())
         role = "assignee" if args["role"] == "assignee" else "assigned_by"
         found = _extension().assignments(entity_type=entity_type, **{role: entity})
+        found = _visible(
+            caller,
+            entity_type,
+            entity,
+            found,
+            lambda item: item.goal,
+            lambda item: item.completed,
+        )
         if "completed" in args:
             found = [item for item in found if item.completed == args["completed"]]
         return page(args, lambda _: found, lambda item: item.to_dict())
@@ -376,8 +468,8 @@ class AssignmentsView(MethodView):
 
 class NotificationsView(MethodView):
     def get(self, entity_type: str, entity: str) -> Response:
-        authorize("progress:read")
-        check_entity(entity_type, entity)
+        caller = authorize_entity(entity_type, entity)
+        caller.check_inbox(entity_type, entity)
         args = query(schemas.NotificationListArgs())
         return page(
             args,
@@ -390,8 +482,8 @@ class NotificationsView(MethodView):
 
 class NotificationsReadView(MethodView):
     def post(self, entity_type: str, entity: str) -> Response:
-        authorize("progress:read")
-        check_entity(entity_type, entity)
+        caller = authorize_entity(entity_type, entity)
+        caller.check_inbox(entity_type, entity)
         body = json_body() if request.content_length else {}
         data = load(schemas.MarkReadIn(), body, what="body")
         marked = _extension().mark_notifications_read(
@@ -404,7 +496,7 @@ class NotificationsReadView(MethodView):
 ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/events", "events", EventsView),
     ("/goals", "goals", GoalsView),
-    ("/goals/<key>", "goal", GoalView),
+    ("/goals/<key>", "goal", GoalResourceView),
     ("/goals/<key>/assignments", "goal_assignments", GoalAssignmentsView),
     ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
     ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),
