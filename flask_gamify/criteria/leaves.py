@@ -17,12 +17,15 @@ from fractions import Fraction
 from typing import Any
 
 from .base import (
+    MAX_NUMBER,
     Criterion,
     Evaluation,
     EvaluationContext,
     EventData,
     State,
     canonical_value,
+    decode_exact,
+    encode_exact,
     numeric_value,
     percent_of,
     plain_number,
@@ -53,7 +56,9 @@ class Leaf(Criterion):
         missing: tuple[Any, ...] = (),
     ) -> Evaluation:
         completed = occurrences >= 1
-        shown = target if completed else min(current, target)
+        # Sums can fall without limit (refunds); reporting at most 2**53 - 1 below zero
+        # keeps ``current`` a number every JSON parser reads and encodes.
+        shown = target if completed else max(min(current, target), -MAX_NUMBER)
         return Evaluation(
             type=self.type,
             current=plain_number(shown),
@@ -199,8 +204,8 @@ class Sum(_Windowed):
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
         values = self._values(events)
         if self.window_ms is None:
-            total = Fraction((state or {}).get("total", "0")) + sum(v for _, v in values)
-            return {"total": str(total)}
+            total = decode_exact((state or {}).get("total", "0")) + sum(v for _, v in values)
+            return {"total": encode_exact(total)}
         # Values can be negative (refunds), so a window's sum is only final once no event
         # can enter it any more: windows ending at or before the horizon. Only those
         # completions are remembered; the others are recomputed from the entries, which
@@ -217,7 +222,7 @@ class Sum(_Windowed):
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
         assert self.window_ms is not None
-        kept = [[t, str(v)] for t, v in entries if t > final - self.window_ms]
+        kept = [[t, encode_exact(v)] for t, v in entries if t > final - self.window_ms]
         return {"items": kept, "occ": occurrences, "final": final}
 
     def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
@@ -256,7 +261,7 @@ class Sum(_Windowed):
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         state = state or {}
         if self.window_ms is None:
-            total = Fraction(state.get("total", "0"))
+            total = decode_exact(state.get("total", "0"))
             occurrences = int(total // self.target) if total > 0 else 0
             return self._evaluation(total, self.target, occurrences)
         entries = _read_entries(state)
@@ -272,7 +277,7 @@ class Sum(_Windowed):
 
 
 def _read_entries(state: State) -> list[tuple[int, Fraction]]:
-    return [(t, Fraction(v)) for t, v in (state or {}).get("items", [])]
+    return [(t, decode_exact(v)) for t, v in (state or {}).get("items", [])]
 
 
 class Distinct(Leaf):
