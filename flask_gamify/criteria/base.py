@@ -145,6 +145,16 @@ class Criterion(abc.ABC):
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         """Evaluate ``state`` at ``context.now``."""
 
+    def settle(self, state: State, context: EvaluationContext) -> State:
+        """The small state to keep once the goal can earn no more awards.
+
+        Called when the goal's awards reached :attr:`max_occurrences`: awards stand, so
+        what is complete can collapse to a terminal form that evaluates as complete and
+        ignores later events (the event log, not the state, is the record of history).
+        The default keeps ``state``: it is small already.
+        """
+        return state
+
     def cap(self, occurrences: int) -> int:
         """Limit ``occurrences`` to :attr:`max_occurrences`."""
         if self.max_occurrences is None:
