@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .criteria import EventData
+from .criteria.base import number_problem
 from .errors import EventError
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH, utcnow
 
@@ -91,6 +92,26 @@ def nul_paths(value: Any, path: str) -> list[str]:
     return []
 
 
+def number_errors(value: Any, path: str) -> dict[str, list[str]]:
+    """Out-of-bounds numbers in a JSON value, by path (see :data:`~.criteria.base.MAX_NUMBER`).
+
+    Walks with an explicit stack, so that no nesting depth can exhaust the call stack.
+    """
+    errors: dict[str, list[str]] = {}
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{where}.{key}", child) for key, child in reversed(item.items()))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{where}[{i}]", child) for i, child in reversed(list(enumerate(item))))
+        else:
+            problem = number_problem(item)
+            if problem is not None:
+                errors[where] = [problem]
+    return errors
+
+
 def to_utc(moment: datetime) -> datetime | None:
     """``moment`` in UTC, or ``None`` when UTC cannot represent it (year 1 or 9999 edges)."""
     try:
@@ -116,6 +137,11 @@ def _check_attributes(
 ) -> None:
     if not isinstance(attributes, Mapping) or not all(isinstance(k, str) for k in attributes):
         errors[path] = ["Must be an object with string keys."]
+        return
+    # Before encoding: json.dumps itself fails on integers of more than 4,300 digits.
+    numbers = number_errors(attributes, path)
+    if numbers:
+        errors.update(numbers)
         return
     try:
         encoded = json.dumps(attributes, allow_nan=False, separators=(",", ":"))

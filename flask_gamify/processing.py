@@ -347,6 +347,10 @@ class BatchProcessor:
             earned = min(earned, goal.most_awards)
         before = slot.times_completed
         times = max(before, earned)
+        if goal.most_awards is not None and times >= goal.most_awards:
+            # No award left to earn: keep only what progress reports, so the state of a
+            # completed goal stops growing with the entity's events.
+            state = goal.criterion.settle(state, context)
         if state == slot.state and evaluation.percent == slot.percent and times == before:
             return []
         slot.update(state, goal.criteria_hash, evaluation.percent, times, now)

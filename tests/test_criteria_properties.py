@@ -415,3 +415,58 @@ def test_oracle_result_shape_matches_evaluation_fields() -> None:
     assert isinstance(oracle, OracleResult)
     assert tree(evaluation) == tree(oracle)
     assert len(evaluation.children) == 1
+
+
+def completed_flags(result: t.Any) -> list[t.Any]:
+    """Which nodes of an evaluation tree are complete, depth first."""
+    return [result.completed, [completed_flags(child) for child in result.children]]
+
+
+def at_least_as_complete(after: list[t.Any], before: list[t.Any]) -> bool:
+    return (after[0] or not before[0]) and all(
+        at_least_as_complete(a, b) for a, b in zip(after[1], before[1], strict=True)
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(CRITERIA))
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_settled_states_stay_complete_and_small(kind: str, data: st.DataObject) -> None:
+    """Once the goal has all its awards, processing settles its state (issue 8, item 6).
+
+    The settled state reports every node that was complete as complete, whatever
+    events follow, in any batches; it is never larger than the state it replaces; and
+    until the goal is saturated (the oracle says so) nothing is settled, so progress
+    still matches the oracle exactly.
+    """
+    criteria = data.draw(CRITERIA[kind], label="criteria")
+    now = data.draw(st.sampled_from(NOWS), label="now")
+    timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
+    events = data.draw(event_lists(now), label="events")
+    goals = data.draw(completed_goal_maps, label="completed_goals")
+    cap = data.draw(st.sampled_from([1, 1, 2, 3]), label="max_occurrences")
+    cuts = data.draw(st.lists(st.integers(0, 30), max_size=5), label="cuts")
+    crit = compile_criteria(criteria, max_occurrences=cap)
+    context = EvaluationContext(
+        now=now, timezone=timezone, completed_goals=goals, late_event_allowance=ALLOWANCE
+    )
+
+    state: t.Any = None
+    seen: list[EventData] = []
+    settled: list[t.Any] | None = None  # completion flags when the state was settled
+    for batch in split_into_batches(events, cuts):
+        state = apply_checked(crit, state, batch, context)
+        seen += batch
+        evaluation = crit.evaluate(state, context)
+        if settled is None:
+            expected = oracle_evaluate(criteria, seen, now, timezone, goals, cap)
+            assert tree(evaluation) == tree(expected)
+            if expected.occurrences >= cap:  # the goal has all its awards
+                settled = completed_flags(evaluation)
+                small = json.loads(json.dumps(crit.settle(state, context)))
+                assert len(json.dumps(small)) <= len(json.dumps(state))
+                state = small
+        if settled is not None:
+            evaluation = crit.evaluate(state, context)
+            assert evaluation.completed
+            assert at_least_as_complete(completed_flags(evaluation), settled)

@@ -22,6 +22,12 @@ from typing import Any
 #: A criterion's stored state: JSON-serialisable, ``None`` before the first event.
 State = Any
 
+#: The largest magnitude of a number in event attributes and criteria: ``2**53 - 1``,
+#: the largest integer that every JSON parser reads exactly (JavaScript's
+#: ``Number.MAX_SAFE_INTEGER``; RFC 7493, I-JSON). Bounded inputs keep every stored
+#: state bounded: exact sums of such numbers stay far below any size limit.
+MAX_NUMBER = 2**53 - 1
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -139,6 +145,16 @@ class Criterion(abc.ABC):
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         """Evaluate ``state`` at ``context.now``."""
 
+    def settle(self, state: State, context: EvaluationContext) -> State:
+        """The small state to keep once the goal can earn no more awards.
+
+        Called when the goal's awards reached :attr:`max_occurrences`: awards stand, so
+        what is complete can collapse to a terminal form that evaluates as complete and
+        ignores later events (the event log, not the state, is the record of history).
+        The default keeps ``state``: it is small already.
+        """
+        return state
+
     def cap(self, occurrences: int) -> int:
         """Limit ``occurrences`` to :attr:`max_occurrences`."""
         if self.max_occurrences is None:
@@ -196,6 +212,46 @@ def numeric_value(value: Any) -> Fraction | None:
             return None
         return Fraction(Decimal(repr(value)))
     return Fraction(value)
+
+
+def number_problem(value: Any) -> str | None:
+    """Why a JSON number is out of bounds, as a sentence; ``None`` when it is fine.
+
+    Anything but an ``int`` or ``float`` (``bool`` included) is not a number here.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Must be a finite number (not NaN or infinity)."
+    if abs(value) > MAX_NUMBER:
+        return (
+            f"Must be a number between -{MAX_NUMBER} and {MAX_NUMBER} (2**53 - 1, the largest"
+            " integer every JSON parser reads exactly); send larger values as strings."
+        )
+    return None
+
+
+def encode_exact(value: Fraction) -> str:
+    """An exact number as a string of a stored state: ``"7"``, ``"-1/10"``.
+
+    Total: beyond Python's limit on decimal digits (4,300, a guard against slow
+    conversions) the parts are written in hexadecimal (``"0x1f/0xa"``), which has no
+    such limit, so no state a sum reaches can fail to be stored.
+    """
+    try:
+        return str(value)
+    except ValueError:
+        sign = "-" if value < 0 else ""
+        return f"{sign}{abs(value.numerator):#x}/{value.denominator:#x}"
+
+
+def decode_exact(text: str) -> Fraction:
+    """Read what :func:`encode_exact` wrote (both forms)."""
+    if "x" not in text:
+        return Fraction(text)
+    sign = -1 if text.startswith("-") else 1
+    numerator, _, denominator = text.lstrip("-").partition("/")
+    return Fraction(sign * int(numerator, 16), int(denominator or "0x1", 16))
 
 
 def plain_number(value: Fraction | int) -> int | float:

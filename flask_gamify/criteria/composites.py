@@ -37,6 +37,14 @@ class Composite(Criterion):
                 states[index] = child.apply(states[index], relevant, context)
         return {"of": states}
 
+    def settle(self, state: State, context: EvaluationContext) -> State:
+        # Complete children collapse; the others still report their progress.
+        if state is None:
+            return None
+        # Children after the stored ones have no state yet (zip stops there).
+        states = zip(self.children, state.get("of", []), strict=False)
+        return {"of": [child.settle(child_state, context) for child, child_state in states]}
+
     def _evaluate_children(self, state: State, context: EvaluationContext) -> list[Evaluation]:
         states = self._child_states(state)
         return [child.evaluate(states[i], context) for i, child in enumerate(self.children)]

@@ -17,12 +17,15 @@ from fractions import Fraction
 from typing import Any
 
 from .base import (
+    MAX_NUMBER,
     Criterion,
     Evaluation,
     EvaluationContext,
     EventData,
     State,
     canonical_value,
+    decode_exact,
+    encode_exact,
     numeric_value,
     percent_of,
     plain_number,
@@ -45,6 +48,16 @@ class Leaf(Criterion):
     def matching(self, events: Iterable[EventData]) -> list[EventData]:
         return [e for e in events if e.type == self.event and self.where(e.attributes)]
 
+    #: Whether the state honours the terminal form ``{"occ": n}`` (see :meth:`settle`).
+    terminal_form = True
+
+    def settle(self, state: State, context: EvaluationContext) -> State:
+        if not self.terminal_form or self.max_occurrences is None:
+            return state
+        if not self.evaluate(state, context).completed:
+            return state
+        return {"occ": self.max_occurrences}
+
     def _evaluation(
         self,
         current: Fraction | int,
@@ -53,7 +66,9 @@ class Leaf(Criterion):
         missing: tuple[Any, ...] = (),
     ) -> Evaluation:
         completed = occurrences >= 1
-        shown = target if completed else min(current, target)
+        # Sums can fall without limit (refunds); reporting at most 2**53 - 1 below zero
+        # keeps ``current`` a number every JSON parser reads and encodes.
+        shown = target if completed else max(min(current, target), -MAX_NUMBER)
         return Evaluation(
             type=self.type,
             current=plain_number(shown),
@@ -117,6 +132,8 @@ class Count(_Windowed):
         super().__init__(event, where, max_occurrences)
         self.target = target
         self.window_ms = window_ms
+        # Without a window the state is one number already.
+        self.terminal_form = window_ms is not None
 
     @functools.cached_property
     def label(self) -> str:
@@ -197,17 +214,17 @@ class Sum(_Windowed):
         return values
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        if self.is_saturated((state or {}).get("occ", 0)):
+            return {"occ": state["occ"]}  # settled (see settle())
         values = self._values(events)
         if self.window_ms is None:
-            total = Fraction((state or {}).get("total", "0")) + sum(v for _, v in values)
-            return {"total": str(total)}
+            total = decode_exact((state or {}).get("total", "0")) + sum(v for _, v in values)
+            return {"total": encode_exact(total)}
         # Values can be negative (refunds), so a window's sum is only final once no event
         # can enter it any more: windows ending at or before the horizon. Only those
         # completions are remembered; the others are recomputed from the entries, which
         # keeps the result independent of the order in which events arrive.
         occurrences = (state or {}).get("occ", 0)
-        if self.is_saturated(occurrences):
-            return {"occ": occurrences}
         horizon = self.horizon(context)
         previous = (state or {}).get("final")
         final = horizon if previous is None else max(horizon, previous)
@@ -217,7 +234,7 @@ class Sum(_Windowed):
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
         assert self.window_ms is not None
-        kept = [[t, str(v)] for t, v in entries if t > final - self.window_ms]
+        kept = [[t, encode_exact(v)] for t, v in entries if t > final - self.window_ms]
         return {"items": kept, "occ": occurrences, "final": final}
 
     def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
@@ -256,8 +273,10 @@ class Sum(_Windowed):
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         state = state or {}
         if self.window_ms is None:
-            total = Fraction(state.get("total", "0"))
+            total = decode_exact(state.get("total", "0"))
             occurrences = int(total // self.target) if total > 0 else 0
+            # A refund may take the total back below target; a settled state stays complete.
+            occurrences = max(occurrences, state.get("occ", 0))
             return self._evaluation(total, self.target, occurrences)
         entries = _read_entries(state)
         occurrences = state.get("occ", 0)
@@ -272,11 +291,13 @@ class Sum(_Windowed):
 
 
 def _read_entries(state: State) -> list[tuple[int, Fraction]]:
-    return [(t, Fraction(v)) for t, v in (state or {}).get("items", [])]
+    return [(t, decode_exact(v)) for t, v in (state or {}).get("items", [])]
 
 
 class Distinct(Leaf):
     type = "distinct"
+    # At most target * max_occurrences values: small enough, and it keeps "current".
+    terminal_form = False
 
     def __init__(
         self, event: str, where: Where, max_occurrences: int | None, *, field: str, target: int
@@ -308,6 +329,8 @@ class Distinct(Leaf):
 
 class AllOf(Leaf):
     type = "all_of"
+    # One counter per listed value, each capped at max_occurrences.
+    terminal_form = False
 
     def __init__(
         self,
@@ -371,14 +394,23 @@ class Streak(Leaf):
         return ordinal if self.period == "day" else (ordinal - 1) // 7
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
+        occurrences = (state or {}).get("occ", 0)
+        if self.is_saturated(occurrences):
+            return {"occ": occurrences}
         runs = [list(run) for run in (state or {}).get("runs", [])]
         for event in self.matching(events):
             _add_to_runs(runs, self.period_of(event.occurred_at, context))
+        # Runs only grow and merge, so occurrences never fall: saturation is final.
+        if self.is_saturated(self._occurrences(runs)):
+            return {"occ": self.max_occurrences}
         return {"runs": runs}
+
+    def _occurrences(self, runs: Sequence[Sequence[int]]) -> int:
+        return sum((last - first + 1) // self.target for first, last in runs)
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         runs = (state or {}).get("runs", [])
-        occurrences = sum((last - first + 1) // self.target for first, last in runs)
+        occurrences = max((state or {}).get("occ", 0), self._occurrences(runs))
         today = self.period_of(context.now, context)
         running = next(
             (last - first + 1 for first, last in runs if first <= today and last >= today - 1), 0
@@ -420,6 +452,11 @@ class Step:
         return event.type == self.event and self.where(event.attributes)
 
 
+def _contains(times: Sequence[int], t: int) -> bool:
+    index = bisect_right(times, t)
+    return index > 0 and times[index - 1] == t
+
+
 class SequenceCriterion(_Windowed):
     type = "sequence"
 
@@ -450,7 +487,8 @@ class SequenceCriterion(_Windowed):
             if horizon is not None and t <= horizon:
                 continue
             for index, step in enumerate(self.steps):
-                if step.matches(event):
+                if step.matches(event) and not _contains(lists[index], t):
+                    # Chains use distinct times only: one entry per millisecond is enough.
                     insort(lists[index], t)
         if self._longest_chain(lists) == len(self.steps):
             occurrences = self.cap(max(occurrences, 1))

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..errors import CriteriaError
-from .base import canonical_value
+from .base import MAX_NUMBER, canonical_value, number_problem
 from .filters import OPERATORS, parse_window
 
 #: Every criterion type, in the order the documentation lists them.
@@ -38,6 +38,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _first_number_problem(value: Any) -> str | None:
+    """The problem with the first out-of-bounds number in a JSON value (iteratively)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            problem = number_problem(item)
+            if problem is not None:
+                return problem
+    return None
+
+
 class PositiveInteger(fields.Field[int]):
     """A JSON integer above zero (``true`` and ``1.0`` are refused)."""
 
@@ -48,6 +64,10 @@ class PositiveInteger(fields.Field[int]):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError("Must be a positive integer.")
+        if value > MAX_NUMBER:
+            raise ValidationError(
+                f"Must be a positive integer of at most {MAX_NUMBER} (2**53 - 1)."
+            )
         return value
 
 
@@ -59,6 +79,8 @@ class PositiveNumber(fields.Field[int | float]):
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | float:
+        if _is_number(value) and value > MAX_NUMBER:  # before isfinite(), which overflows
+            raise ValidationError(f"Must be a positive number of at most {MAX_NUMBER} (2**53 - 1).")
         if not _is_number(value) or not math.isfinite(value) or value <= 0:
             raise ValidationError("Must be a positive number.")
         return value  # type: ignore[no-any-return]
@@ -111,6 +133,10 @@ class WhereField(fields.Field[dict[str, Any]]):
 
     @staticmethod
     def _check_condition(condition: Any) -> str | None:
+        # Events cannot carry numbers beyond the bound, so literals beyond it never match.
+        number = _first_number_problem(condition)
+        if number is not None:
+            return number
         if not isinstance(condition, dict):
             return None if _is_json_value(condition) else "Must be a JSON value."
         if not condition:
@@ -137,8 +163,10 @@ class ValuesField(fields.Field[list[Any]]):
             raise ValidationError("Must be a non-empty list of strings, numbers or booleans.")
         seen: set[str | None] = set()
         for item in value:
-            scalar = isinstance(item, str | bool) or (_is_number(item) and math.isfinite(item))
-            if not scalar:
+            problem = number_problem(item)
+            if problem is not None:
+                raise ValidationError(problem)
+            if not isinstance(item, str | bool | int | float):
                 raise ValidationError("Must contain only strings, numbers or booleans.")
             key = canonical_value(item)
             if key in seen:
