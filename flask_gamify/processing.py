@@ -51,6 +51,9 @@ _NOTIFICATIONS = cast(Table, Notification.__table__)
 
 EntityKey = tuple[str, str]
 
+#: The most awards one batch gives for one goal and entity (repeatable goals).
+MAX_NEW_AWARDS = 1000
+
 
 def criteria_hash(criteria: Mapping[str, Any], max_occurrences: int | None) -> str:
     """Identifies what stored states mean; a new hash starts progress from scratch."""
@@ -346,7 +349,9 @@ class BatchProcessor:
         if goal.most_awards is not None:
             earned = min(earned, goal.most_awards)
         before = slot.times_completed
-        times = max(before, earned)
+        # One event can be worth millions of occurrences (a repeatable sum with a small
+        # target): award a bounded number per batch; the rest follow with later batches.
+        times = max(before, min(earned, before + MAX_NEW_AWARDS))
         if goal.most_awards is not None and times >= goal.most_awards:
             # No award left to earn: keep only what progress reports, so the state of a
             # completed goal stops growing with the entity's events.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import time
 
 import pytest
 from flask import Flask
@@ -13,6 +14,7 @@ from workload import GOALS, as_arguments, make_events, process_in_batches, snaps
 from flask_gamify import Gamify
 from flask_gamify.events import TrackedEvent, make_event
 from flask_gamify.models import Award, Event
+from flask_gamify.processing import MAX_NEW_AWARDS
 
 
 def reset(gamify: Gamify) -> None:
@@ -110,3 +112,21 @@ def test_concurrent_workers_award_once(
         logged = session.execute(select(func.count()).select_from(Event)).scalar_one()
     assert len(awards) == len(set(awards)) > 0
     assert logged == len(events)
+
+
+def test_one_event_worth_millions_of_awards_gives_a_bounded_number_per_batch(
+    app: Flask, gamify: Gamify
+) -> None:
+    gamify.define_goal(
+        "spender",
+        name="Spender",
+        repeatable=True,
+        criteria={"type": "sum", "event": "spent", "field": "amount", "target": 0.001},
+    )
+    started = time.monotonic()
+    gamify.track("spent", "whale", attributes={"amount": 2**53 - 1})
+    assert time.monotonic() - started < 30, "no award row per occurrence of the whole sum"
+    assert len(gamify.awards("whale")) == MAX_NEW_AWARDS
+    assert gamify.progress("whale", "spender").completed
+    gamify.track("spent", "whale", attributes={"amount": 1})
+    assert len(gamify.awards("whale")) == 2 * MAX_NEW_AWARDS
