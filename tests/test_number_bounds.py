@@ -113,11 +113,11 @@ def test_raw_stream_entries_with_out_of_bounds_numbers_are_refused() -> None:
         {"type": "buy", "entity": "u1", "attributes": {"amount": 1, "items": [2, 1e20]}}
     )
     with pytest.raises(EventError) as info:
-        decode_event(payload, "1700000000000-0", 0, EventLimits(), NOW)
+        decode_event(payload, "1700000000000-0", 0, EventLimits())
     assert list(info.value.errors) == ["attributes.items[1]"]
     huge = json.dumps(buy(HUGE))
     with pytest.raises(EventError) as info:
-        decode_event(huge, "1700000000000-0", 0, EventLimits(), NOW)
+        decode_event(huge, "1700000000000-0", 0, EventLimits())
     assert list(info.value.errors) == ["attributes.amount"]
 
 
