@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .criteria import compile_criteria
+from .criteria.limits import unstorable_text
 from .criteria.schema import PositiveInteger, flatten_errors
 from .errors import CriteriaError, GamifyError, GoalError, GoalNotFound
-from .events import nul_paths, to_utc
+from .events import to_utc
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
 from .processing import criteria_hash
 from .records import GoalView
@@ -132,10 +133,11 @@ def validate_goal(data: Mapping[str, Any], *, path: str = "") -> dict[str, Any]:
         flat = flatten_errors(error.messages, path.rstrip("."))
         only_criteria = all(key.startswith(f"{path}criteria") for key in flat)
         raise (CriteriaError if only_criteria else GoalError)(flat) from error
-    nul = nul_paths(goal, path.rstrip(".") or "goal")
-    if nul:
-        where = nul[0].removeprefix("goal.")
-        raise GoalError({where: ["Must not contain NUL characters (\\u0000)."]})
+    # The criteria get the same check, with their depth and size, from compile_criteria.
+    fields_but_criteria = {name: value for name, value in goal.items() if name != "criteria"}
+    unstorable = unstorable_text(fields_but_criteria, path.rstrip("."))
+    if unstorable is not None:
+        raise GoalError({unstorable[0]: [unstorable[1]]})
     max_occurrences = goal["max_awards"] if goal["repeatable"] else 1
     try:
         compile_criteria(goal["criteria"], max_occurrences=max_occurrences)

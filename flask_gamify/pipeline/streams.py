@@ -18,6 +18,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+from ..errors import EventError
 from ..events import EventLimits, TrackedEvent, make_event
 
 __all__ = ["StreamKeys", "decode_event", "encode_event", "shard_for"]
@@ -72,28 +73,47 @@ def encode_event(event: TrackedEvent | dict[str, Any]) -> str:
 def decode_event(
     payload: bytes | str, entry_id: str, shard: int, limits: EventLimits, now: datetime
 ) -> TrackedEvent:
-    """Validate a stream entry's event; raises :class:`~flask_gamify.EventError` or
-    :class:`ValueError` for malformed JSON.
+    """Validate a stream entry's event; raise :class:`~flask_gamify.EventError` otherwise.
+
+    Whatever the bytes (not UTF-8, not JSON, nested thousands of levels deep, lone
+    surrogates), the answer is a :class:`TrackedEvent` or an :class:`EventError`, which
+    the drain job dead-letters at once: nothing else can escape from here.
 
     Entries without an ``id`` get one derived from the shard and entry id, and entries
     without ``occurred_at`` take the time Redis added them.
     """
-    data: Any = json.loads(payload)
+    try:
+        data: Any = json.loads(payload)
+    except RecursionError as error:
+        raise _malformed("Nests objects and lists too deep to be an event.") from error
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError included
+        raise _malformed(f"Is not valid UTF-8 JSON: {error}.") from error
     if not isinstance(data, dict):
-        raise ValueError("The event must be a JSON object.")
+        raise _malformed("Must be a JSON object with 'type' and 'entity'.")
     unknown = set(data) - {"type", "entity", "entity_type", "attributes", "id", "occurred_at"}
     if unknown:
-        raise ValueError(f"Unknown event field(s): {', '.join(sorted(unknown))}.")
+        # ascii(): a field name may itself carry characters that cannot be printed.
+        names = ", ".join(sorted(ascii(name) for name in unknown))
+        raise _malformed(f"Has unknown field(s): {names}.")
     occurred_at = data.get("occurred_at")
-    if occurred_at is None:
-        occurred_at = datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
-    return make_event(
-        data.get("type"),
-        data.get("entity"),
-        entity_type=data.get("entity_type", "user"),
-        attributes=data.get("attributes"),
-        event_id=data.get("id") or f"redis-{shard}-{entry_id}",
-        occurred_at=occurred_at,
-        limits=limits,
-        now=now,
-    )
+    try:
+        if occurred_at is None:
+            occurred_at = datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
+        return make_event(
+            data.get("type"),
+            data.get("entity"),
+            entity_type=data.get("entity_type", "user"),
+            attributes=data.get("attributes"),
+            event_id=data.get("id") or f"redis-{shard}-{entry_id}",
+            occurred_at=occurred_at,
+            limits=limits,
+            now=now,
+        )
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        # make_event answers EventError for all it knows of; this net keeps the promise
+        # for what it does not.
+        raise _malformed(f"Could not be read: {type(error).__name__}: {error}.") from error
+
+
+def _malformed(message: str) -> EventError:
+    return EventError({"event": [message]}, summary="The stream entry is malformed.")

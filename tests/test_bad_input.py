@@ -1,0 +1,399 @@
+"""Bad input gets a clear error naming the field, never a 500, a hang or a traceback.
+
+Deeply nested criteria and bodies, lone surrogates, dates at the edges of the calendar,
+oversized criteria lists (see also test_config.py, test_cli.py and test_fuzz.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from api_support import PREFIX, bearer, error_of, make_token
+from conftest import db
+from flask import Flask
+from flask.testing import FlaskClient
+
+from flask_gamify import CriteriaError, EventError, Gamify, GoalError
+from flask_gamify.criteria import EvaluationContext, compile_criteria, validate_criteria
+from flask_gamify.criteria.leaves import local_day
+from flask_gamify.criteria.limits import MAX_CHILDREN, MAX_SIZE, MAX_STEPS, MAX_VALUES
+from flask_gamify.events import EventLimits
+from flask_gamify.pipeline.streams import decode_event
+
+COUNT = {"type": "count", "event": "login", "target": 1}
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def nested_criteria(depth: int) -> dict[str, Any]:
+    criteria: dict[str, Any] = COUNT
+    for _ in range(depth):
+        criteria = {"type": "all", "of": [criteria]}
+    return criteria
+
+
+def nested_list(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def nested_json(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.fixture
+def headers(app: Flask) -> dict[str, str]:
+    return bearer(make_token())
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Any]:
+    """Build an app like the ``app`` fixture, with configuration of the test's own."""
+    made: list[Flask] = []
+
+    def build(**config: Any) -> tuple[Flask, Gamify]:
+        app = Flask("bad_input_app")
+        app.config.update(TESTING=True, SQLALCHEMY_DATABASE_URI=database_url, **config)
+        db.init_app(app)
+        gamify = Gamify(app, db=db)
+        with app.app_context():
+            gamify.drop_all()
+            gamify.create_all()
+        made.append(app)
+        return app, gamify
+
+    yield build
+    for app in made:
+        with app.app_context():
+            app.extensions["gamify"].extension.drop_all()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+# -- 1. depth ---------------------------------------------------------------------------
+
+
+def test_criteria_nested_200_deep_name_the_path_and_the_limit() -> None:
+    with pytest.raises(CriteriaError) as info:
+        validate_criteria(nested_criteria(200))
+    [(path, [message])] = info.value.errors.items()
+    assert path == "criteria" + ".of[0]" * 7 + ".of"
+    assert "at most 8 levels deep" in message
+
+
+def test_where_operands_nested_1000_deep_are_refused() -> None:
+    criteria = {**COUNT, "where": {"meta": {"eq": nested_list(1000)}}}
+    with pytest.raises(CriteriaError) as info:
+        validate_criteria(criteria)
+    [(path, [message])] = info.value.errors.items()
+    assert path.startswith("criteria.where.meta.eq[0][0]")
+    assert "more than 32 levels deep" in message
+
+
+def test_define_goal_with_deep_criteria_is_a_criteria_error(app: Flask, gamify: Gamify) -> None:
+    with pytest.raises(CriteriaError, match="at most 8 levels deep"):
+        gamify.define_goal("deep", criteria=nested_criteria(200))
+    with pytest.raises(CriteriaError, match="32 levels deep"):
+        gamify.define_goal("deep", criteria={**COUNT, "where": {"a": nested_list(5000)}})
+
+
+def test_rest_goals_with_deep_criteria_get_a_4xx_naming_the_path(
+    client: FlaskClient, gamify: Gamify, headers: dict[str, str]
+) -> None:
+    url = f"{PREFIX}/goals"
+    response = client.post(
+        url, json={"key": "deep", "criteria": nested_criteria(20)}, headers=headers
+    )
+    assert response.status_code == 422
+    [message] = error_of(response)["errors"]["criteria" + ".of[0]" * 7 + ".of"]
+    assert "at most 8 levels deep" in message
+    # 200 criteria deep is 400 levels of JSON: refused before any criteria are read.
+    response = client.post(
+        url, json={"key": "deep", "criteria": nested_criteria(200)}, headers=headers
+    )
+    assert response.status_code == 400
+    assert "64 levels deep" in error_of(response)["message"]
+    gamify.define_goal("flat", criteria=COUNT)
+    response = client.patch(f"{url}/flat", json={"criteria": nested_criteria(20)}, headers=headers)
+    assert response.status_code == 422
+    assert gamify.goal("flat").criteria == COUNT
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/events"),
+        ("post", "/goals"),
+        ("patch", "/goals/flat"),
+        ("post", "/goals/flat/assignments"),
+        ("post", "/entities/user/7/notifications/read"),
+    ],
+)
+@pytest.mark.parametrize("depth", [100, 1000, 100_000])
+def test_request_bodies_nested_deep_get_400(
+    client: FlaskClient,
+    gamify: Gamify,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    depth: int,
+) -> None:
+    gamify.define_goal("flat", criteria=COUNT)
+    response = getattr(client, method)(
+        f"{PREFIX}{path}",
+        data=nested_json(depth),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.data
+    assert "more than 64 levels deep" in error_of(response)["message"]
+
+
+def test_attributes_nested_deep_are_an_event_error_in_python(app: Flask, gamify: Gamify) -> None:
+    with pytest.raises(EventError) as info:
+        gamify.track("login", 1, attributes={"a": nested_list(100_000)})
+    assert "at most 4 deep" in info.value.errors["attributes"][0]
+
+
+# -- 2. lone surrogates -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "field"),
+    [
+        (("log\ud800in", 1), {}, "type"),
+        (("login", "user\udfff"), {}, "entity"),
+        (("login", 1), {"entity_type": "\ud800"}, "entity_type"),
+        (("login", 1), {"attributes": {"k\ud800": "v"}}, "attributes.'k\\ud800'"),
+        (("login", 1), {"attributes": {"title": "a\ud800b"}}, "attributes.title"),
+        (("login", 1), {"attributes": {"tags": ["ok", "\udc00"]}}, "attributes.tags[1]"),
+    ],
+)
+def test_lone_surrogates_in_tracked_events_name_the_field(
+    app: Flask, gamify: Gamify, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(EventError) as info:
+        gamify.track(*args, **kwargs)
+    assert list(info.value.errors) == [field]
+    assert "lone surrogate" in info.value.errors[field][0]
+    str(info.value).encode()  # the message itself is printable
+
+
+@pytest.mark.parametrize(
+    ("goal", "error", "field"),
+    [
+        ({"name": "Bad \ud800"}, GoalError, "name"),
+        ({"description": "\udbff"}, GoalError, "description"),
+        ({"criteria": {**COUNT, "event": "log\ud800"}}, CriteriaError, "criteria.event"),
+        (
+            {"criteria": {**COUNT, "where": {"\ud800": 1}}},
+            CriteriaError,
+            "criteria.where.'\\ud800'",
+        ),
+        ({"key": "bad\ud800"}, GoalError, "key"),
+    ],
+)
+def test_lone_surrogates_in_goals_name_the_field(
+    app: Flask, gamify: Gamify, goal: dict[str, Any], error: type[Exception], field: str
+) -> None:
+    definition = {"key": "g", "criteria": COUNT, **goal}
+    with pytest.raises(error) as info:
+        gamify.define_goals([definition])
+    assert field in info.value.errors  # type: ignore[attr-defined]
+    assert gamify.goals() == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        '{"type": "log\\ud800", "entity": 1}',
+        '{"type": "login", "entity": "\\udfff"}',
+        '{"type": "login", "entity": 1, "attributes": {"\\ud800": 1}}',
+        '{"type": "login", "entity": 1, "attributes": {"a": "\\ud800"}}',
+    ],
+)
+def test_lone_surrogates_in_rest_events_get_422(
+    client: FlaskClient, headers: dict[str, str], event: str
+) -> None:
+    response = client.post(
+        f"{PREFIX}/events",
+        data=event,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.data
+    assert "lone surrogate" in error_of(response)["message"]
+
+
+def test_lone_surrogates_in_rest_goals_get_422(
+    client: FlaskClient, headers: dict[str, str]
+) -> None:
+    body = (
+        '{"key": "g", "name": "\\ud800", "criteria": {"type": "count", "event": "a", "target": 1}}'
+    )
+    response = client.post(
+        f"{PREFIX}/goals", data=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert list(error_of(response)["errors"]) == ["name"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"type": "log\\ud800", "entity": 1}',
+        b'{"type": "login", "entity": "\\udfff"}',
+        b'{"type": "login", "entity": 1, "attributes": {"\\ud800": 1}}',
+        b'{"type": "login", "entity": 1, "\\ud800": 1}',
+        b'{"type": "login", "entity": 1, "attributes": {"a": "\\ud800"}}',
+        b"\xff\xfe not utf-8",
+        b"[" * 100_000,
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b'{"type": "login", "entity": 1, "attributes": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+)
+def test_decode_event_refuses_raw_entries_with_an_event_error(payload: bytes) -> None:
+    with pytest.raises(EventError) as info:
+        decode_event(payload, "1700000000000-0", 0, EventLimits(), NOW)
+    str(info.value).encode()  # printable, so it can be logged and dead-lettered
+
+
+# -- 3. the edges of the calendar ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment", "expected"),
+    [
+        ("America/New_York", datetime(1, 1, 1, tzinfo=UTC), 0),
+        ("America/New_York", datetime(1, 1, 2, tzinfo=UTC), 1),
+        ("Asia/Tokyo", datetime(9999, 12, 31, 23, tzinfo=UTC), 3652060),
+        ("Asia/Tokyo", datetime(9999, 12, 31, 1, tzinfo=UTC), 3652059),
+        ("Europe/Paris", datetime(2026, 3, 1, 23, 30, tzinfo=UTC), 739677),
+    ],
+)
+def test_local_day_past_the_edges_of_the_calendar(
+    zone: str, moment: datetime, expected: int
+) -> None:
+    assert local_day(moment, ZoneInfo(zone)) == expected
+
+
+def test_streaks_count_year_one_west_of_utc(make_app: Any) -> None:
+    app, gamify = make_app(GAMIFY_TIMEZONE="America/New_York")
+    with app.app_context():
+        gamify.define_goal("streak", criteria={"type": "streak", "event": "x", "target": 2})
+        gamify.track("x", 1, occurred_at="0001-01-01T00:00:00Z")  # Dec 31, year 0 locally
+        gamify.track("x", 1, occurred_at="0001-01-02T00:00:00Z")  # Jan 1, year 1 locally
+        assert gamify.has_completed(1, "streak")
+        client = app.test_client()
+        token = make_token()
+        response = client.post(
+            f"{PREFIX}/events",
+            json={"type": "x", "entity": 2, "occurred_at": "0001-01-01T00:00:00Z"},
+            headers=bearer(token),
+        )
+        assert response.status_code == 202
+
+
+def test_streak_evaluates_at_the_end_of_year_9999_east_of_utc() -> None:
+    criterion = compile_criteria({"type": "streak", "event": "x", "target": 2, "period": "week"})
+    context = EvaluationContext(
+        now=datetime(9999, 12, 31, 23, tzinfo=UTC), timezone=ZoneInfo("Asia/Tokyo")
+    )
+    from flask_gamify.criteria import EventData
+
+    events = [
+        EventData("a", "x", datetime(9999, 12, 24, 23, tzinfo=UTC)),
+        EventData("b", "x", context.now),
+    ]
+    state = criterion.apply(None, events, context)
+    assert criterion.evaluate(state, context).completed
+
+
+@pytest.mark.parametrize("window", ["999999999w", "999999999d", "5219w", "36526d"])
+def test_windows_past_a_hundred_years_are_refused(window: str) -> None:
+    with pytest.raises(CriteriaError) as info:
+        validate_criteria({**COUNT, "window": window})
+    assert "at most 100 years" in info.value.errors["criteria.window"][0]
+
+
+def test_windows_of_a_hundred_years_work_at_the_edges_of_the_calendar() -> None:
+    criterion = compile_criteria({**COUNT, "target": 2, "window": "36525d"})
+    context = EvaluationContext(now=datetime(9999, 12, 31, tzinfo=UTC))
+    from flask_gamify.criteria import EventData
+
+    events = [
+        EventData("a", "login", datetime(1, 1, 1, tzinfo=UTC)),
+        EventData("b", "login", context.now),
+    ]
+    state = criterion.apply(None, events, context)
+    assert criterion.evaluate(state, context).current == 1
+
+
+# -- 4. list sizes ------------------------------------------------------------------
+
+
+def test_an_all_of_of_100_000_values_is_refused() -> None:
+    criteria = {"type": "all_of", "event": "read", "field": "id", "values": list(range(100_000))}
+    with pytest.raises(CriteriaError, match=f"at most {MAX_SIZE} characters"):
+        validate_criteria(criteria)
+
+
+@pytest.mark.parametrize(
+    ("criteria", "path", "words"),
+    [
+        (
+            {"type": "all_of", "event": "r", "field": "id", "values": list(range(MAX_VALUES + 1))},
+            "criteria.values",
+            f"at most {MAX_VALUES}",
+        ),
+        (
+            {**COUNT, "where": {"lang": {"in": list(range(MAX_VALUES + 1))}}},
+            "criteria.where.lang",
+            f"at most {MAX_VALUES}",
+        ),
+        (
+            {"type": "sequence", "steps": [{"event": "s"}] * (MAX_STEPS + 1)},
+            "criteria.steps",
+            f"at most {MAX_STEPS}",
+        ),
+        (
+            {"type": "any", "of": [COUNT] * (MAX_CHILDREN + 1)},
+            "criteria.of",
+            f"at most {MAX_CHILDREN}",
+        ),
+        ({**COUNT, "where": {"a": "x" * MAX_SIZE}}, "criteria", f"at most {MAX_SIZE} characters"),
+    ],
+)
+def test_criteria_list_sizes_are_bounded(criteria: dict[str, Any], path: str, words: str) -> None:
+    with pytest.raises(CriteriaError) as info:
+        validate_criteria(criteria)
+    assert words in info.value.errors[path][0]
+
+
+def test_criteria_at_the_limits_are_accepted() -> None:
+    validate_criteria(
+        {"type": "all_of", "event": "r", "field": "id", "values": list(range(MAX_VALUES))}
+    )
+    validate_criteria({**COUNT, "where": {"lang": {"in": list(range(MAX_VALUES))}}})
+    validate_criteria({"type": "sequence", "steps": [{"event": "s"}] * MAX_STEPS})
+    validate_criteria({"type": "any", "of": [COUNT] * MAX_CHILDREN})
+    validate_criteria(nested_criteria(7))
+
+
+def test_rest_all_of_over_the_limit_gets_422_naming_the_field(
+    client: FlaskClient, headers: dict[str, str]
+) -> None:
+    criteria = {
+        "type": "all_of",
+        "event": "r",
+        "field": "id",
+        "values": list(range(MAX_VALUES + 1)),
+    }
+    response = client.post(
+        f"{PREFIX}/goals", json={"key": "big", "criteria": criteria}, headers=headers
+    )
+    assert response.status_code == 422
+    assert list(error_of(response)["errors"]) == ["criteria.values"]
