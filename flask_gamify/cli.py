@@ -19,7 +19,8 @@ gamify_cli = AppGroup("gamify", help="Flask-Gamify: goals, events and progress."
 
 
 def _fail(error: GamifyError) -> click.ClickException:
-    return click.ClickException(str(error))
+    # One line, whatever the error carries (YAML messages span several).
+    return click.ClickException(" ".join(str(error).split()))
 
 
 @gamify_cli.command("init-db")

@@ -6,7 +6,9 @@ oversized criteria lists (see also test_config.py, test_cli.py and test_fuzz.py)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -397,3 +399,63 @@ def test_rest_all_of_over_the_limit_gets_422_naming_the_field(
     )
     assert response.status_code == 422
     assert list(error_of(response)["errors"]) == ["criteria.values"]
+
+
+# -- 5. goals files -------------------------------------------------------------------
+
+BILLION_LAUGHS = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+goals:
+  - key: bomb
+    criteria: {type: count, event: x, target: 1, where: {a: {in: *i}}}
+"""
+
+BAD_GOAL_FILES: list[tuple[str, bytes, str]] = [
+    ("bomb.yaml", BILLION_LAUGHS.encode(), "YAML aliases"),
+    ("latin1.yaml", "goals:\n  - key: café\n".encode("latin-1"), "is not UTF-8 text"),
+    ("latin1.json", '[{"key": "café"}]'.encode("latin-1"), "is not UTF-8 text"),
+    ("utf16.json", '[{"key": "a"}]'.encode("utf-16"), "is not UTF-8 text"),
+    ("deep.yaml", b"[" * 20_000 + b"]" * 20_000, "deep"),
+    ("deep.json", b"[" * 20_000 + b"]" * 20_000, "deep"),
+    ("deep2.yaml", b"goals: " + b"[" * 100 + b"]" * 100, "more than 64 levels deep"),
+    ("huge.yaml", b"# " + b"x" * (3 * 1024 * 1024), "larger than"),
+    ("broken.yaml", b"goals: [\n  - key: a\n  : :", "is not valid YAML"),
+    ("month.yaml", b"- key: a\n  starts_at: 2026-13-01\n", "is not valid YAML"),
+    ("key.yaml", b"- {key: a, 5: b}\n", "not text"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "words"), BAD_GOAL_FILES)
+def test_bad_goal_files_get_one_clear_line_and_a_non_zero_exit(
+    app: Flask, gamify: Gamify, tmp_path: Path, name: str, data: bytes, words: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    started = time.monotonic()
+    result = app.test_cli_runner().invoke(args=["gamify", "goals", "load", str(path)])
+    assert time.monotonic() - started < 10, "took too long"
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith(f"Error: {path}"), result.output
+    assert words in result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert gamify.goals() == []
+
+
+def test_goal_files_may_still_use_aliases(app: Flask, gamify: Gamify, tmp_path: Path) -> None:
+    path = tmp_path / "goals.yaml"
+    path.write_text(
+        "common: &common {type: count, event: login, target: 3}\n"
+        "goals:\n  - {key: a, criteria: *common}\n  - {key: b, criteria: *common}\n"
+    )
+    result = app.test_cli_runner().invoke(args=["gamify", "goals", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    assert [goal.key for goal in gamify.goals()] == ["a", "b"]
