@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,12 +18,14 @@ from api_support import PREFIX, bearer, error_of, make_token
 from conftest import db
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
 
-from flask_gamify import CriteriaError, EventError, Gamify, GoalError
+from flask_gamify import ConfigurationError, CriteriaError, EventError, Gamify, GoalError
 from flask_gamify.criteria import EvaluationContext, compile_criteria, validate_criteria
 from flask_gamify.criteria.leaves import local_day
 from flask_gamify.criteria.limits import MAX_CHILDREN, MAX_SIZE, MAX_STEPS, MAX_VALUES
 from flask_gamify.events import EventLimits
+from flask_gamify.extension import DEFAULTS
 from flask_gamify.pipeline.streams import decode_event
 
 COUNT = {"type": "count", "event": "login", "target": 1}
@@ -459,3 +461,99 @@ def test_goal_files_may_still_use_aliases(app: Flask, gamify: Gamify, tmp_path: 
     result = app.test_cli_runner().invoke(args=["gamify", "goals", "load", str(path)])
     assert result.exit_code == 0, result.output
     assert [goal.key for goal in gamify.goals()] == ["a", "b"]
+
+
+# -- 6. configuration ------------------------------------------------------------------
+
+REDIS = {"GAMIFY_REDIS_URL": "redis://127.0.0.1:1/0"}  # never connected to at init_app
+
+#: ``(key, bad value, words of the message, extra settings)``: every GAMIFY_* key.
+BAD_SETTINGS: list[tuple[str, Any, str, dict[str, Any]]] = [
+    ("GAMIFY_BIND_KEY", "", "non-empty string", {}),
+    ("GAMIFY_BIND_KEY", 3, "non-empty string", {}),
+    ("GAMIFY_TIMEZONE", None, "IANA time zone", {}),
+    ("GAMIFY_TIMEZONE", "", "IANA time zone", {}),
+    ("GAMIFY_TIMEZONE", "Mars/Olympus_Mons", "not a known time zone", {}),
+    ("GAMIFY_TIMEZONE", "../../etc/passwd", "not a known time zone", {}),
+    ("GAMIFY_LATE_EVENT_ALLOWANCE", -1, "0 or more", {}),
+    ("GAMIFY_LATE_EVENT_ALLOWANCE", timedelta(days=-1), "0 or more", {}),
+    ("GAMIFY_LATE_EVENT_ALLOWANCE", "forever", "duration such as", {}),
+    ("GAMIFY_EVENT_RETENTION", 0, "above zero", {}),
+    ("GAMIFY_EVENT_RETENTION", timedelta(0), "above zero", {}),
+    ("GAMIFY_EVENT_RETENTION", "999999999w", "at most 100 years", {}),
+    ("GAMIFY_EVENT_RETENTION", float("nan"), "above zero", {}),
+    ("GAMIFY_EVENT_RETENTION", 1e300, "above zero", {}),
+    ("GAMIFY_MAX_ATTRIBUTES_BYTES", 0, "whole number", {}),
+    ("GAMIFY_MAX_ATTRIBUTES_BYTES", 8192.5, "whole number", {}),
+    ("GAMIFY_MAX_ATTRIBUTES_DEPTH", 0, "whole number", {}),
+    ("GAMIFY_MAX_ATTRIBUTES_DEPTH", 10_000, "from 1 to 32", {}),
+    ("GAMIFY_MAX_FUTURE", -300, "0 or more", {}),
+    ("GAMIFY_NOTIFY_AWARDS", "false", "True or False", {}),
+    ("GAMIFY_DEFAULT_ENTITY_TYPE", "", "non-empty string", {}),
+    ("GAMIFY_DEFAULT_ENTITY_TYPE", None, "non-empty string", {}),
+    ("GAMIFY_API_PREFIX", "api", "starting with '/'", {}),
+    ("GAMIFY_MAX_BATCH", 0, "whole number", {}),
+    ("GAMIFY_MAX_BATCH", -5, "whole number", {}),
+    ("GAMIFY_MAX_CONTENT_LENGTH", -1, "whole number", {}),
+    ("GAMIFY_REDIS_URL", "http://:s3cret@localhost:6380/0", "'http'", {}),
+    ("GAMIFY_REDIS_URL", "s3cret@localhost:6380", "redis://", {}),
+    ("GAMIFY_REDIS_URL", 6380, "redis://", {}),
+    ("GAMIFY_REDIS_TIMEOUT", 0, "above zero", REDIS),
+    ("GAMIFY_REDIS_TIMEOUT", -0.5, "above zero", REDIS),
+    ("GAMIFY_REDIS_TIMEOUT", float("inf"), "finite", REDIS),
+    ("GAMIFY_SHARDS", 0, "whole number", REDIS),
+    ("GAMIFY_SHARDS", 10**9, "from 1 to 1024", REDIS),
+    ("GAMIFY_STREAM_PREFIX", "", "non-empty string", REDIS),
+    ("GAMIFY_QUEUE", None, "non-empty string", REDIS),
+    ("GAMIFY_BATCH_SIZE", 0, "whole number", REDIS),
+    ("GAMIFY_MAX_ATTEMPTS", -1, "whole number", REDIS),
+    ("GAMIFY_CLAIM_IDLE", 0, "above zero", REDIS),
+    ("GAMIFY_CLAIM_IDLE", timedelta(seconds=-30), "above zero", REDIS),
+    ("GAMIFY_DRAIN_SECONDS", 0, "above zero", REDIS),
+    ("GAMIFY_DRAIN_SECONDS", -10, "above zero", REDIS),
+    ("GAMIFY_DRAIN_SECONDS", "0s", "duration such as", REDIS),
+]
+
+
+def test_every_setting_is_in_the_table() -> None:
+    assert {key for key, *_ in BAD_SETTINGS} == set(DEFAULTS)
+
+
+@pytest.mark.parametrize(("key", "value", "words", "extra"), BAD_SETTINGS)
+def test_invalid_settings_fail_at_init_app_naming_the_key(
+    key: str, value: Any, words: str, extra: dict[str, Any]
+) -> None:
+    app = Flask("settings_app")
+    app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://", **extra)
+    app.config[key] = value
+    with pytest.raises(ConfigurationError) as info:
+        Gamify(app, db=SQLAlchemy(app))
+    assert key in str(info.value)
+    assert words in str(info.value)
+    assert isinstance(info.value, RuntimeError)  # what init_app raised before
+    assert "gamify" not in app.extensions
+    if key == "GAMIFY_REDIS_URL":
+        assert "s3cret" not in str(info.value)  # URLs may carry passwords
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("GAMIFY_LATE_EVENT_ALLOWANCE", 0),
+        ("GAMIFY_MAX_FUTURE", timedelta(0)),
+        ("GAMIFY_MAX_FUTURE", "0s"),
+        ("GAMIFY_EVENT_RETENTION", 3600.5),
+        ("GAMIFY_API_PREFIX", None),
+        ("GAMIFY_API_PREFIX", ""),
+        ("GAMIFY_REDIS_URL", ""),
+        ("GAMIFY_REDIS_URL", "unix:///tmp/redis.sock"),
+        ("GAMIFY_SHARDS", "8"),
+        ("GAMIFY_REDIS_TIMEOUT", "0.5"),
+    ],
+)
+def test_valid_edge_settings_are_accepted(key: str, value: Any) -> None:
+    app = Flask("settings_app")
+    app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://", **REDIS)
+    app.config[key] = value
+    Gamify(app, db=SQLAlchemy(app))
+    assert "gamify" in app.extensions
