@@ -8,6 +8,7 @@ request, with an error that names neither.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import timedelta
 from math import inf
 from typing import Any
@@ -45,10 +46,8 @@ def positive_number(config: Mapping[str, Any], key: str) -> float:
     value = config[key]
     number = value
     if isinstance(value, str):  # as from the environment
-        try:
+        with suppress(ValueError):
             number = float(value)
-        except ValueError:
-            pass
     if isinstance(number, bool) or not isinstance(number, int | float) or not 0 < number < inf:
         raise _invalid(key, value, "it must be a finite number above zero.")
     return float(number)
