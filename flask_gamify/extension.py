@@ -21,7 +21,7 @@ from . import config as settings
 from . import goals as goal_store
 from . import progress as progress_store
 from . import signals
-from .errors import GamifyError, GoalNotFound
+from .errors import GamifyError, GoalNotFound, InvalidInputError
 from .events import EventLimits, TrackedEvent, make_event
 from .models import ENTITY_TYPE_LENGTH, Base, Event, Goal, utcnow
 from .pipeline.settings import Pipeline
@@ -431,8 +431,23 @@ class Gamify:
         """Delete logged events older than ``GAMIFY_EVENT_RETENTION``; return how many.
 
         Deduplication by event id works within the retention period.
+
+        :param older_than: another age instead of the retention period;
+            ``timedelta(0)`` deletes every processed event.
+        :raises InvalidInputError: ``older_than`` is negative or not a timedelta.
         """
-        cutoff = utcnow() - (older_than or self.state.event_retention)
+        if older_than is None:
+            older_than = self.state.event_retention
+        elif not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidInputError(
+                {
+                    "older_than": [
+                        f"Must be a timedelta of 0 or more (got {older_than!r}); 0 deletes"
+                        " every processed event, None uses GAMIFY_EVENT_RETENTION."
+                    ]
+                }
+            )
+        cutoff = utcnow() - older_than
         with self.state.transaction() as session:
             deleted = session.execute(delete(Event).where(Event.processed_at < cutoff))
             return int(deleted.rowcount)  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ oversized criteria lists (see also test_config.py, test_cli.py and test_fuzz.py)
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,12 +16,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from api_support import PREFIX, bearer, error_of, make_token
-from conftest import db
+from conftest import RedisServer, db
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_gamify import ConfigurationError, CriteriaError, EventError, Gamify, GoalError
+from flask_gamify import (
+    ConfigurationError,
+    CriteriaError,
+    EventError,
+    Gamify,
+    GoalError,
+    InvalidInputError,
+)
 from flask_gamify.criteria import EvaluationContext, compile_criteria, validate_criteria
 from flask_gamify.criteria.leaves import local_day
 from flask_gamify.criteria.limits import MAX_CHILDREN, MAX_SIZE, MAX_STEPS, MAX_VALUES
@@ -557,3 +565,68 @@ def test_valid_edge_settings_are_accepted(key: str, value: Any) -> None:
     app.config[key] = value
     Gamify(app, db=SQLAlchemy(app))
     assert "gamify" in app.extensions
+
+
+# -- 7. pruning --------------------------------------------------------------------------
+
+
+def test_prune_events_older_than_zero_means_zero(app: Flask, gamify: Gamify) -> None:
+    gamify.track("login", 1)
+    gamify.track("login", 2)
+    assert gamify.prune_events(timedelta(days=1)) == 0
+    assert gamify.prune_events(timedelta(0)) == 2
+    assert gamify.prune_events(timedelta(0)) == 0
+
+
+@pytest.mark.parametrize("older_than", [timedelta(seconds=-1), timedelta(days=-90), 30, "30d"])
+def test_prune_events_refuses_negative_ages(app: Flask, gamify: Gamify, older_than: Any) -> None:
+    gamify.track("login", 1)
+    with pytest.raises(InvalidInputError) as info:
+        gamify.prune_events(older_than)
+    assert list(info.value.errors) == ["older_than"]
+    assert gamify.prune_events(timedelta(days=1)) == 0  # nothing was deleted
+
+
+def test_events_prune_command_takes_an_age(app: Flask, gamify: Gamify) -> None:
+    gamify.track("login", 1)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["gamify", "events", "prune", "--older-than", "1d"])
+    assert result.exit_code == 0 and "Deleted 0 event(s) older than 1d" in result.output
+    for bad in ("-5d", "soon", "999999999w"):
+        result = runner.invoke(args=["gamify", "events", "prune", "--older-than", bad])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("Error: --older-than") and result.output.count("\n") == 1
+    result = runner.invoke(args=["gamify", "events", "prune", "--older-than", "0"])
+    assert result.exit_code == 0 and "Deleted 1 event(s)" in result.output
+
+
+# -- 8. Redis down -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["dead-letters", "list"], ["dead-letters", "replay", "--all"]]
+)
+def test_pipeline_commands_with_redis_down_print_one_line(
+    make_app: Any, redis_server: RedisServer, command: list[str]
+) -> None:
+    url = f"redis://:s3cret@127.0.0.1:{redis_server.port}/0"
+    app, _ = make_app(GAMIFY_REDIS_URL=url)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["gamify", "status"]).exit_code == 0  # up: it works
+    redis_server.stop()
+    result = runner.invoke(args=["gamify", *command])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: Cannot reach Redis at 127.0.0.1:{redis_server.port}")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert "s3cret" not in result.output
+
+
+def test_status_with_nothing_listening_exits_non_zero(make_app: Any) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app, _ = make_app(GAMIFY_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    result = app.test_cli_runner().invoke(args=["gamify", "status"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Cannot reach Redis") and result.output.count("\n") == 1
