@@ -411,6 +411,11 @@ class Gamify:
         self._entity_loader = loader
         return loader
 
+    @property
+    def has_entity_loader(self) -> bool:
+        """Whether an :meth:`entity_loader` is registered."""
+        return self._entity_loader is not None
+
     def api_authorizer(self, authorizer: ApiAuthorizer) -> ApiAuthorizer:
         """Decorate a function that replaces API-key checks in the REST API.
 

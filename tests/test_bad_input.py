@@ -6,7 +6,9 @@ oversized criteria lists (see also test_config.py, test_cli.py and test_fuzz.py)
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from api_support import PREFIX, bearer, error_of, make_token
 from conftest import RedisServer, db
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_gamify import (
@@ -630,3 +633,66 @@ def test_status_with_nothing_listening_exits_non_zero(make_app: Any) -> None:
     result = app.test_cli_runner().invoke(args=["gamify", "status"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: Cannot reach Redis") and result.output.count("\n") == 1
+
+
+# -- 9. @tracks without any way to find the entity -------------------------------------
+
+
+def _tracked_views(app: Flask, gamify: Gamify) -> None:
+    @app.get("/first")
+    @gamify.tracks("first")
+    def first() -> str:
+        return "first"
+
+    @app.get("/second")
+    @gamify.tracks("second")
+    def second() -> str:
+        return "second"
+
+
+def _no_entity_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name == "flask_gamify" and "cannot tell who" in record.getMessage()
+    ]
+
+
+@pytest.mark.parametrize("flask_login_installed", [True, False])
+def test_tracks_without_entity_source_warns_once_per_app(
+    make_app: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    flask_login_installed: bool,
+) -> None:
+    if not flask_login_installed:
+        monkeypatch.setitem(sys.modules, "flask_login", None)  # import raises ImportError
+    caplog.set_level(logging.WARNING, logger="flask_gamify")
+    for number in (1, 2):
+        app, gamify = make_app()
+        _tracked_views(app, gamify)
+        client = app.test_client()
+        for _ in range(3):
+            assert client.get("/first").data == b"first"
+            assert client.get("/second").data == b"second"
+        warnings = _no_entity_warnings(caplog)
+        assert len(warnings) == number  # one per app
+        message = warnings[-1].getMessage()
+        assert "test_bad_input" in message and "first" in message
+        assert "@gamify.entity_loader" in message
+        assert warnings[-1].levelno == logging.WARNING
+
+
+def test_anonymous_visitors_and_loaders_returning_none_are_not_warned_about(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flask_gamify")
+    app, gamify = make_app(SECRET_KEY="test")
+    LoginManager(app).user_loader(lambda user_id: None)
+    _tracked_views(app, gamify)
+    assert app.test_client().get("/first").status_code == 200
+    other, other_gamify = make_app()
+    other_gamify.entity_loader(lambda: None)
+    _tracked_views(other, other_gamify)
+    assert other.test_client().get("/first").status_code == 200
+    assert _no_entity_warnings(caplog) == []
