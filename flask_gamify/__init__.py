@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .errors import (
     AssignmentError,
+    ConfigurationError,
     CriteriaError,
     EventError,
     GamifyError,
@@ -28,6 +29,7 @@ __all__ = [
     "AssignmentError",
     "AssignmentView",
     "AwardView",
+    "ConfigurationError",
     "CriteriaError",
     "EventError",
     "Gamify",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import redis
 from flask.cli import AppGroup
 
+from . import config as settings
 from .api.cli import keys_group
 from .errors import GamifyError
 from .extension import get_state
@@ -22,7 +26,8 @@ gamify_cli = AppGroup("gamify", help="Flask-Gamify: goals, events and progress."
 
 
 def _fail(error: GamifyError) -> click.ClickException:
-    return click.ClickException(str(error))
+    # One line, whatever the error carries (YAML messages span several).
+    return click.ClickException(" ".join(str(error).split()))
 
 
 @gamify_cli.command("init-db")
@@ -87,10 +92,38 @@ def events_group() -> None:
 
 
 @events_group.command("prune")
-def prune_events() -> None:
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Age instead of GAMIFY_EVENT_RETENTION, such as 30d; 0 deletes every processed event.",
+)
+def prune_events(older_than: str | None) -> None:
     """Delete logged events older than GAMIFY_EVENT_RETENTION."""
-    deleted = get_state().extension.prune_events()
-    click.echo(f"Deleted {deleted} event(s) older than the retention period.")
+    age = None
+    if older_than is not None:
+        try:
+            age = settings.duration({"--older-than": older_than}, "--older-than", allow_zero=True)
+        except GamifyError as error:
+            raise _fail(error) from error
+    deleted = get_state().extension.prune_events(age)
+    what = "the retention period" if age is None else older_than
+    click.echo(f"Deleted {deleted} event(s) older than {what}.")
+
+
+@contextmanager
+def _redis_errors(pipeline: Pipeline) -> Iterator[None]:
+    """Turn a Redis outage into one line and exit status 1, not a traceback."""
+    try:
+        yield
+    except redis.RedisError as error:
+        # Host and port only: the URL may carry a password.
+        where = urlsplit(pipeline.url)
+        address = where.path if where.scheme == "unix" else f"{where.hostname}:{where.port or 6379}"
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise click.ClickException(
+            f"Cannot reach Redis at {address} (GAMIFY_REDIS_URL): {reason} Check that Redis"
+            " is running and the URL is right."
+        ) from error
 
 
 def _pipeline() -> Pipeline:
@@ -163,7 +196,9 @@ def status_command() -> None:
     from .pipeline.operations import status
 
     state = get_state()
-    info = status(_pipeline())
+    pipeline = _pipeline()
+    with _redis_errors(pipeline):
+        info = status(pipeline)
     with state.transaction() as session:
         outbox = session.execute(select(func.count()).select_from(Outbox)).scalar_one()
     click.echo(f"{'shard':>5}  {'length':>8}  {'pending':>8}  oldest event")
@@ -190,7 +225,9 @@ def list_dead_letters(limit: int) -> None:
     """List dead letters, oldest first."""
     from .pipeline.operations import dead_letters
 
-    letters = dead_letters(_pipeline(), limit=limit)
+    pipeline = _pipeline()
+    with _redis_errors(pipeline):
+        letters = dead_letters(pipeline, limit=limit)
     for letter in letters:
         click.echo(
             f"{letter.id}  shard {letter.shard}  attempts {letter.attempts}  {letter.failed_at}\n"
@@ -212,8 +249,10 @@ def replay_dead_letters_command(ids: tuple[str, ...], all_: bool) -> None:
     """Put dead letters back on their shard to be processed again."""
     from .pipeline.operations import replay_dead_letters
 
+    pipeline = _pipeline()
     try:
-        count = replay_dead_letters(_pipeline(), _ids(ids, all_))
+        with _redis_errors(pipeline):
+            count = replay_dead_letters(pipeline, _ids(ids, all_))
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Replayed {count} dead letter(s).")
@@ -226,8 +265,10 @@ def drop_dead_letters_command(ids: tuple[str, ...], all_: bool) -> None:
     """Delete dead letters for good."""
     from .pipeline.operations import drop_dead_letters
 
+    pipeline = _pipeline()
     try:
-        count = drop_dead_letters(_pipeline(), _ids(ids, all_))
+        with _redis_errors(pipeline):
+            count = drop_dead_letters(pipeline, _ids(ids, all_))
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Dropped {count} dead letter(s).")

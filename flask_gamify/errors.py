@@ -13,6 +13,7 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, Unprocessable
 
 __all__ = [
     "AssignmentError",
+    "ConfigurationError",
     "CriteriaError",
     "EventError",
     "GamifyError",
@@ -32,6 +33,14 @@ class GamifyError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ConfigurationError(GamifyError, RuntimeError):
+    """A ``GAMIFY_*`` setting is invalid; raised by ``init_app``, naming the key.
+
+    Also a :class:`RuntimeError`, which is what ``init_app`` raised for bad settings
+    before this class existed.
+    """
 
 
 class _HTTPGamifyError(GamifyError, HTTPException):

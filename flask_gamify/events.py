@@ -11,6 +11,7 @@ from typing import Any
 
 from .criteria import EventData
 from .criteria.base import number_problem
+from .criteria.limits import too_deep, unstorable_text
 from .errors import EventError
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH, utcnow
 
@@ -58,38 +59,15 @@ class TrackedEvent:
         }
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    return 0
-
-
-_NUL_MESSAGE = "Must not contain NUL characters (\\u0000), which databases cannot store."
-
-
 def _check_name(errors: dict[str, list[str]], path: str, value: Any, limit: int, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         errors[path] = [f"Must be a non-empty string naming the {what}."]
     elif len(value) > limit:
         errors[path] = [f"Must be at most {limit} characters long (got {len(value)})."]
-    elif "\x00" in value:
-        errors[path] = [_NUL_MESSAGE]
-
-
-def nul_paths(value: Any, path: str) -> list[str]:
-    """Paths of the strings (keys included) in a JSON value that contain NUL characters."""
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        found = [f"{path}.{key!r}" for key in value if isinstance(key, str) and "\x00" in key]
-        for key, item in value.items():
-            found.extend(nul_paths(item, f"{path}.{key}"))
-        return found
-    if isinstance(value, list):
-        return [p for index, item in enumerate(value) for p in nul_paths(item, f"{path}[{index}]")]
-    return []
+    else:
+        problem = unstorable_text(value, path)
+        if problem is not None:
+            errors[path] = [problem[1]]
 
 
 def number_errors(value: Any, path: str) -> dict[str, list[str]]:
@@ -138,6 +116,19 @@ def _check_attributes(
     if not isinstance(attributes, Mapping) or not all(isinstance(k, str) for k in attributes):
         errors[path] = ["Must be an object with string keys."]
         return
+    # Depth and text first, without recursion: json.dumps recurses, and cannot encode
+    # lone surrogates as UTF-8.
+    deep = too_deep(dict(attributes), limits.attributes_depth, path)
+    if deep is not None:
+        errors[path] = [
+            f"Must nest objects and lists at most {limits.attributes_depth} deep ({deep} is"
+            " deeper)."
+        ]
+        return
+    unstorable = unstorable_text(dict(attributes), path)
+    if unstorable is not None:
+        errors[unstorable[0]] = [unstorable[1]]
+        return
     # Before encoding: json.dumps itself fails on integers of more than 4,300 digits.
     numbers = number_errors(attributes, path)
     if numbers:
@@ -148,16 +139,11 @@ def _check_attributes(
     except (TypeError, ValueError) as error:
         errors[path] = [f"Must contain only JSON values (strings, finite numbers, ...): {error}."]
         return
-    nul = nul_paths(attributes, path)
-    if nul:
-        errors[nul[0]] = [_NUL_MESSAGE]
-    elif len(encoded.encode()) > limits.attributes_bytes:
+    if len(encoded.encode()) > limits.attributes_bytes:
         errors[path] = [
             f"Must be at most {limits.attributes_bytes} bytes as JSON (got {len(encoded)});"
             " send identifiers, not documents."
         ]
-    elif _depth(attributes) > limits.attributes_depth:
-        errors[path] = [f"Must nest objects and lists at most {limits.attributes_depth} deep."]
 
 
 def make_event(
@@ -182,6 +168,9 @@ def make_event(
     _check_name(errors, f"{path}type", event_type, EVENT_TYPE_LENGTH, "event type")
     if isinstance(entity, bool) or not isinstance(entity, str | int):
         errors[f"{path}entity"] = ["Must be the entity's id, a string or an integer."]
+    elif isinstance(entity, int) and entity.bit_length() > 4 * ENTITY_LENGTH:
+        # Checked before str(), which refuses integers of more than 4300 digits.
+        errors[f"{path}entity"] = [f"Must be at most {ENTITY_LENGTH} characters long."]
     else:
         _check_name(errors, f"{path}entity", str(entity), ENTITY_LENGTH, "entity")
     _check_name(errors, f"{path}entity_type", entity_type, ENTITY_TYPE_LENGTH, "entity type")

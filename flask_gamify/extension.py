@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
 from blinker import ANY
@@ -18,13 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from . import assignments as assignment_store
+from . import config as settings
 from . import goals as goal_store
 from . import progress as progress_store
 from . import signals
-from .criteria import parse_window
-from .errors import GamifyError, GoalNotFound
+from .errors import GamifyError, GoalNotFound, InvalidInputError
 from .events import EventLimits, TrackedEvent, make_event
-from .models import Base, Event, Goal, utcnow
+from .models import ENTITY_TYPE_LENGTH, Base, Event, Goal, utcnow
 from .pipeline.settings import Pipeline
 from .pipeline.streams import StreamKeys
 from .principal import ApiPrincipal
@@ -69,30 +68,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _positive(app: Flask, key: str, kind: type[int] | type[float] = int) -> Any:
-    """A configuration number above zero, or a :class:`RuntimeError` naming the key."""
-    value = app.config[key]
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or number <= 0:
-        raise RuntimeError(f"{key} = {value!r} is invalid; it must be a number above zero.")
-    return number
-
-
-def _duration(app: Flask, key: str) -> timedelta:
-    value = app.config[key]
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    try:
-        return parse_window(value)
-    except ValueError as error:
-        raise RuntimeError(f"{key} = {value!r} is invalid. {error}") from error
-
-
 class GamifyState:
     """What Flask-Gamify keeps per app, as ``app.extensions["gamify"]``."""
 
@@ -102,27 +77,32 @@ class GamifyState:
         #: The host's Flask-SQLAlchemy instance.
         self.db = db
         config = app.config
-        self.bind_key: str | None = config["GAMIFY_BIND_KEY"]
-        try:
-            self.timezone = ZoneInfo(config["GAMIFY_TIMEZONE"])
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise RuntimeError(
-                f"GAMIFY_TIMEZONE = {config['GAMIFY_TIMEZONE']!r} is not a known time zone;"
-                " use an IANA name such as 'UTC' or 'Europe/Paris'."
-            ) from error
-        self.late_event_allowance = _duration(app, "GAMIFY_LATE_EVENT_ALLOWANCE")
-        self.event_retention = _duration(app, "GAMIFY_EVENT_RETENTION")
-        self.limits = EventLimits(
-            attributes_bytes=_positive(app, "GAMIFY_MAX_ATTRIBUTES_BYTES"),
-            attributes_depth=_positive(app, "GAMIFY_MAX_ATTRIBUTES_DEPTH"),
-            future=_duration(app, "GAMIFY_MAX_FUTURE"),
+        # Every setting is read (and so checked) here: a wrong one fails init_app,
+        # naming the key, and nothing is registered.
+        self.bind_key: str | None = settings.optional_name(config, "GAMIFY_BIND_KEY")
+        self.timezone = settings.timezone(config)
+        self.late_event_allowance = settings.duration(
+            config, "GAMIFY_LATE_EVENT_ALLOWANCE", allow_zero=True
         )
-        self.notify_awards = bool(config["GAMIFY_NOTIFY_AWARDS"])
-        self.default_entity_type: str = config["GAMIFY_DEFAULT_ENTITY_TYPE"]
+        self.event_retention = settings.duration(config, "GAMIFY_EVENT_RETENTION")
+        self.limits = EventLimits(
+            attributes_bytes=settings.integer(config, "GAMIFY_MAX_ATTRIBUTES_BYTES"),
+            attributes_depth=settings.integer(
+                config, "GAMIFY_MAX_ATTRIBUTES_DEPTH", maximum=settings.MAX_ATTRIBUTES_DEPTH
+            ),
+            future=settings.duration(config, "GAMIFY_MAX_FUTURE", allow_zero=True),
+        )
+        self.notify_awards = settings.flag(config, "GAMIFY_NOTIFY_AWARDS")
+        self.default_entity_type: str = settings.name(
+            config, "GAMIFY_DEFAULT_ENTITY_TYPE", maximum=ENTITY_TYPE_LENGTH
+        )
+        settings.check_api_settings(config)
         self._session_factory: sessionmaker[Session] | None = None
         self._processor: BatchProcessor | None = None
         #: The Redis pipeline, or ``None`` for inline processing (no GAMIFY_REDIS_URL).
-        self.pipeline: Pipeline | None = _pipeline(app) if config["GAMIFY_REDIS_URL"] else None
+        self.pipeline: Pipeline | None = _pipeline(app) if settings.redis_url(config) else None
+        #: Whether ``@tracks`` warned that no entity can be found (once per app).
+        self.warned_no_entity = False
 
     def entity_type(self, given: str | None) -> str:
         """``given``, or ``GAMIFY_DEFAULT_ENTITY_TYPE`` when it is ``None``."""
@@ -187,17 +167,21 @@ class GamifyState:
 
 def _pipeline(app: Flask) -> Pipeline:
     config = app.config
-    timeout = _positive(app, "GAMIFY_REDIS_TIMEOUT", float)
-    url = config["GAMIFY_REDIS_URL"]
+    timeout = settings.positive_number(config, "GAMIFY_REDIS_TIMEOUT")
+    url = settings.redis_url(config)
+    assert url is not None
     return Pipeline(
         url=url,
         client=redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout),
-        keys=StreamKeys(config["GAMIFY_STREAM_PREFIX"], _positive(app, "GAMIFY_SHARDS")),
-        queue_name=config["GAMIFY_QUEUE"],
-        batch_size=_positive(app, "GAMIFY_BATCH_SIZE"),
-        max_attempts=_positive(app, "GAMIFY_MAX_ATTEMPTS"),
-        claim_idle_ms=int(_duration(app, "GAMIFY_CLAIM_IDLE").total_seconds() * 1000),
-        drain_seconds=_duration(app, "GAMIFY_DRAIN_SECONDS").total_seconds(),
+        keys=StreamKeys(
+            settings.name(config, "GAMIFY_STREAM_PREFIX"),
+            settings.integer(config, "GAMIFY_SHARDS", maximum=1024),
+        ),
+        queue_name=settings.name(config, "GAMIFY_QUEUE"),
+        batch_size=settings.integer(config, "GAMIFY_BATCH_SIZE"),
+        max_attempts=settings.integer(config, "GAMIFY_MAX_ATTEMPTS"),
+        claim_idle_ms=int(settings.duration(config, "GAMIFY_CLAIM_IDLE").total_seconds() * 1000),
+        drain_seconds=settings.duration(config, "GAMIFY_DRAIN_SECONDS").total_seconds(),
     )
 
 
@@ -429,6 +413,11 @@ class Gamify:
         self._entity_loader = loader
         return loader
 
+    @property
+    def has_entity_loader(self) -> bool:
+        """Whether an :meth:`entity_loader` is registered."""
+        return self._entity_loader is not None
+
     def api_authorizer(self, authorizer: ApiAuthorizer) -> ApiAuthorizer:
         """Decorate a function that replaces API-key checks in the REST API.
 
@@ -453,8 +442,23 @@ class Gamify:
         """Delete logged events older than ``GAMIFY_EVENT_RETENTION``; return how many.
 
         Deduplication by event id works within the retention period.
+
+        :param older_than: another age instead of the retention period;
+            ``timedelta(0)`` deletes every processed event.
+        :raises InvalidInputError: ``older_than`` is negative or not a timedelta.
         """
-        cutoff = utcnow() - (older_than or self.state.event_retention)
+        if older_than is None:
+            older_than = self.state.event_retention
+        elif not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidInputError(
+                {
+                    "older_than": [
+                        f"Must be a timedelta of 0 or more (got {older_than!r}); 0 deletes"
+                        " every processed event, None uses GAMIFY_EVENT_RETENTION."
+                    ]
+                }
+            )
+        cutoff = utcnow() - older_than
         with self.state.transaction() as session:
             deleted = session.execute(delete(Event).where(Event.processed_at < cutoff))
             return int(deleted.rowcount)  # type: ignore[attr-defined]

@@ -15,14 +15,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .criteria import compile_criteria
+from .criteria.limits import json_size, too_deep, unstorable_text
 from .criteria.schema import PositiveInteger, flatten_errors
 from .errors import CriteriaError, GamifyError, GoalError, GoalNotFound
-from .events import nul_paths, to_utc
+from .events import to_utc
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
 from .processing import criteria_hash
 from .records import GoalView
 
-__all__ = ["GoalSchema", "archive_goal", "define_goals", "goal_view", "read_goals_file"]
+__all__ = [
+    "GoalSchema",
+    "archive_goal",
+    "define_goals",
+    "goal_view",
+    "parse_goals",
+    "read_goals_file",
+]
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
@@ -132,10 +140,11 @@ def validate_goal(data: Mapping[str, Any], *, path: str = "") -> dict[str, Any]:
         flat = flatten_errors(error.messages, path.rstrip("."))
         only_criteria = all(key.startswith(f"{path}criteria") for key in flat)
         raise (CriteriaError if only_criteria else GoalError)(flat) from error
-    nul = nul_paths(goal, path.rstrip(".") or "goal")
-    if nul:
-        where = nul[0].removeprefix("goal.")
-        raise GoalError({where: ["Must not contain NUL characters (\\u0000)."]})
+    # The criteria get the same check, with their depth and size, from compile_criteria.
+    fields_but_criteria = {name: value for name, value in goal.items() if name != "criteria"}
+    unstorable = unstorable_text(fields_but_criteria, path.rstrip("."))
+    if unstorable is not None:
+        raise GoalError({unstorable[0]: [unstorable[1]]})
     max_occurrences = goal["max_awards"] if goal["repeatable"] else 1
     try:
         compile_criteria(goal["criteria"], max_occurrences=max_occurrences)
@@ -256,22 +265,80 @@ def goal_view(goal: Goal) -> GoalView:
     )
 
 
+#: Largest goals file ``goals load`` reads, in bytes.
+MAX_GOALS_FILE_BYTES = 2 * 1024 * 1024
+#: Largest goal document once YAML aliases are unfolded, in characters of JSON (about).
+MAX_GOALS_DOCUMENT_SIZE = 2 * MAX_GOALS_FILE_BYTES
+#: Deepest nesting of objects and lists in a goals file.
+MAX_GOALS_FILE_DEPTH = 64
+
+
 def read_goals_file(path: Path) -> list[dict[str, Any]]:
-    """Read goal definitions from YAML or JSON: a list, or ``{"goals": [...]}``."""
-    text = path.read_text(encoding="utf-8")
+    """Read goal definitions from YAML or JSON: a list, or ``{"goals": [...]}``.
+
+    :raises GamifyError: the file is too large, not UTF-8, not YAML/JSON, or not a list
+        of definitions (one sentence that says which).
+    """
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
+        with path.open("rb") as file:
+            data = file.read(MAX_GOALS_FILE_BYTES + 1)
+    except OSError as error:
+        raise GamifyError(f"{path} cannot be read: {error.strerror or error}.") from error
+    return parse_goals(data, name=str(path), json_format=path.suffix == ".json")
+
+
+def parse_goals(data: bytes, *, name: str, json_format: bool) -> list[dict[str, Any]]:
+    """The goal definitions in the bytes of a goals file (see :func:`read_goals_file`).
+
+    Bounded on every axis an untrusted file could abuse: bytes, UTF-8, nesting, and
+    YAML aliases, which may refer to each other until a small file unfolds into
+    billions of nodes (a "billion laughs"): the unfolded size is counted, lazily.
+    """
+    kind = "JSON" if json_format else "YAML"
+    if len(data) > MAX_GOALS_FILE_BYTES:
         raise GamifyError(
-            f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}"
-        ) from error
-    if isinstance(data, dict) and "goals" in data:
-        data = data["goals"]
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise GamifyError(
-            f"{path} must hold a list of goal definitions, or an object with a 'goals' list."
+            f"{name} is larger than {MAX_GOALS_FILE_BYTES} bytes; split it into several files."
         )
-    return data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise GamifyError(
+            f"{name} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset"
+            f" {error.start}); save it as UTF-8."
+        ) from error
+    try:
+        document = json.loads(text) if json_format else yaml.safe_load(text)
+    except RecursionError as error:
+        raise GamifyError(f"{name} nests too deep to be a goals file.") from error
+    except (ValueError, TypeError, OverflowError, yaml.YAMLError) as error:
+        # One line: YAML messages span several, with the position of the problem.
+        reason = " ".join(str(error).split())
+        raise GamifyError(f"{name} is not valid {kind}: {reason}") from error
+    if json_size(document, MAX_GOALS_DOCUMENT_SIZE) > MAX_GOALS_DOCUMENT_SIZE:
+        raise GamifyError(
+            f"{name} unfolds into more than {MAX_GOALS_DOCUMENT_SIZE} characters (YAML"
+            " aliases repeat what they refer to); write the goals out without aliases."
+        )
+    deep = too_deep(document, MAX_GOALS_FILE_DEPTH)
+    if deep is not None:
+        raise GamifyError(
+            f"{name} nests objects and lists more than {MAX_GOALS_FILE_DEPTH} levels deep,"
+            f" at {deep}."
+        )
+    if isinstance(document, dict) and "goals" in document:
+        document = document["goals"]
+    if not isinstance(document, list) or not all(isinstance(item, dict) for item in document):
+        raise GamifyError(
+            f"{name} must hold a list of goal definitions, or an object with a 'goals' list."
+        )
+    for index, item in enumerate(document):
+        odd = [key for key in item if not isinstance(key, str)]
+        if odd:
+            raise GamifyError(
+                f"{name}: goal {index + 1} has a key that is not text: {odd[0]!r}. Field names"
+                " are words such as key, name, criteria."
+            )
+    return document
 
 
 def dump_goals(goals: Iterable[GoalView], *, format: str = "yaml") -> str:

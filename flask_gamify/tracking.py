@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from blinker import ANY
-from flask import current_app, has_app_context, has_request_context
+from flask import current_app, has_app_context, has_request_context, request
 
 if TYPE_CHECKING:
     from .extension import Gamify, GamifyState
@@ -74,7 +74,7 @@ def tracks(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             response = current_app.make_response(current_app.ensure_sync(view)(*args, **kwargs))
             if response.status_code < 400:
-                _track_request(event, attributes, entity_type, kwargs)
+                _track_request(event, attributes, entity_type, kwargs, view)
             return response
 
         return wrapper  # type: ignore[return-value]
@@ -83,12 +83,19 @@ def tracks(
 
 
 def _track_request(
-    event: str, attributes: Attributes, entity_type: str | None, view_args: dict[str, Any]
+    event: str,
+    attributes: Attributes,
+    entity_type: str | None,
+    view_args: dict[str, Any],
+    view: Callable[..., Any],
 ) -> None:
     try:
         state = _state()
         entity = state.extension.current_entity()
         if entity is None:
+            if not state.warned_no_entity and _no_entity_source(state):
+                state.warned_no_entity = True
+                _warn_no_entity(event, view)
             return
         values = attributes(**view_args) if callable(attributes) else attributes
         state.extension.track(
@@ -96,6 +103,35 @@ def _track_request(
         )
     except Exception:
         logger.exception("Flask-Gamify could not track %r for this request.", event)
+
+
+def _no_entity_source(state: GamifyState) -> bool:
+    """Whether nothing could ever give this app's requests an entity.
+
+    An anonymous visitor with Flask-Login set up is normal; no loader and no Flask-Login
+    is a setup mistake that would otherwise track nothing, silently, forever.
+    """
+    if state.extension.has_entity_loader:
+        return False
+    try:
+        import flask_login  # noqa: F401
+    except ImportError:
+        return True
+    return not hasattr(current_app, "login_manager")
+
+
+def _warn_no_entity(event: str, view: Callable[..., Any]) -> None:
+    name = f"{view.__module__}.{view.__qualname__}"
+    endpoint = request.endpoint if has_request_context() else None
+    logger.warning(
+        "@tracks(%r) on the view %s (endpoint %r) tracked nothing: Flask-Gamify cannot tell"
+        " who the current entity is. Register a function that returns it with"
+        " @gamify.entity_loader, or set up Flask-Login (LoginManager(app)). This warning is"
+        " given once per app.",
+        event,
+        name,
+        endpoint,
+    )
 
 
 class SignalBridge:

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from workload import make_events, snapshot
 
 from flask_gamify.events import make_event
-from flask_gamify.models import Award, Event, Outbox
+from flask_gamify.models import Award, Event, Goal, Outbox, Progress
 from flask_gamify.pipeline.streams import FIELD, encode_event, shard_for
 
 
@@ -126,9 +126,21 @@ def test_poison_events_are_dead_lettered_without_blocking(
     stream = "gamify:events:2"
     client.xadd(stream, {FIELD: "{not json"})
     client.xadd(stream, {FIELD: json.dumps({"type": "login"})})  # valid JSON, no entity
-    # Valid JSON, but its date is out of range for the streak's time zone: it raises.
-    ancient = {"type": "login", "entity": "p", "occurred_at": "0001-01-01T00:00:00+00:00"}
-    client.xadd(stream, {FIELD: json.dumps(ancient)})
+    # A valid event whose processing raises: the entity's stored streak state is corrupt.
+    # (This used to be an event of year 1, which the streak's time zone could not hold;
+    # such events are now processed: see test_criteria_engine.py.)
+    with gamify_of(papp).state.transaction() as session:
+        streak = session.execute(select(Goal).where(Goal.key == "streak")).scalar_one()
+        session.add(
+            Progress(
+                goal_id=streak.id,
+                entity_type="user",
+                entity_id="corrupt",
+                state={"runs": [["not", "a run"]]},
+                criteria_hash=streak.criteria_hash,
+            )
+        )
+    client.xadd(stream, {FIELD: json.dumps({"type": "login", "entity": "corrupt"})})
     for _ in range(3):
         client.xadd(stream, {FIELD: json.dumps({"type": "login", "entity": "p"})})
     workers.start("w1")
@@ -148,7 +160,7 @@ def test_poison_events_are_dead_lettered_without_blocking(
     runner = papp.test_cli_runner()
     listed = runner.invoke(args=["gamify", "dead-letters", "list"])
     assert listed.exit_code == 0
-    assert "Malformed event" in listed.output and "OverflowError" in listed.output
+    assert "Malformed event" in listed.output and "TypeError" in listed.output
     assert "entity: Must be the entity's id" in listed.output
     status = runner.invoke(args=["gamify", "status"])
     assert "dead letters: 3" in status.output

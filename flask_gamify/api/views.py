@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -10,6 +11,7 @@ from flask import Response, current_app, jsonify, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
+from ..criteria.limits import too_deep
 from ..criteria.schema import flatten_errors
 from ..errors import EventError, GoalNotFound
 from ..events import TrackedEvent, make_event
@@ -49,15 +51,26 @@ def _too_large(size: int | str, limit: int) -> ApiError:
     )
 
 
+#: Deepest nesting of objects and lists a request body may have: far more than any
+#: valid body needs, far less than what would exhaust Python's recursion limit.
+MAX_BODY_DEPTH = 64
+#: Characters no database can store: NUL, and lone surrogates (which JSON escapes such
+#: as ``"\ud800"`` can carry, but UTF-8 cannot encode).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _nul_paths(value: Any, path: str) -> list[str]:
-    """Paths of the strings (keys included) in ``value`` that contain NUL characters."""
+    """Paths of the strings (keys included) in ``value`` that no database can store.
+
+    Called on bodies whose depth :func:`json_body` has bounded.
+    """
     if isinstance(value, str):
-        return [path] if "\x00" in value else []
+        return [path] if _UNSTORABLE.search(value) else []
     found: list[str] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
+            if _UNSTORABLE.search(str(key)):
                 found.append(child)
             found += _nul_paths(item, child)
     elif isinstance(value, list):
@@ -70,8 +83,11 @@ def _reject_nul(paths: list[str]) -> None:
     if paths:
         raise ApiError(
             422,
-            "Text may not contain NUL characters (\\u0000); databases cannot store them.",
-            errors={path or "body": ["Contains a NUL character."] for path in paths},
+            "Text may not contain NUL characters (\\u0000) or lone surrogates (\\ud800 to"
+            " \\udfff); databases cannot store them. Send well-formed Unicode text.",
+            errors={
+                path or "body": ["Contains a NUL character or a lone surrogate."] for path in paths
+            },
         )
 
 
@@ -106,10 +122,19 @@ def json_body() -> Any:
     limit = _body_limit()
     if len(raw) > limit:
         raise _too_large(f"more than {limit}", limit)
+    too_deep_message = (
+        f"The request body nests objects and lists more than {MAX_BODY_DEPTH} levels deep;"
+        " no request needs that many."
+    )
     try:
         data = json.loads(raw)
+    except RecursionError as error:
+        raise ApiError(400, too_deep_message) from error
     except ValueError as error:
         raise ApiError(400, f"The request body is not valid JSON: {error}.") from error
+    deep = too_deep(data, MAX_BODY_DEPTH)
+    if deep is not None:
+        raise ApiError(400, too_deep_message, errors={deep or "body": ["Nests too deep."]})
     _reject_nul(_nul_paths(data, ""))
     return data
 

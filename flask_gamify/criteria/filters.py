@@ -20,6 +20,11 @@ _WINDOW_UNITS = {
 }
 
 
+#: The longest duration: a hundred years (longer ones are mistakes, and some would not
+#: even fit in a :class:`~datetime.timedelta`).
+MAX_WINDOW = timedelta(days=36525)
+
+
 def parse_window(text: str) -> timedelta:
     """Parse ``"30m"``, ``"24h"``, ``"7d"`` or ``"4w"``; raise :class:`ValueError` otherwise."""
     match = _WINDOW_PATTERN.match(text) if isinstance(text, str) else None
@@ -28,7 +33,11 @@ def parse_window(text: str) -> timedelta:
             "Must be a duration such as '30s', '30m', '24h', '7d' or '4w':"
             " a positive whole number and one of the units s, m, h, d, w."
         )
-    return int(match.group(1)) * _WINDOW_UNITS[match.group(2)]
+    unit = _WINDOW_UNITS[match.group(2)]
+    # Compare before multiplying: 999999999w overflows timedelta.
+    if int(match.group(1)) > MAX_WINDOW // unit:
+        raise ValueError(f"Must be at most 100 years ({MAX_WINDOW.days}d); got {text!r}.")
+    return int(match.group(1)) * unit
 
 
 def _is_number(value: Any) -> bool:

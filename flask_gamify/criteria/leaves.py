@@ -13,6 +13,7 @@ import functools
 import math
 from bisect import bisect_right, insort
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
 
@@ -389,7 +390,7 @@ class Streak(Leaf):
 
     def period_of(self, event_time: Any, context: EvaluationContext) -> int:
         """The day (or Monday-based week) number of a moment in the context's time zone."""
-        ordinal: int = event_time.astimezone(context.timezone).date().toordinal()
+        ordinal = local_day(event_time, context.timezone)
         # date(1, 1, 1) is a Monday, so weeks counted from it start on Mondays.
         return ordinal if self.period == "day" else (ordinal - 1) // 7
 
@@ -416,6 +417,26 @@ class Streak(Leaf):
             (last - first + 1 for first, last in runs if first <= today and last >= today - 1), 0
         )
         return self._evaluation(running, self.target, occurrences)
+
+
+#: Days in 400 Gregorian years: calendars, weekdays and time zone rules repeat after it.
+_CYCLE_DAYS = 146097
+
+
+def local_day(moment: datetime, timezone: tzinfo) -> int:
+    """The proleptic ordinal of ``moment``'s date in ``timezone``.
+
+    The local date of a moment on the first day of year 1 west of UTC (or the last of
+    year 9999 east of it) lies outside what :class:`~datetime.date` can hold; such
+    moments are shifted by 400 years, where the calendar and the zone's rules are the
+    same, and the ordinal shifted back (it may then be 0, or past 9999-12-31).
+    """
+    try:
+        return moment.astimezone(timezone).date().toordinal()
+    except OverflowError:
+        shift = 1 if moment.year < 5000 else -1
+        shifted = moment + timedelta(days=shift * _CYCLE_DAYS)
+        return shifted.astimezone(timezone).date().toordinal() - shift * _CYCLE_DAYS
 
 
 def _add_to_runs(runs: list[list[int]], period: int) -> None:

@@ -15,12 +15,20 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from ..errors import CriteriaError
 from .base import MAX_NUMBER, canonical_value, number_problem
 from .filters import OPERATORS, parse_window
+from .limits import (
+    MAX_CHILDREN,
+    MAX_DEPTH,
+    MAX_JSON_DEPTH,
+    MAX_SIZE,
+    MAX_STEPS,
+    MAX_VALUES,
+    json_size,
+    too_deep,
+    unstorable_text,
+)
 
 #: Every criterion type, in the order the documentation lists them.
 CRITERION_TYPES = ("count", "sum", "distinct", "all_of", "streak", "sequence", "all", "any", "goal")
-
-#: How deep ``all``/``any`` may nest; deeper criteria are almost surely a mistake.
-MAX_DEPTH = 8
 
 
 def _name(what: str, **kwargs: Any) -> fields.String:
@@ -148,6 +156,11 @@ class WhereField(fields.Field[dict[str, Any]]):
                 return f"The operand of {operator!r} must be a JSON value."
             if operator == "in" and not isinstance(operand, list):
                 return "The operand of 'in' must be a list of values."
+            if operator == "in" and len(operand) > MAX_VALUES:
+                return (
+                    f"The operand of 'in' lists {len(operand)} values; at most {MAX_VALUES}"
+                    " are allowed."
+                )
             if operator in ("lt", "lte", "gt", "gte") and not (
                 _is_number(operand) or isinstance(operand, str)
             ):
@@ -161,6 +174,11 @@ class ValuesField(fields.Field[list[Any]]):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         if not isinstance(value, list) or not value:
             raise ValidationError("Must be a non-empty list of strings, numbers or booleans.")
+        if len(value) > MAX_VALUES:
+            raise ValidationError(
+                f"Lists {len(value)} values; at most {MAX_VALUES} are allowed. Split the goal"
+                " into several goals, or use a distinct criterion with a where filter."
+            )
         seen: set[str | None] = set()
         for item in value:
             problem = number_problem(item)
@@ -247,7 +265,11 @@ class SequenceSchema(_CriterionSchema):
     steps = fields.List(
         fields.Nested(StepSchema, error_messages={"null": _STEP_MESSAGE, "type": _STEP_MESSAGE}),
         required=True,
-        validate=validate.Length(min=1, error="Must list at least one step."),
+        validate=validate.Length(
+            min=1,
+            max=MAX_STEPS,
+            error=f"Must list at least one step and at most {MAX_STEPS}.",
+        ),
     )
     window = Window()
 
@@ -261,7 +283,11 @@ def _composite_schema(depth: int) -> Schema:
         of = fields.List(
             CriterionField(metadata={"depth": depth + 1}),
             required=True,
-            validate=validate.Length(min=1, error="Must list at least one criterion."),
+            validate=validate.Length(
+                min=1,
+                max=MAX_CHILDREN,
+                error=f"Must list at least one criterion and at most {MAX_CHILDREN}.",
+            ),
         )
 
         @validates_schema
@@ -324,8 +350,45 @@ def flatten_errors(messages: Any, path: str) -> dict[str, list[str]]:
     return flat
 
 
+def _nesting_problem(data: Any, path: str) -> tuple[str, str] | None:
+    """Check the sizes that recursive validation relies on, without recursing."""
+    # Size first: it stops counting early, so the walks below see bounded input even
+    # when shared substructures (YAML aliases) would unfold into billions of nodes.
+    if json_size(data, MAX_SIZE) > MAX_SIZE:
+        return (
+            path,
+            f"Is too large: criteria may take at most {MAX_SIZE} characters as JSON. Split"
+            " them into several goals.",
+        )
+    stack = [(data, path, 1)]
+    while stack:
+        criterion, where, level = stack.pop()
+        children = criterion.get("of") if isinstance(criterion, dict) else None
+        if not isinstance(children, list):
+            continue
+        if level >= MAX_DEPTH:
+            return (
+                f"{where}.of",
+                f"Criteria may nest at most {MAX_DEPTH} levels deep (all and any inside each"
+                " other); flatten them, or split them into goals that refer to each other.",
+            )
+        stack.extend((child, f"{where}.of[{i}]", level + 1) for i, child in enumerate(children))
+    deep = too_deep(data, MAX_JSON_DEPTH, path)
+    if deep is not None:
+        return deep, f"Nests objects and lists more than {MAX_JSON_DEPTH} levels deep."
+    return unstorable_text(data, path)
+
+
 def validate_criteria(data: Any, *, path: str = "criteria") -> dict[str, Any]:
-    """Return the validated criteria, or raise :class:`~flask_gamify.CriteriaError`."""
+    """Return the validated criteria, or raise :class:`~flask_gamify.CriteriaError`.
+
+    Depth, size and text are checked first, without recursion, so that criteria nested
+    thousands of levels deep get an error naming their path rather than a
+    :class:`RecursionError`.
+    """
+    problem = _nesting_problem(data, path)
+    if problem is not None:
+        raise CriteriaError({problem[0]: [problem[1]]})
     try:
         return load_criterion(data)
     except ValidationError as error:

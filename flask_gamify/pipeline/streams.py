@@ -24,6 +24,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+from ..errors import EventError
 from ..events import EventLimits, TrackedEvent, make_event
 
 __all__ = ["StreamKeys", "decode_event", "encode_event", "shard_for"]
@@ -90,36 +91,51 @@ def encode_event(
 def decode_event(
     payload: bytes | str, entry_id: str, shard: int, limits: EventLimits
 ) -> TrackedEvent:
-    """Validate a stream entry's event; raises :class:`~flask_gamify.EventError` or
-    :class:`ValueError` for malformed JSON.
+    """Validate a stream entry's event; raise :class:`~flask_gamify.EventError` otherwise.
+
+    Whatever the bytes (not UTF-8, not JSON, nested thousands of levels deep, lone
+    surrogates), the answer is a :class:`TrackedEvent` or an :class:`EventError`, which
+    the drain job dead-letters at once: nothing else can escape from here.
 
     Entries without an ``id`` get one derived from the shard and entry id, and entries
     without ``occurred_at`` take the time Redis added them. ``occurred_at`` may lie at
     most ``GAMIFY_MAX_FUTURE`` after ``received_at`` (or the time Redis added the entry).
     """
-    data: Any = json.loads(payload)
+    try:
+        data: Any = json.loads(payload)
+    except RecursionError as error:
+        raise _malformed("Nests objects and lists too deep to be an event.") from error
+    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError included
+        raise _malformed(f"Is not valid UTF-8 JSON: {error}.") from error
     if not isinstance(data, dict):
-        raise ValueError("The event must be a JSON object.")
+        raise _malformed("Must be a JSON object with 'type' and 'entity'.")
     unknown = set(data) - _FIELDS
     if unknown:
-        raise ValueError(f"Unknown event field(s): {', '.join(sorted(unknown))}.")
-    added = datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
-    received_at = added
-    if data.get("received_at") is not None:
-        received_at = _parse_received_at(data["received_at"])
-    occurred_at = data.get("occurred_at")
-    if occurred_at is None:
-        occurred_at = added
-    return make_event(
-        data.get("type"),
-        data.get("entity"),
-        entity_type=data.get("entity_type", "user"),
-        attributes=data.get("attributes"),
-        event_id=data.get("id") or f"redis-{shard}-{entry_id}",
-        occurred_at=occurred_at,
-        limits=limits,
-        now=received_at,
-    )
+        # ascii(): a field name may itself carry characters that cannot be printed.
+        names = ", ".join(sorted(ascii(name) for name in unknown))
+        raise _malformed(f"Has unknown field(s): {names}.")
+    try:
+        added = datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
+        received_at = added
+        if data.get("received_at") is not None:
+            received_at = _parse_received_at(data["received_at"])
+        occurred_at = data.get("occurred_at")
+        if occurred_at is None:
+            occurred_at = added
+        return make_event(
+            data.get("type"),
+            data.get("entity"),
+            entity_type=data.get("entity_type", "user"),
+            attributes=data.get("attributes"),
+            event_id=data.get("id") or f"redis-{shard}-{entry_id}",
+            occurred_at=occurred_at,
+            limits=limits,
+            now=received_at,
+        )
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        # make_event answers EventError for all it knows of; this net keeps the promise
+        # for what it does not.
+        raise _malformed(f"Could not be read: {type(error).__name__}: {error}.") from error
 
 
 def _parse_received_at(value: Any) -> datetime:
@@ -127,8 +143,17 @@ def _parse_received_at(value: Any) -> datetime:
         datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
     )
     if moment is None or moment.tzinfo is None:
-        raise ValueError(
-            "received_at: Must be an ISO 8601 date and time with a UTC offset, such as"
-            " '2026-11-25T14:30:00Z'."
+        raise EventError(
+            {
+                "received_at": [
+                    "Must be an ISO 8601 date and time with a UTC offset, such as"
+                    " '2026-11-25T14:30:00Z'."
+                ]
+            },
+            summary="The stream entry is malformed.",
         )
     return moment
+
+
+def _malformed(message: str) -> EventError:
+    return EventError({"event": [message]}, summary="The stream entry is malformed.")
