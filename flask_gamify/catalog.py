@@ -46,6 +46,13 @@ class CatalogGoal:
     #: 0 for goals without ``goal`` criteria, else one more than the goals they need:
     #: processing goes level by level, so prerequisites complete first.
     level: int
+    #: ``"active"`` or ``"draft"``.
+    status: str = "active"
+
+    @property
+    def live(self) -> bool:
+        """Whether the goal progresses: active, not archived."""
+        return self.status == "active" and not self.archived
 
     @property
     def most_awards(self) -> int | None:
@@ -92,7 +99,7 @@ class GoalCatalog:
                 most = row.max_awards if row.repeatable else 1
                 self._compiled[cache_key] = compile_criteria(row.criteria, max_occurrences=most)
             compiled[row.key] = self._compiled[cache_key]
-        active = {row.key for row in rows if row.archived_at is None}
+        active = {row.key for row in rows if row.archived_at is None and row.status == "active"}
         levels: dict[str, int] = {}
 
         def level_of(key: str, seen: frozenset[str] = frozenset()) -> int:
@@ -122,6 +129,7 @@ class GoalCatalog:
                     criteria_hash=row.criteria_hash,
                     criterion=criterion,
                     level=level_of(row.key),
+                    status=row.status,
                 )
             )
         return loaded

@@ -21,6 +21,7 @@ from . import config as settings
 from . import goals as goal_store
 from . import progress as progress_store
 from . import signals
+from .backfill import BackfillView, enqueue_backfill, list_backfills, run_backfill, start_backfill
 from .errors import GamifyError, GoalNotFound, InvalidInputError
 from .events import EventLimits, TrackedEvent, make_event
 from .models import ENTITY_TYPE_LENGTH, Base, Event, Goal, utcnow
@@ -191,10 +192,14 @@ def _flush_request_events(error: BaseException | None = None) -> None:
         state.pipeline.emitter.flush_request(state)
 
 
-def send_signals(app: Flask, result: BatchResult) -> None:
-    """Send the signals of a committed batch, with ``app`` as sender."""
+def send_signals(app: Flask, result: BatchResult, *, backfill: bool = False) -> None:
+    """Send the signals of a committed batch, with ``app`` as sender.
+
+    :param backfill: the batch rebuilt history (a backfill or an import): receivers get
+        ``backfill=True`` and can skip what only makes sense live, such as mails.
+    """
     for event in result.accepted:
-        signals.event_tracked.send(app, event=event)
+        signals.event_tracked.send(app, event=event, backfill=backfill)
     # Progress views are built only when someone listens: most batches have no receiver.
     for change in result.changes if signals.progress_changed.receivers else ():
         signals.progress_changed.send(
@@ -203,6 +208,7 @@ def send_signals(app: Flask, result: BatchResult) -> None:
             entity=change.entity,
             entity_type=change.entity_type,
             progress=change.progress,
+            backfill=backfill,
         )
     for award in result.awards:
         signals.goal_completed.send(
@@ -211,6 +217,7 @@ def send_signals(app: Flask, result: BatchResult) -> None:
             entity=award.entity,
             entity_type=award.entity_type,
             award=award,
+            backfill=backfill,
         )
     for assignment in result.assignments:
         signals.assignment_completed.send(
@@ -220,6 +227,7 @@ def send_signals(app: Flask, result: BatchResult) -> None:
             entity_type=assignment.entity_type,
             assigned_by=assignment.assigned_by,
             assignment=assignment,
+            backfill=backfill,
         )
 
 
@@ -297,13 +305,61 @@ class Gamify:
         return self.define_goals([{"key": key, "criteria": criteria, **options}])[0]
 
     def define_goals(self, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
-        """Define several goals at once: all are saved, or none (one transaction)."""
+        """Define several goals at once: all are saved, or none (one transaction).
+
+        New active goals, and active goals whose criteria (or entity type, start, end,
+        repeatability) changed, count the history in the event log: their progress is
+        rebuilt by a backfill (:meth:`backfill`), at once without Redis, by the workers
+        with it. Awards already given stay.
+        """
         state = self.state
         with_defaults = [
             {"entity_type": state.default_entity_type, **definition} for definition in definitions
         ]
+        to_backfill: list[str] = []
         with state.transaction() as session:
-            return goal_store.define_goals(session, with_defaults)
+            saved = goal_store.define_goals(session, with_defaults, to_backfill=to_backfill)
+        for key in to_backfill:
+            self.backfill(key)
+        return saved
+
+    def activate_goal(self, key: str) -> GoalView:
+        """Make a draft goal live; it counts the history in the event log (a backfill).
+
+        Activating an active goal changes nothing.
+        """
+        state = self.state
+        with state.transaction() as session:
+            before = session.execute(select(Goal.status).where(Goal.key == key)).scalar()
+            goal = goal_store.activate_goal(session, key)
+        if before != "active":
+            self.backfill(key)
+        return goal
+
+    def backfill(self, key: str, *, revoke: bool = False, wait: bool | None = None) -> BackfillView:
+        """Rebuild the progress of goal ``key`` from the event log.
+
+        Entities reach what the retained history gives under the current definition;
+        new occurrences are awarded (signals carry ``backfill=True``). Awards already
+        given stay, unless ``revoke`` removes those the entity no longer qualifies for.
+
+        :param wait: run it now, in this process, and return when it is done. By
+            default only without ``GAMIFY_REDIS_URL``; with it the backfill is an RQ job
+            on the workers, and the returned view is ``queued`` (follow it with
+            :meth:`backfills`).
+        """
+        state = self.state
+        view = start_backfill(state, key, revoke=revoke)
+        if wait is None:
+            wait = state.pipeline is None
+        if wait:
+            return run_backfill(current_app._get_current_object(), state, view.id)  # type: ignore[attr-defined]
+        enqueue_backfill(state, view.id, key)
+        return view
+
+    def backfills(self, key: str | None = None) -> list[BackfillView]:
+        """Backfills, newest first (of one goal when ``key`` is given)."""
+        return list_backfills(self.state, key)
 
     def goal(self, key: str) -> GoalView:
         """The goal with ``key``; :class:`GoalNotFound` if there is none."""

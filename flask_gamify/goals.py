@@ -61,6 +61,9 @@ class _Flag(fields.Field[bool]):
         return value
 
 
+#: What a goal's ``status`` may be.
+GOAL_STATUSES = ("active", "draft")
+
 #: The largest points and max_awards: what a 32-bit database integer holds.
 LARGEST_INTEGER = 2**31 - 1
 
@@ -108,6 +111,12 @@ class GoalSchema(Schema):
     ends_at = _Moment(allow_none=True, load_default=None)
     entity_type = fields.String(
         load_default="user", validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH)
+    )
+    status = fields.String(
+        load_default="active",
+        validate=validate.OneOf(
+            GOAL_STATUSES, error="Must be 'active' or 'draft' (a draft never progresses)."
+        ),
     )
 
     @validates_schema
@@ -196,8 +205,19 @@ def _reaches(graph: Mapping[str, set[str]], start: str, target: str) -> bool:
     return False
 
 
-def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
-    """Validate every definition, then insert or update each goal by key (one transaction)."""
+def define_goals(
+    session: Session,
+    definitions: Iterable[Mapping[str, Any]],
+    *,
+    to_backfill: list[str] | None = None,
+) -> list[GoalView]:
+    """Validate every definition, then insert or update each goal by key (one transaction).
+
+    :param to_backfill: receives the keys of the goals whose progress must be rebuilt
+        from the event log: new active goals, and active goals whose meaning changed
+        (criteria, repeatability, entity type, start, end, assignment) or that were a
+        draft or archived.
+    """
     definitions = list(definitions)
     prefixes = [
         f"goals[{index}]." if len(definitions) > 1 else "" for index in range(len(definitions))
@@ -221,16 +241,49 @@ def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> 
     saved = []
     for data in goals:
         goal = existing.get(data["key"]) or Goal(key=data["key"], created_at=now)
+        before = _meaning(goal) if goal.id is not None else None
+        was_live = goal.id is not None and goal.status == "active" and goal.archived_at is None
         max_occurrences = data["max_awards"] if data["repeatable"] else 1
         for name, value in data.items():
             setattr(goal, name, value)
         goal.criteria_hash = criteria_hash(data["criteria"], max_occurrences)
+        rebuild = not was_live or before != _meaning(goal)
+        if to_backfill is not None and data["status"] == "active" and rebuild:
+            to_backfill.append(goal.key)
         goal.archived_at = None
         goal.updated_at = now
         session.add(goal)
         saved.append(goal)
     session.flush()
     return [goal_view(goal) for goal in saved]
+
+
+def _meaning(goal: Goal) -> tuple[Any, ...]:
+    """What decides which events count and how: a change means progress is rebuilt."""
+    return (
+        goal.criteria_hash,
+        goal.entity_type,
+        goal.starts_at,
+        goal.ends_at,
+        goal.assigned_only,
+    )
+
+
+def activate_goal(session: Session, key: str) -> GoalView:
+    """Make a draft goal active (live); an archived goal cannot be activated."""
+    goal = session.execute(
+        select(Goal).where(Goal.key == key).with_for_update()
+    ).scalar_one_or_none()
+    if goal is None:
+        raise GoalNotFound(key)
+    if goal.archived_at is not None:
+        raise GoalError(
+            {"status": [f"The goal {key!r} is archived; define it again to bring it back."]}
+        )
+    goal.status = "active"
+    goal.updated_at = utcnow()
+    session.flush()
+    return goal_view(goal)
 
 
 def archive_goal(session: Session, key: str) -> GoalView:
@@ -262,6 +315,7 @@ def goal_view(goal: Goal) -> GoalView:
         archived=goal.archived_at is not None,
         created_at=goal.created_at,
         updated_at=goal.updated_at,
+        status=goal.status,
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Assignment",
     "Award",
+    "Backfill",
     "Base",
     "Event",
     "Goal",
@@ -113,6 +114,8 @@ class Goal(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH), default="user")
+    #: ``"active"``, or ``"draft"``: a draft never progresses and is never awarded.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -220,3 +223,34 @@ class Outbox(Base):
     #: The event's JSON form (:meth:`TrackedEvent.to_dict`).
     event: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Backfill(Base):
+    """A rebuild of one goal's progress from the event log; resumable from its checkpoint."""
+
+    __tablename__ = "gamify_backfills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(
+        ForeignKey("gamify_goals.id", ondelete="CASCADE"), index=True
+    )
+    #: The goal's ``criteria_hash`` when the backfill was asked for; a later change of the
+    #: goal supersedes it.
+    criteria_hash: Mapped[str] = mapped_column(String(64))
+    #: Whether awards the entity no longer qualifies for are revoked.
+    revoke: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``queued``, ``running``, ``done``, ``superseded`` or ``failed``.
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    #: Entities to rebuild, and how many are done.
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    #: The last entity rebuilt, in (entity type, entity id) order: where to resume.
+    last_entity_type: Mapped[str | None] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    last_entity_id: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    #: Awards the backfill gave, and awards it revoked.
+    awarded: Mapped[int] = mapped_column(Integer, default=0)
+    revoked: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

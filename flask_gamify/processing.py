@@ -21,12 +21,12 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, select, tuple_, update
+from sqlalchemy import Row, Table, delete, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -102,6 +102,8 @@ class BatchResult:
     changes: list[ProgressChange] = field(default_factory=list)
     awards: list[AwardView] = field(default_factory=list)
     assignments: list[AssignmentView] = field(default_factory=list)
+    #: Awards a backfill revoked (entities that no longer qualify, when asked).
+    revoked: list[AwardView] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -134,6 +136,12 @@ class _Slot:
         self.times_completed = times
         if times and self.completed_at is None:
             self.completed_at = now
+        self.dirty = True
+
+    def reset(self) -> None:
+        """Forget the state: it is rebuilt from the whole history (always written)."""
+        self.state, self.criteria_hash, self.percent = None, "", 0
+        self.times_completed, self.completed_at = 0, None
         self.dirty = True
 
     def as_update(self) -> dict[str, Any]:
@@ -169,24 +177,50 @@ class BatchProcessor:
         self, events: Sequence[TrackedEvent], *, now: datetime | None = None
     ) -> BatchResult:
         """Process ``events`` in one transaction, retried on deadlocks; return what changed."""
+        moment = now or utcnow()
+        return self._transaction(lambda session: self._process(session, events, moment))
+
+    def recompute(
+        self,
+        goal_key: str,
+        entities: Sequence[EntityKey],
+        *,
+        revoke: bool = False,
+        now: datetime | None = None,
+    ) -> BatchResult:
+        """Rebuild the progress of ``goal_key`` for ``entities`` from the event log.
+
+        One transaction, under the same row locks as live processing: an event processed
+        live at the same time is counted once, either in the history read here or folded
+        afterwards into the rebuilt state. New occurrences are awarded; awards already
+        given stay, unless ``revoke`` removes those beyond what the entity now has.
+        Draft and archived goals are left alone.
+        """
+        moment = now or utcnow()
+        return self._transaction(
+            lambda session: self._recompute(session, goal_key, entities, revoke, moment)
+        )
+
+    def _transaction(self, work: Callable[[Session], BatchResult]) -> BatchResult:
+        """Run ``work`` in one transaction of its own, retried on deadlocks."""
         attempt = 0
         while True:
             attempt += 1
             try:
                 with self.session_factory() as session, session.begin():
-                    return self._process(session, events, now or utcnow())
+                    return work(session)
             except DBAPIError as error:
                 if attempt >= attempts_allowed(error):
                     raise
-                logger.warning("Retrying a batch of %d events after: %s", len(events), error.orig)
+                logger.warning("Retrying a transaction after: %s", error.orig)
 
     # -- goals -----------------------------------------------------------------------
 
     def active_goals(self, session: Session) -> tuple[list[CatalogGoal], dict[str, int]]:
-        """Unarchived goals in dependency order, and the id of every goal key."""
+        """Live goals (active, unarchived) in dependency order, and every goal key's id."""
         catalog = self.catalog.goals(session)
         goals = sorted(
-            (goal for goal in catalog if not goal.archived), key=lambda goal: (goal.level, goal.id)
+            (goal for goal in catalog if goal.live), key=lambda goal: (goal.level, goal.id)
         )
         return goals, {goal.key: goal.id for goal in catalog}
 
@@ -235,13 +269,36 @@ class BatchProcessor:
         goals_by_id = {goal.id: goal for goal in goals}
         pending = self._pending(goals, result.accepted)
         work = self._assigned_work(session, pending, goals_by_id)
+        self._apply(session, goals, goal_ids, work, result, now)
+        return result
+
+    def _apply(
+        self,
+        session: Session,
+        goals: Sequence[CatalogGoal],
+        goal_ids: Mapping[str, int],
+        work: dict[ProgressKey, list[EventData]],
+        result: BatchResult,
+        now: datetime,
+        *,
+        from_scratch: bool = False,
+    ) -> None:
+        """Fold ``work`` into the locked progress rows, award, notify, write.
+
+        :param from_scratch: ``work`` holds the whole history of its keys (a backfill):
+            their states are rebuilt from it instead of folded into.
+        """
         if not work:
-            return result
+            return
+        goals_by_id = {goal.id: goal for goal in goals}
         hashes = {goal.id: goal.criteria_hash for goal in goals}
         rows = {
             key: _Slot.from_row(row)
             for key, row in lock_progress(session, list(work), hashes, now).items()
         }
+        if from_scratch:
+            for key in work:
+                rows[key].reset()
         keys_by_id = {goal_id: key for key, goal_id in goal_ids.items()}
         completed = self._completed_counts(session, work, goals, keys_by_id)
         notifications: list[dict[str, Any]] = []
@@ -266,7 +323,93 @@ class BatchProcessor:
         write_progress(session, [slot.as_update() for slot in rows.values() if slot.dirty], now)
         if notifications:
             session.execute(_NOTIFICATIONS.insert(), notifications)
+
+    def _recompute(
+        self,
+        session: Session,
+        goal_key: str,
+        entities: Sequence[EntityKey],
+        revoke: bool,
+        now: datetime,
+    ) -> BatchResult:
+        result = BatchResult()
+        goals, goal_ids = self.active_goals(session)
+        goal = next((goal for goal in goals if goal.key == goal_key), None)
+        if goal is None:
+            return result
+        wanted = sorted({entity for entity in entities if entity[0] == goal.entity_type})
+        if not wanted:
+            return result
+        pending: dict[ProgressKey, list[TrackedEvent]] = {
+            (goal.id, *entity): [] for entity in wanted
+        }
+        if goal.criterion.event_types:
+            rows = session.execute(
+                select(_EVENTS)
+                .where(
+                    _EVENTS.c.type.in_(sorted(goal.criterion.event_types)),
+                    _EVENTS.c.entity_type == goal.entity_type,
+                    _EVENTS.c.entity_id.in_([entity_id for _, entity_id in wanted]),
+                )
+                .order_by(_EVENTS.c.occurred_at, _EVENTS.c.id)
+            )
+            for row in rows:
+                event = TrackedEvent(
+                    id=row.id,
+                    type=row.type,
+                    entity_type=row.entity_type,
+                    entity_id=row.entity_id,
+                    occurred_at=row.occurred_at,
+                    attributes=row.attributes or {},
+                )
+                if goal.accepts(event):
+                    pending[(goal.id, row.entity_type, row.entity_id)].append(event)
+        work = self._assigned_work(session, pending, {goal.id: goal})
+        self._apply(session, goals, goal_ids, work, result, now, from_scratch=True)
+        if revoke and work:
+            result.revoked = self._revoke_beyond(session, goal, list(work))
         return result
+
+    @staticmethod
+    def _revoke_beyond(
+        session: Session, goal: CatalogGoal, keys: Sequence[ProgressKey]
+    ) -> list[AwardView]:
+        """Delete the awards of ``keys`` beyond the occurrences their progress now has."""
+        progress = (
+            select(_PROGRESS.c.times_completed)
+            .where(
+                _PROGRESS.c.goal_id == _AWARDS.c.goal_id,
+                _PROGRESS.c.entity_type == _AWARDS.c.entity_type,
+                _PROGRESS.c.entity_id == _AWARDS.c.entity_id,
+            )
+            .scalar_subquery()
+        )
+        rows = session.execute(
+            delete(_AWARDS)
+            .where(
+                tuple_(_AWARDS.c.goal_id, _AWARDS.c.entity_type, _AWARDS.c.entity_id).in_(keys),
+                _AWARDS.c.occurrence > progress,
+            )
+            .returning(
+                _AWARDS.c.entity_type,
+                _AWARDS.c.entity_id,
+                _AWARDS.c.occurrence,
+                _AWARDS.c.points,
+                _AWARDS.c.awarded_at,
+            )
+        )
+        return [
+            AwardView(
+                goal.key,
+                goal.name,
+                row.entity_type,
+                row.entity_id,
+                row.occurrence,
+                row.points,
+                row.awarded_at,
+            )
+            for row in rows
+        ]
 
     @staticmethod
     def _pending(

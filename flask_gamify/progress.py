@@ -28,8 +28,8 @@ def progress(
 ) -> list[ProgressView]:
     """Progress on one goal (any, archived too), or on every goal visible to the entity.
 
-    Visible goals: not archived, of the entity's type, not hidden unless completed, and,
-    for ``assigned_only`` goals, assigned to the entity.
+    Visible goals: live (active, not archived), of the entity's type, not hidden unless
+    completed, and, for ``assigned_only`` goals, assigned to the entity.
     """
     columns = (
         _PROGRESS.c.goal_id,
@@ -52,7 +52,7 @@ def progress(
         if not goals:
             raise GoalNotFound(goal_key)
     else:
-        goals = [goal for goal in catalog if not goal.archived and goal.entity_type == entity_type]
+        goals = [goal for goal in catalog if goal.live and goal.entity_type == entity_type]
     assigned: set[int] = set()
     if goal_key is None and any(goal.assigned_only for goal in goals):
         assigned = set(

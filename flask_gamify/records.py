@@ -35,10 +35,13 @@ class GoalView:
     archived: bool
     created_at: datetime
     updated_at: datetime
+    #: ``"active"``, or ``"draft"`` (never progresses; see :meth:`Gamify.activate_goal`).
+    status: str = "active"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
+            "status": self.status,
             "name": self.name,
             "description": self.description,
             "criteria": self.criteria,
@@ -61,8 +64,12 @@ class GoalView:
         data = self.to_dict()
         for derived in ("archived", "created_at", "updated_at"):
             del data[derived]
-        # Defaults (None, "", False, 0) are left out to keep goal files short.
-        return {key: value for key, value in data.items() if value not in (None, "", False)}
+        # Defaults (None, "", False, 0, "active") are left out to keep goal files short.
+        return {
+            key: value
+            for key, value in data.items()
+            if value not in (None, "", False) and (key, value) != ("status", "active")
+        }
 
 
 @dataclass(frozen=True, slots=True)

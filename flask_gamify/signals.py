@@ -7,7 +7,13 @@ Every signal is sent with the Flask app as sender. Connect with
 
 
     @goal_completed.connect
-    def congratulate(app, goal, entity, entity_type, award, **extra): ...
+    def congratulate(app, goal, entity, entity_type, award, backfill, **extra):
+        if not backfill:
+            send_mail(...)
+
+Every signal also gets ``backfill``: ``True`` when the change comes from rebuilding
+history (a backfill of a new or changed goal, ``flask gamify events import``), so that
+a host can skip what only makes sense live (mails, pushes) and avoid a storm of them.
 """
 
 from __future__ import annotations

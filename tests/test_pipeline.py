@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import RedisServer, wait_for
 from flask import Flask
+from pipeline_app import POISON
 from pipeline_support import (
     Workers,
     emit,
@@ -28,7 +29,7 @@ from sqlalchemy import func, select
 from workload import make_events, snapshot
 
 from flask_gamify.events import make_event
-from flask_gamify.models import Award, Event, Goal, Outbox, Progress
+from flask_gamify.models import Award, Event, Outbox
 from flask_gamify.pipeline.streams import FIELD, encode_event, shard_for
 
 
@@ -126,21 +127,11 @@ def test_poison_events_are_dead_lettered_without_blocking(
     stream = "gamify:events:2"
     client.xadd(stream, {FIELD: "{not json"})
     client.xadd(stream, {FIELD: json.dumps({"type": "login"})})  # valid JSON, no entity
-    # A valid event whose processing raises: the entity's stored streak state is corrupt.
-    # (This used to be an event of year 1, which the streak's time zone could not hold;
-    # such events are now processed: see test_criteria_engine.py.)
-    with gamify_of(papp).state.transaction() as session:
-        streak = session.execute(select(Goal).where(Goal.key == "streak")).scalar_one()
-        session.add(
-            Progress(
-                goal_id=streak.id,
-                entity_type="user",
-                entity_id="corrupt",
-                state={"runs": [["not", "a run"]]},
-                criteria_hash=streak.criteria_hash,
-            )
-        )
-    client.xadd(stream, {FIELD: json.dumps({"type": "login", "entity": "corrupt"})})
+    # A valid event whose processing raises (the test app's database hook fails on it,
+    # as a bug triggered by one event would).
+    workers.env[POISON] = "poisoned-value"
+    poison = {"type": "login", "entity": "corrupt", "attributes": {"note": "poisoned-value"}}
+    client.xadd(stream, {FIELD: json.dumps(poison)})
     for _ in range(3):
         client.xadd(stream, {FIELD: json.dumps({"type": "login", "entity": "p"})})
     workers.start("w1")
@@ -160,7 +151,7 @@ def test_poison_events_are_dead_lettered_without_blocking(
     runner = papp.test_cli_runner()
     listed = runner.invoke(args=["gamify", "dead-letters", "list"])
     assert listed.exit_code == 0
-    assert "Malformed event" in listed.output and "TypeError" in listed.output
+    assert "Malformed event" in listed.output and "ValueError" in listed.output
     assert "entity: Must be the entity's id" in listed.output
     status = runner.invoke(args=["gamify", "status"])
     assert "dead letters: 3" in status.output

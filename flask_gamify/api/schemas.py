@@ -170,6 +170,13 @@ class _GoalFields(Schema):
     starts_at = _moment(allow_none=True)
     ends_at = _moment(allow_none=True)
     entity_type = fields.String(validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH))
+    status = fields.String(
+        validate=validate.OneOf(["active", "draft"]),
+        metadata={
+            "description": "'draft': never progresses nor awards; 'active' (default) makes"
+            " it live and counts the history in the event log."
+        },
+    )
 
 
 _KEY = fields.String(
@@ -300,6 +307,7 @@ class GoalOut(Schema):
     starts_at = fields.DateTime(required=True, allow_none=True)
     ends_at = fields.DateTime(required=True, allow_none=True)
     entity_type = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["active", "draft"]))
     archived = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
