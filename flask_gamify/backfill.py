@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from .errors import GamifyError, GoalError, GoalNotFound
 from .models import Assignment, Backfill, Event, Goal, Progress, utcnow
-from .processing import BatchResult
+from .processing import BatchResult, catalog_barrier
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -49,8 +49,9 @@ _BACKFILLS = cast(Table, Backfill.__table__)
 
 #: Entities rebuilt per transaction.
 CHUNK = 200
-#: How long a running backfill's lease lasts without renewal (s).
-LEASE_SECONDS = 60
+#: The shortest lease of a running backfill (s); it lasts ``GAMIFY_CLAIM_IDLE`` otherwise,
+#: the time after which another worker takes over the work of a worker that died.
+MIN_LEASE_SECONDS = 5
 #: Statuses of a backfill that is not over.
 OPEN = ("queued", "running")
 
@@ -237,6 +238,10 @@ def run_backfill(
     if view.finished:
         return view
     with state.transaction() as session:
+        # Batches that read the goals before the change this backfill follows are over
+        # once this returns; later ones see the change.
+        catalog_barrier(session, exclusive=True)
+    with state.transaction() as session:
         session.execute(
             update(_BACKFILLS)
             .where(_BACKFILLS.c.id == backfill_id, _BACKFILLS.c.status.in_(OPEN))
@@ -345,6 +350,11 @@ def _lease_key(state: GamifyState, backfill_id: int) -> str:
     return f"{state.pipeline.keys.prefix}:backfill:{backfill_id}"
 
 
+def _lease_seconds(state: GamifyState) -> int:
+    assert state.pipeline is not None
+    return max(MIN_LEASE_SECONDS, state.pipeline.claim_idle_ms // 1000)
+
+
 def enqueue_backfill(state: GamifyState, backfill_id: int, goal_key: str) -> str:
     """Queue the RQ job of a backfill; return the job id."""
     from rq import Queue
@@ -361,7 +371,7 @@ def enqueue_backfill(state: GamifyState, backfill_id: int, goal_key: str) -> str
         description=f"gamify: backfill goal {goal_key} (backfill {backfill_id})",
     )
     # The lease covers the time in the queue too; the job renews it while it runs.
-    pipeline.worker_client.set(_lease_key(state, backfill_id), job.id, ex=LEASE_SECONDS * 5)
+    pipeline.worker_client.set(_lease_key(state, backfill_id), job.id, ex=_lease_seconds(state) * 5)
     return str(job.id)
 
 
@@ -382,12 +392,12 @@ def backfill_job(backfill_id: int) -> dict[str, Any]:
     holder = client.get(lease)
     if holder is not None and holder.decode() != me:
         return {"skipped": "another job holds the lease"}
-    client.set(lease, me, ex=LEASE_SECONDS)
+    client.set(lease, me, ex=_lease_seconds(state))
 
     def keep_alive() -> bool:
         if drain.stop_requested:
             return False  # warm shutdown: resumed by another worker
-        return bool(client.set(lease, me, ex=LEASE_SECONDS, xx=True))
+        return bool(client.set(lease, me, ex=_lease_seconds(state), xx=True))
 
     def report(view: BackfillView) -> None:
         if job is not None:
@@ -410,7 +420,7 @@ def resume_backfills(state: GamifyState) -> int:
     resumed = 0
     for view in list_backfills(state, open_only=True):
         lease = _lease_key(state, view.id)
-        if client.set(lease, "resuming", nx=True, ex=LEASE_SECONDS):
+        if client.set(lease, "resuming", nx=True, ex=_lease_seconds(state)):
             logger.warning(
                 "Resuming backfill %d of goal %r from its checkpoint.", view.id, view.goal
             )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, select, tuple_, update
+from sqlalchemy import Row, Table, delete, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,7 +41,7 @@ from .sql import insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchProcessor", "BatchResult", "ProgressChange", "criteria_hash"]
+__all__ = ["BatchProcessor", "BatchResult", "ProgressChange", "catalog_barrier", "criteria_hash"]
 
 _EVENTS = cast(Table, Event.__table__)
 _PROGRESS = cast(Table, Progress.__table__)
@@ -53,6 +53,26 @@ EntityKey = tuple[str, str]
 
 #: The most awards one batch gives for one goal and entity (repeatable goals).
 MAX_NEW_AWARDS = 1000
+
+
+#: The PostgreSQL advisory lock that orders goal changes and batches (see below).
+_CATALOG_LOCK = 0x67616D6966790001
+
+
+def catalog_barrier(session: Session, *, exclusive: bool) -> None:
+    """Order batches and backfills on PostgreSQL.
+
+    Every batch holds this lock shared for its transaction. A backfill, once the goal
+    change it follows is committed, takes it exclusively (and lets go at once): it waits
+    for the batches that may have read the catalog before the change, so that each of
+    their events is either in the event log when the backfill reads it, or folded by a
+    batch that sees the new definition. SQLite needs nothing: writers take turns, and a
+    batch reads the catalog after it holds the write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(text(f"SELECT {function}(:key)"), {"key": _CATALOG_LOCK})
 
 
 def criteria_hash(criteria: Mapping[str, Any], max_occurrences: int | None) -> str:
@@ -178,7 +198,12 @@ class BatchProcessor:
     ) -> BatchResult:
         """Process ``events`` in one transaction, retried on deadlocks; return what changed."""
         moment = now or utcnow()
-        return self._transaction(lambda session: self._process(session, events, moment))
+
+        def process(session: Session) -> BatchResult:
+            catalog_barrier(session, exclusive=False)
+            return self._process(session, events, moment)
+
+        return self._transaction(process)
 
     def recompute(
         self,

@@ -36,6 +36,12 @@ def create_app() -> Flask:
     db = SQLAlchemy(app)
     gamify = Gamify(app, db=db)
 
+    chunk = os.environ.get("GAMIFY_PIPELINE_TEST_BACKFILL_CHUNK")
+    if chunk:  # small backfill chunks, so that a test can stop a worker in the middle
+        from flask_gamify import backfill
+
+        backfill.CHUNK = int(chunk)
+
     marker = os.environ.get(POISON)
     if marker:
         with app.app_context():

@@ -24,6 +24,7 @@ import redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import delete, select
 
+from ..backfill import resume_backfills
 from ..failures import is_transient
 from ..models import Outbox
 from . import drain, outages
@@ -42,6 +43,8 @@ IDLE_BLOCK_MS = 1000
 #: How often the outbox table is checked (s).
 OUTBOX_INTERVAL = 2.0
 OUTBOX_BATCH = 500
+#: How often backfills whose worker died are looked for (s).
+BACKFILL_INTERVAL = 5.0
 
 
 def _id_tuple(entry_id: bytes | str | None) -> tuple[int, int]:
@@ -152,6 +155,7 @@ class GamifyWorker(SimpleWorker):
         self.gamify_queue: Queue = self.queues[0]
         self.outages = outages.current
         self._outbox_checked = 0.0
+        self._backfills_checked = 0.0
         #: Jobs whose bookkeeping Redis lost: removed once it is back, so that RQ's
         #: maintenance does not report them as abandoned (failed) jobs later.
         self._interrupted_jobs: list[Any] = []
@@ -169,6 +173,7 @@ class GamifyWorker(SimpleWorker):
             if not self._wait_out_outages():
                 return None  # a warm shutdown was requested while waiting
             self._relay_outbox()
+            self._resume_backfills()
             try:
                 self._redis_recovered()
                 backlog = enqueue_drains(
@@ -269,6 +274,19 @@ class GamifyWorker(SimpleWorker):
                 time.sleep(IDLE_BLOCK_MS / 1000)
         except redis.RedisError as error:
             self.outages.redis.failed(error)
+
+    def _resume_backfills(self) -> None:
+        """Take over backfills whose worker died (their lease lapsed)."""
+        if time.monotonic() - self._backfills_checked < BACKFILL_INTERVAL:
+            return
+        self._backfills_checked = time.monotonic()
+        try:
+            resume_backfills(self.gamify_state)
+        except Exception as error:
+            if not is_transient(error):
+                logger.exception("Could not check the backfills.")
+            else:
+                self.outages.of(error).failed(error)
 
     def _relay_outbox(self) -> None:
         if time.monotonic() - self._outbox_checked < OUTBOX_INTERVAL:
