@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from .backfill import BackfillView
 from .errors import (
     AssignmentError,
     ConfigurationError,
@@ -20,6 +21,8 @@ from .errors import (
     InvalidInputError,
 )
 from .extension import Gamify
+from .history import ImportReport
+from .preview import Preview, PreviewEntity
 from .principal import ApiPrincipal
 from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
 from .tracking import tracks
@@ -29,6 +32,7 @@ __all__ = [
     "AssignmentError",
     "AssignmentView",
     "AwardView",
+    "BackfillView",
     "ConfigurationError",
     "CriteriaError",
     "EventError",
@@ -37,8 +41,11 @@ __all__ = [
     "GoalError",
     "GoalNotFound",
     "GoalView",
+    "ImportReport",
     "InvalidInputError",
     "NotificationView",
+    "Preview",
+    "PreviewEntity",
     "ProgressView",
     "tracks",
 ]

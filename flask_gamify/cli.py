@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import click
@@ -14,6 +18,7 @@ from flask.cli import AppGroup
 
 from . import config as settings
 from .api.cli import keys_group
+from .backfill import BackfillView
 from .errors import GamifyError
 from .extension import get_state
 from .failures import is_transient
@@ -86,9 +91,172 @@ def list_goals() -> None:
         click.echo(f"{goal.key}\t{goal.name}\t{goal.points} pts{suffix}")
 
 
+def _criteria_or_key(value: str) -> str | dict[str, object]:
+    """A goal key, or criteria given as JSON (an argument starting with '{')."""
+    if not value.lstrip().startswith("{"):
+        return value
+    try:
+        criteria = json.loads(value)
+    except ValueError as error:
+        raise click.BadParameter(f"Not valid JSON: {error}.") from error
+    if not isinstance(criteria, dict):
+        raise click.BadParameter("Criteria must be a JSON object.")
+    return criteria
+
+
+@goals_group.command("preview")
+@click.argument("criteria_or_key", metavar="KEY|CRITERIA")
+@click.option("--sample", default=5, show_default=True, help="Entities to show in full.")
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+def preview_command(criteria_or_key: str, sample: int, as_json: bool) -> None:
+    """Show who would progress and complete, over the event log; writes nothing.
+
+    Give a goal's key, or criteria as JSON, such as
+    '{"type": "count", "event": "comment.posted", "target": 20}'.
+    """
+    try:
+        preview = get_state().extension.preview(_criteria_or_key(criteria_or_key), sample=sample)
+    except GamifyError as error:
+        raise _fail(error) from error
+    if as_json:
+        click.echo(json.dumps(preview.to_dict(), indent=2))
+        return
+    since = "no events" if preview.since is None else f"events since {preview.since:%Y-%m-%d}"
+    click.echo(
+        f"{preview.entities} entities would progress, {preview.completed} would complete"
+        f" ({preview.events_scanned} events scanned, {since})."
+    )
+    for bucket, count in preview.histogram.items():
+        if count:
+            click.echo(f"  {bucket:>6} %  {count}")
+    for entity in preview.sample:
+        progress = entity.progress
+        click.echo(
+            f"  {entity.entity_type} {entity.entity}: {progress.current}/{progress.target}"
+            f" ({progress.percent} %){' complete' if progress.completed else ''}"
+        )
+
+
+def _follow_backfill(view: BackfillView) -> BackfillView:
+    """Show a backfill's progress until it ends (with Redis it runs on the workers)."""
+    extension = get_state().extension
+    with click.progressbar(length=max(view.total, 1), label=f"Backfilling {view.goal}") as bar:
+        shown = 0
+        while True:
+            bar.update(max(0, view.done - shown))
+            shown = max(shown, view.done)
+            if view.finished:
+                break
+            time.sleep(0.5)
+            view = next(v for v in extension.backfills(view.goal) if v.id == view.id)
+    return view
+
+
+def _backfill_outcome(view: BackfillView) -> None:
+    if view.status == "failed":
+        raise click.ClickException(f"The backfill of {view.goal} failed: {view.error}")
+    click.echo(
+        f"Backfill {view.id} of {view.goal}: {view.status}; {view.done} of {view.total}"
+        f" entities rebuilt, {view.awarded} award(s) given, {view.revoked} revoked."
+    )
+
+
+@goals_group.command("activate")
+@click.argument("key")
+@click.option("--no-wait", is_flag=True, help="With Redis, do not follow the backfill.")
+def activate_command(key: str, no_wait: bool) -> None:
+    """Make the draft goal KEY live; it counts the event log's history (a backfill)."""
+    extension = get_state().extension
+    try:
+        extension.activate_goal(key)
+    except GamifyError as error:
+        raise _fail(error) from error
+    views = extension.backfills(key)
+    if not views:
+        click.echo(f"{key} is active.")
+        return
+    view = views[0] if no_wait else _follow_backfill(views[0])
+    click.echo(f"{key} is active.")
+    _backfill_outcome(view)
+
+
+@goals_group.command("backfill")
+@click.argument("key")
+@click.option("--revoke", is_flag=True, help="Revoke awards entities no longer qualify for.")
+@click.option("--no-wait", is_flag=True, help="With Redis, do not follow the backfill.")
+def backfill_command(key: str, revoke: bool, no_wait: bool) -> None:
+    """Rebuild the progress of goal KEY from the event log.
+
+    Without Redis it runs here; with GAMIFY_REDIS_URL it runs on the workers, and this
+    command follows it with a progress bar (unless --no-wait).
+    """
+    extension = get_state().extension
+    try:
+        inline = get_state().pipeline is None
+        if inline:
+            with click.progressbar(length=1, label=f"Backfilling {key}") as bar:
+                view = extension.backfill(key, revoke=revoke, wait=True)
+                bar.update(1)
+        else:
+            view = extension.backfill(key, revoke=revoke, wait=False)
+            if not no_wait:
+                view = _follow_backfill(view)
+    except GamifyError as error:
+        raise _fail(error) from error
+    _backfill_outcome(view)
+
+
 @gamify_cli.group("events")
 def events_group() -> None:
     """Manage the event log."""
+
+
+@events_group.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--batch-size", type=click.IntRange(min=1), help="Events per transaction.")
+def import_events_command(file: BinaryIO, batch_size: int | None) -> None:
+    """Import past events from FILE, JSON Lines in the REST event shape ('-': stdin).
+
+    Lines are processed in batches, as workers do; signals say backfill=True. Events
+    without an id get one derived from their content: importing again changes nothing.
+    Rejected lines are reported by number; the exit status is 1 if any was rejected.
+    """
+    from flask import current_app
+
+    from .history import import_events
+
+    state = get_state()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        total = os.fstat(file.fileno()).st_size if file.seekable() else 0
+    except (OSError, ValueError):
+        total = 0
+    with click.progressbar(
+        length=max(total, 1), label="Importing", file=sys.stderr, show_pos=not total
+    ) as bar:
+        done = 0
+
+        def advance(_report: object, read: int) -> None:
+            nonlocal done
+            bar.update(read - done)
+            done = read
+
+        report = import_events(app, state, file, batch_size=batch_size, on_batch=advance)
+    for number, reason in report.rejected:
+        click.echo(f"line {number}: {reason}", err=True)
+    click.echo(
+        f"Imported {report.imported} event(s) ({report.duplicates} already in the log),"
+        f" {report.awards} award(s) given; {len(report.rejected)} line(s) rejected."
+    )
+    if report.out_of_order:
+        click.echo(
+            f"Warning: {report.out_of_order} event(s) came more than GAMIFY_LATE_EVENT_ALLOWANCE"
+            " after later ones; windowed goals may count them differently from a live run."
+            " Sort the file by occurred_at.",
+            err=True,
+        )
+    if report.rejected:
+        raise click.exceptions.Exit(1)
 
 
 @events_group.command("prune")
@@ -212,6 +380,11 @@ def status_command() -> None:
     click.echo(f"workers: {len(info['workers'])}")
     for worker in info["workers"]:
         click.echo(f"  {worker['name']} on {worker['hostname']}: {worker['state']}")
+    backfills = state.extension.backfills()
+    running = [view for view in backfills if not view.finished]
+    click.echo(f"backfills in progress: {len(running)}")
+    for view in running:
+        click.echo(f"  {view.goal}: {view.status}, {view.done} of {view.total} entities")
 
 
 @gamify_cli.group("dead-letters")

@@ -15,7 +15,7 @@ from .criteria.limits import too_deep, unstorable_text
 from .errors import EventError
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH, utcnow
 
-__all__ = ["EventLimits", "TrackedEvent", "make_event"]
+__all__ = ["EVENT_FIELDS", "EventLimits", "TrackedEvent", "event_from_json", "make_event"]
 
 _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
@@ -212,3 +212,44 @@ def make_event(
         occurred_at=moment,
         attributes=dict(attributes),
     )
+
+
+#: The keys of an event's JSON form (the REST API, history files).
+EVENT_FIELDS = frozenset({"type", "entity", "entity_type", "attributes", "id", "occurred_at"})
+
+
+def event_from_json(
+    item: Any,
+    *,
+    default_entity_type: str,
+    limits: EventLimits | None = None,
+    path: str = "",
+    default_id: str | None = None,
+) -> TrackedEvent:
+    """One event from its JSON form (an object with the keys of :data:`EVENT_FIELDS`).
+
+    :param default_id: the id of an event without one (generated when ``None``).
+    :raises EventError: naming every bad field, unknown keys included.
+    """
+    if not isinstance(item, Mapping):
+        raise EventError({path.rstrip(".") or "event": ["Must be an event object."]})
+    errors = {
+        f"{path}{name}": [f"Unknown field; an event has {', '.join(sorted(EVENT_FIELDS))}."]
+        for name in sorted(set(item) - EVENT_FIELDS, key=ascii)
+    }
+    try:
+        event = make_event(
+            item.get("type"),
+            item.get("entity"),
+            entity_type=item.get("entity_type", default_entity_type),
+            attributes=item.get("attributes"),
+            event_id=item.get("id", default_id),
+            occurred_at=item.get("occurred_at"),
+            limits=limits,
+            path=path,
+        )
+    except EventError as error:
+        errors.update(error.errors)
+    if errors:
+        raise EventError(errors, summary="The event was rejected.")
+    return event

@@ -27,6 +27,7 @@ from .events import EventLimits, TrackedEvent, make_event
 from .models import ENTITY_TYPE_LENGTH, Base, Event, Goal, utcnow
 from .pipeline.settings import Pipeline
 from .pipeline.streams import StreamKeys
+from .preview import Preview, preview_goal
 from .principal import ApiPrincipal
 from .processing import BatchProcessor, BatchResult
 from .records import AssignmentView, AwardView, GoalView, NotificationView
@@ -356,6 +357,19 @@ class Gamify:
             return run_backfill(current_app._get_current_object(), state, view.id)  # type: ignore[attr-defined]
         enqueue_backfill(state, view.id, key)
         return view
+
+    def preview(
+        self, criteria_or_key: str | Mapping[str, Any], *, sample: int = 10, **options: Any
+    ) -> Preview:
+        """What a goal definition would give over the event log; writes nothing.
+
+        :param criteria_or_key: criteria (an unsaved definition), or a goal's key.
+        :param sample: how many entities, furthest along first, to return in full.
+        :param options: goal options such as ``entity_type``, ``starts_at`` or
+            ``repeatable``; with a key, they override the saved goal's.
+        :raises CriteriaError: invalid criteria (the message names the field).
+        """
+        return preview_goal(self.state, criteria_or_key, sample=sample, **options)
 
     def backfills(self, key: str | None = None) -> list[BackfillView]:
         """Backfills, newest first (of one goal when ``key`` is given)."""

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError
 from ..criteria.limits import too_deep
 from ..criteria.schema import flatten_errors
 from ..errors import EventError, GoalNotFound
-from ..events import TrackedEvent, make_event
+from ..events import TrackedEvent, event_from_json
 from ..extension import Gamify, GamifyState, get_state
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
 from ..records import GoalView
@@ -27,7 +27,6 @@ __all__ = ["ROUTES", "check_request"]
 T = TypeVar("T")
 
 #: Fields an event may have; anything else is a mistake worth reporting.
-EVENT_FIELDS = frozenset({"type", "entity", "entity_type", "attributes", "id", "occurred_at"})
 #: Default of ``GAMIFY_MAX_CONTENT_LENGTH``: largest request body, in bytes.
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 
@@ -231,22 +230,11 @@ def parse_events(body: Any, state: GamifyState) -> list[TrackedEvent]:
     errors: dict[str, list[str]] = {}
     for index, item in enumerate(items):
         path = f"{prefix}[{index}]." if prefix else ""
-        if not isinstance(item, Mapping):
-            errors[path.rstrip(".")] = ["Must be an event object."]
-            continue
-        for name in sorted(set(item) - EVENT_FIELDS):
-            errors[f"{path}{name}"] = [
-                f"Unknown field; an event has {', '.join(sorted(EVENT_FIELDS))}."
-            ]
         try:
             events.append(
-                make_event(
-                    item.get("type"),
-                    item.get("entity"),
-                    entity_type=item.get("entity_type", state.default_entity_type),
-                    attributes=item.get("attributes"),
-                    event_id=item.get("id"),
-                    occurred_at=item.get("occurred_at"),
+                event_from_json(
+                    item,
+                    default_entity_type=state.default_entity_type,
                     limits=state.limits,
                     path=path,
                 )
