@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from . import baselines, emit, freshness, memory, naive, query, throughput
+from . import preview as preview_bench
 from .harness import (
     DEFAULT_POSTGRES,
     Database,
@@ -32,7 +33,7 @@ from .harness import (
 from .table import render, render_rst
 from .workload import GOALS, describe, make_events
 
-MEASUREMENTS = ["emit", "throughput", "scale", "naive", "query", "freshness", "memory"]
+MEASUREMENTS = ["emit", "throughput", "scale", "naive", "query", "freshness", "memory", "preview"]
 HERE = Path(__file__).resolve().parent
 
 FULL = {
@@ -49,6 +50,7 @@ FULL = {
     "freshness_seconds": 15.0,
     "freshness_wait": 20.0,
     "memory_events": 4_000,
+    "preview_events": 1_000_000,
 }
 QUICK = {
     "entities": 500,
@@ -64,6 +66,7 @@ QUICK = {
     "freshness_seconds": 2.0,
     "freshness_wait": 5.0,
     "memory_events": 400,
+    "preview_events": 5_000,
 }
 
 
@@ -339,6 +342,9 @@ def run(
     if "query" in selected and pg is None:
         rows.extend(run_query(args, server, sqlite, populate=subset))
 
+    if "preview" in selected:
+        rows.extend(run_preview(args, pg or sqlite))
+
     if "freshness" in selected:
         log(
             f"freshness: {args.freshness_rate} events/s for {args.freshness_seconds:.0f} s,"
@@ -444,6 +450,32 @@ def run_naive(
     log(f"naive baseline: {args.naive_events} events, one RQ job each, {database.kind}")
     database.reset()
     return naive.run(database.url, server.client, events[: args.naive_events])
+
+
+def run_preview(args: argparse.Namespace, database: Database) -> list[Row]:
+    log(f"preview: {args.preview_events} comments (and as many logins), {database.kind}")
+    database.reset()
+    found = []
+    with bench_app_context(environment(database, None)) as app:
+        app.extensions["gamify"].extension.create_all()
+        preview_bench.load(app, args.preview_events, entities=args.entities, seed=args.seed)
+        for kind in ("count", "distinct"):
+            result = preview_bench.run(app, kind)
+            ratio = result.preview_rate / result.bare_rate
+            found.append(
+                Row(
+                    f"preview of a {kind} goal vs bare SELECT of the rows, {database.kind}",
+                    result.preview_rate,
+                    "events/s",
+                    result.bare_rate,
+                    "rows/s",
+                    ratio,
+                    ">= 0.3x",
+                    ratio >= 0.3,
+                    note=f"{result.events} events, {result.entities} entities progressed",
+                )
+            )
+    return found
 
 
 def run_query(
