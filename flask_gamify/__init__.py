@@ -21,7 +21,14 @@ from .errors import (
 )
 from .extension import Gamify
 from .principal import ApiPrincipal
-from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
+from .records import (
+    AssignmentView,
+    AwardView,
+    GoalVersion,
+    GoalView,
+    NotificationView,
+    ProgressView,
+)
 from .tracking import tracks
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "GamifyError",
     "GoalError",
     "GoalNotFound",
+    "GoalVersion",
     "GoalView",
     "InvalidInputError",
     "NotificationView",

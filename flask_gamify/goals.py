@@ -22,6 +22,7 @@ from .events import to_utc
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
 from .processing import criteria_hash
 from .records import GoalView
+from .versions import check_changed_by, definition_fields, record_change
 
 __all__ = [
     "GoalSchema",
@@ -196,8 +197,18 @@ def _reaches(graph: Mapping[str, set[str]], start: str, target: str) -> bool:
     return False
 
 
-def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
-    """Validate every definition, then insert or update each goal by key (one transaction)."""
+def define_goals(
+    session: Session,
+    definitions: Iterable[Mapping[str, Any]],
+    *,
+    changed_by: str | None = None,
+) -> list[GoalView]:
+    """Validate every definition, then insert or update each goal by key (one transaction).
+
+    A goal whose definition changes gets a new version (see :mod:`flask_gamify.versions`);
+    one defined exactly as it is stays untouched.
+    """
+    changed_by = check_changed_by(changed_by)
     definitions = list(definitions)
     prefixes = [
         f"goals[{index}]." if len(definitions) > 1 else "" for index in range(len(definitions))
@@ -220,27 +231,40 @@ def define_goals(session: Session, definitions: Iterable[Mapping[str, Any]]) -> 
     now = utcnow()
     saved = []
     for data in goals:
-        goal = existing.get(data["key"]) or Goal(key=data["key"], created_at=now)
+        stored = existing.get(data["key"])
+        before = None if stored is None else definition_fields(goal_view(stored))
+        goal = stored or Goal(key=data["key"], created_at=now, updated_at=now)
         max_occurrences = data["max_awards"] if data["repeatable"] else 1
         for name, value in data.items():
             setattr(goal, name, value)
         goal.criteria_hash = criteria_hash(data["criteria"], max_occurrences)
         goal.archived_at = None
-        goal.updated_at = now
+        after = definition_fields(goal_view(goal))
+        if after != before:
+            goal.updated_at = now
         session.add(goal)
-        saved.append(goal)
+        saved.append((goal, before, after))
     session.flush()
-    return [goal_view(goal) for goal in saved]
+    for goal, before, after in saved:
+        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+    return [goal_view(goal) for goal, _, _ in saved]
 
 
-def archive_goal(session: Session, key: str) -> GoalView:
+def archive_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
     """Archive a goal: it stops progressing; its progress and awards stay readable."""
-    goal = session.execute(select(Goal).where(Goal.key == key)).scalar_one_or_none()
+    changed_by = check_changed_by(changed_by)
+    goal = session.execute(
+        select(Goal).where(Goal.key == key).with_for_update()
+    ).scalar_one_or_none()
     if goal is None:
         raise GoalNotFound(key)
     if goal.archived_at is None:
-        goal.archived_at = utcnow()
-    session.flush()
+        before = definition_fields(goal_view(goal))
+        now = utcnow()
+        goal.archived_at = goal.updated_at = now
+        session.flush()
+        after = definition_fields(goal_view(goal))
+        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
     return goal_view(goal)
 
 
