@@ -154,10 +154,14 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade gamify's tables to ``revision``; return the revisions before and after."""
+    """Upgrade gamify's tables to ``revision``; return the revisions before and after.
+
+    Unversioned tables are adopted first: "before" is then the revision they were
+    found at (the baseline for a 0.1.0 database).
+    """
     with _errors(f"upgrade gamify's tables to {revision!r}"), engine.begin() as connection:
-        before = migration_context(connection).get_current_heads()
         _adopt(connection)
+        before = migration_context(connection).get_current_heads()
         command.upgrade(alembic_config(connection), revision)
         after = migration_context(connection).get_current_heads()
     return (before[0] if before else None), (after[0] if after else None)

@@ -328,7 +328,7 @@ def test_a_0_1_0_database_upgrades_to_head_with_its_data(bare_app: Flask, gamify
     result = invoke(bare_app, "upgrade")
 
     assert result.exit_code == 0, result.output
-    assert result.output == f"Upgraded gamify's tables from {NONE} to {head()} (head).\n"
+    assert result.output == f"Upgraded gamify's tables from {BASELINE} to {head()} (head).\n"
     assert table_rows(engine, OLD_COLUMNS) == before
     assert differences(engine) == []
     assert version_rows(engine, VERSION_TABLE) == [head()]
