@@ -24,7 +24,14 @@ from .extension import Gamify
 from .history import ImportReport
 from .preview import Preview, PreviewEntity
 from .principal import ApiPrincipal
-from .records import AssignmentView, AwardView, GoalView, NotificationView, ProgressView
+from .records import (
+    AssignmentView,
+    AwardView,
+    GoalVersion,
+    GoalView,
+    NotificationView,
+    ProgressView,
+)
 from .tracking import tracks
 
 __all__ = [
@@ -40,6 +47,7 @@ __all__ = [
     "GamifyError",
     "GoalError",
     "GoalNotFound",
+    "GoalVersion",
     "GoalView",
     "ImportReport",
     "InvalidInputError",

@@ -2,8 +2,10 @@
 
 Reading progress and processing batches both need every goal and its compiled criteria.
 Loading and compiling them each time costs more than the rest of a progress read, so
-the catalog keeps them and checks one cheap aggregate (the number of goals and their
-latest ``updated_at``) to know when to load them again.
+the catalog keeps them and reads one number to know when to load them again: the catalog
+version, a counter in the database that every transaction changing a goal definition
+increments (:func:`bump_catalog_version`). A counter, not timestamps: a change made on a
+host whose clock is behind is seen as soon as it commits, by every process.
 """
 
 from __future__ import annotations
@@ -11,18 +13,46 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from .criteria import Criterion, compile_criteria
 from .events import TrackedEvent
-from .models import Goal
+from .models import CatalogVersion, Goal
+from .sql import insert_ignoring_conflicts
 
-__all__ = ["CatalogGoal", "GoalCatalog"]
+__all__ = ["CatalogGoal", "GoalCatalog", "bump_catalog_version", "catalog_version"]
 
 _GOALS = cast(Table, Goal.__table__)
+_VERSION = cast(Table, CatalogVersion.__table__)
+#: The id of the catalog version's one row.
+CATALOG_ROW = 1
+
+
+def catalog_version(session: Session) -> int:
+    """The current catalog version (0 before any goal was defined): one primary-key read."""
+    version = session.execute(
+        select(_VERSION.c.version).where(_VERSION.c.id == CATALOG_ROW)
+    ).scalar_one_or_none()
+    return 0 if version is None else int(version)
+
+
+def bump_catalog_version(session: Session) -> None:
+    """Increment the catalog version in ``session``'s transaction.
+
+    Call it in every transaction that changes a goal definition: processes reload their
+    catalog when the version differs from the one they loaded. The row update also
+    orders concurrent goal writers (it is locked until commit).
+    """
+    increment = (
+        update(_VERSION).where(_VERSION.c.id == CATALOG_ROW).values(version=_VERSION.c.version + 1)
+    )
+    if session.execute(increment).rowcount == 0:  # type: ignore[attr-defined]
+        # Tables created before the row was seeded: create it (another writer may race).
+        insert_ignoring_conflicts(session, _VERSION, [{"id": CATALOG_ROW, "version": 0}], ["id"])
+        session.execute(increment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +103,18 @@ class GoalCatalog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._version: tuple[Any, ...] | None = None
+        self._version: int | None = None
         self._goals: tuple[CatalogGoal, ...] = ()
         self._compiled: dict[tuple[int, str], Criterion] = {}
 
     def goals(self, session: Session) -> tuple[CatalogGoal, ...]:
-        """Every goal, archived ones included, by id."""
-        version = tuple(
-            session.execute(select(func.count(_GOALS.c.id), func.max(_GOALS.c.updated_at))).one()
-        )
+        """Every goal, archived ones included, by id.
+
+        Costs one primary-key read while the goals are unchanged. The version is read
+        before the goals: a change committed in between makes the next call load again,
+        never keeps a stale catalog.
+        """
+        version = catalog_version(session)
         with self._lock:
             if version == self._version:
                 return self._goals

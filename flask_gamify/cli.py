@@ -9,12 +9,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 import click
 import redis
 from flask.cli import AppGroup
+from sqlalchemy import Engine
 
 from . import config as settings
 from .api.cli import keys_group
@@ -25,9 +26,18 @@ from .failures import is_transient
 from .goals import dump_goals, read_goals_file
 from .pipeline.settings import Pipeline
 
+if TYPE_CHECKING:
+    from .migrate import Revision
+
 __all__ = ["gamify_cli"]
 
 gamify_cli = AppGroup("gamify", help="Flask-Gamify: goals, events and progress.")
+
+
+def migrate_history(engine: Engine | None = None) -> list[Revision]:
+    from .migrate import history
+
+    return history(engine)
 
 
 def _fail(error: GamifyError) -> click.ClickException:
@@ -40,6 +50,72 @@ def init_db() -> None:
     """Create gamify's tables (existing tables are left alone)."""
     get_state().extension.create_all()
     click.echo("Created the Flask-Gamify tables.")
+
+
+@gamify_cli.group("db")
+def db_group() -> None:
+    """Migrate gamify's tables (Alembic revisions, in gamify_alembic_version)."""
+
+
+def _revision(revision: str | None) -> str:
+    if revision is None:
+        return "none (no gamify tables under migration)"
+    heads = {item.revision for item in migrate_history() if item.is_head}
+    return f"{revision} (head)" if revision in heads else revision
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade gamify's tables to REVISION (default: head, the latest)."""
+    from .migrate import upgrade
+
+    try:
+        before, after = upgrade(get_state().engine, revision)
+    except GamifyError as error:
+        raise _fail(error) from error
+    if before == after:
+        click.echo(f"Gamify's tables are at {_revision(after)}; nothing to upgrade.")
+    else:
+        click.echo(f"Upgraded gamify's tables from {_revision(before)} to {_revision(after)}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Downgrade gamify's tables to REVISION ('base' drops them and their data)."""
+    from .migrate import downgrade
+
+    try:
+        before, after = downgrade(get_state().engine, revision)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Downgraded gamify's tables from {_revision(before)} to {_revision(after)}.")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Show the revision of gamify's tables."""
+    from .migrate import current_revision
+
+    try:
+        revision = current_revision(get_state().engine)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Gamify's tables are at {_revision(revision)}.")
+
+
+@db_group.command("history")
+def db_history() -> None:
+    """List gamify's revisions, oldest first, marking the database's."""
+    try:
+        revisions = migrate_history(get_state().engine)
+    except GamifyError as error:
+        raise _fail(error) from error
+    for item in revisions:
+        marks = [name for name, on in (("head", item.is_head), ("current", item.is_current)) if on]
+        suffix = f" ({', '.join(marks)})" if marks else ""
+        click.echo(f"{item.down_revision or '<base>'} -> {item.revision}{suffix}: {item.message}")
 
 
 @gamify_cli.group("goals")
@@ -71,6 +147,29 @@ def dump_goals_command(output_format: str, include_archived: bool) -> None:
     """Print every goal in the format that 'goals load' reads."""
     goals = get_state().extension.goals(include_archived=include_archived)
     click.echo(dump_goals(goals, format=output_format), nl=False)
+
+
+@goals_group.command("history")
+@click.argument("key")
+def goal_history(key: str) -> None:
+    """Show every version of the goal KEY: when, by whom, and what changed."""
+    try:
+        versions = get_state().extension.goal_versions(key)
+    except GamifyError as error:
+        raise _fail(error) from error
+    for version in versions:
+        who = f" by {version.changed_by}" if version.changed_by else ""
+        click.echo(f"version {version.version}  {version.changed_at.isoformat()}{who}")
+        for name, change in version.changes.items():
+            after = _compact(change["after"])
+            if version.version == 1:
+                click.echo(f"  {name}: {after}")
+            else:
+                click.echo(f"  {name}: {_compact(change['before'])} -> {after}")
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 @goals_group.command("list")

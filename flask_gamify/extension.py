@@ -21,16 +21,17 @@ from . import config as settings
 from . import goals as goal_store
 from . import progress as progress_store
 from . import signals
+from . import versions as version_store
 from .backfill import BackfillView, enqueue_backfill, list_backfills, run_backfill, start_backfill
 from .errors import GamifyError, GoalNotFound, InvalidInputError
 from .events import EventLimits, TrackedEvent, make_event
-from .models import ENTITY_TYPE_LENGTH, Base, Event, Goal, utcnow
+from .models import ENTITY_TYPE_LENGTH, Event, Goal, utcnow
 from .pipeline.settings import Pipeline
 from .pipeline.streams import StreamKeys
 from .preview import Preview, preview_goal
 from .principal import ApiPrincipal
 from .processing import BatchProcessor, BatchResult
-from .records import AssignmentView, AwardView, GoalView, NotificationView
+from .records import AssignmentView, AwardView, GoalVersion, GoalView, NotificationView
 from .tracking import EntityLoader, SignalBridge, current_entity, tracks
 
 if TYPE_CHECKING:
@@ -283,35 +284,79 @@ class Gamify:
         return get_state()
 
     def create_all(self) -> None:
-        """Create gamify's tables (inside an app context)."""
-        Base.metadata.create_all(self.state.engine)
+        """Create gamify's tables (inside an app context), stamped at the latest revision.
+
+        For tests and quick starts: a database without gamify's tables gets them from
+        the models; one that has them is upgraded (:meth:`upgrade_db`). Production
+        deployments run ``flask gamify db upgrade`` instead.
+        """
+        from . import migrate  # Alembic is imported only when needed
+
+        migrate.create_schema(self.state.engine)
 
     def drop_all(self) -> None:
-        """Drop gamify's tables and all their data."""
-        Base.metadata.drop_all(self.state.engine)
+        """Drop gamify's tables, their migration version and all their data."""
+        from . import migrate
+
+        migrate.drop_schema(self.state.engine)
+
+    def upgrade_db(self, revision: str = "head") -> str | None:
+        """Upgrade gamify's tables to ``revision`` (default: the latest); return it.
+
+        Runs gamify's own Alembic revisions on gamify's engine, recording the revision
+        in ``gamify_alembic_version`` (never the host's ``alembic_version``). Tables made
+        by Flask-Gamify 0.1.0, which have no version yet, are adopted first.
+
+        :raises GamifyError: an unknown revision, or the database refused a step.
+        """
+        from . import migrate
+
+        return migrate.upgrade(self.state.engine, revision)[1]
+
+    def downgrade_db(self, revision: str) -> str | None:
+        """Downgrade gamify's tables to ``revision`` (``"base"`` drops them); return it."""
+        from . import migrate
+
+        return migrate.downgrade(self.state.engine, revision)[1]
 
     # -- goals ----------------------------------------------------------------------
 
-    def define_goal(self, key: str, *, criteria: Mapping[str, Any], **options: Any) -> GoalView:
+    def define_goal(
+        self,
+        key: str,
+        *,
+        criteria: Mapping[str, Any],
+        changed_by: str | None = None,
+        **options: Any,
+    ) -> GoalView:
         """Create a goal, or update the goal with this key.
+
+        Every change is recorded as a new version (:meth:`goal_versions`); defining a
+        goal exactly as it is records nothing.
 
         :param key: unique key, such as ``"reader"``.
         :param criteria: the criteria (see the criteria language).
+        :param changed_by: who makes the change, recorded with the version.
         :param options: ``name``, ``description``, ``points``, ``repeatable``,
             ``max_awards``, ``hidden``, ``assigned_only``, ``owner``, ``starts_at``,
             ``ends_at``, ``entity_type``.
         :raises CriteriaError: invalid criteria; the message names the field.
         :raises GoalError: another invalid option.
         """
-        return self.define_goals([{"key": key, "criteria": criteria, **options}])[0]
+        definition = {"key": key, "criteria": criteria, **options}
+        return self.define_goals([definition], changed_by=changed_by)[0]
 
-    def define_goals(self, definitions: Iterable[Mapping[str, Any]]) -> list[GoalView]:
+    def define_goals(
+        self, definitions: Iterable[Mapping[str, Any]], *, changed_by: str | None = None
+    ) -> list[GoalView]:
         """Define several goals at once: all are saved, or none (one transaction).
 
         New active goals, and active goals whose criteria (or entity type, start, end,
         repeatability) changed, count the history in the event log: their progress is
         rebuilt by a backfill (:meth:`backfill`), at once without Redis, by the workers
         with it. Awards already given stay.
+
+        :param changed_by: who makes the changes, recorded with their versions.
         """
         state = self.state
         with_defaults = [
@@ -319,20 +364,24 @@ class Gamify:
         ]
         to_backfill: list[str] = []
         with state.transaction() as session:
-            saved = goal_store.define_goals(session, with_defaults, to_backfill=to_backfill)
+            saved = goal_store.define_goals(
+                session, with_defaults, changed_by=changed_by, to_backfill=to_backfill
+            )
         for key in to_backfill:
             self.backfill(key)
         return saved
 
-    def activate_goal(self, key: str) -> GoalView:
+    def activate_goal(self, key: str, *, changed_by: str | None = None) -> GoalView:
         """Make a draft goal live; it counts the history in the event log (a backfill).
 
         Activating an active goal changes nothing.
+
+        :param changed_by: who activates it, recorded with the goal's version.
         """
         state = self.state
         with state.transaction() as session:
             before = session.execute(select(Goal.status).where(Goal.key == key)).scalar()
-            goal = goal_store.activate_goal(session, key)
+            goal = goal_store.activate_goal(session, key, changed_by=changed_by)
         if before != "active":
             self.backfill(key)
         return goal
@@ -401,10 +450,24 @@ class Gamify:
         with self.state.transaction() as session:
             return [goal_store.goal_view(goal) for goal in session.execute(query).scalars()]
 
-    def archive_goal(self, key: str) -> GoalView:
-        """Stop a goal from progressing; its progress and awards stay readable."""
+    def archive_goal(self, key: str, *, changed_by: str | None = None) -> GoalView:
+        """Stop a goal from progressing; its progress and awards stay readable.
+
+        :param changed_by: who archives it, recorded with the new version.
+        """
         with self.state.transaction() as session:
-            return goal_store.archive_goal(session, key)
+            return goal_store.archive_goal(session, key, changed_by=changed_by)
+
+    def goal_versions(self, key: str) -> list[GoalVersion]:
+        """Every version of the goal ``key``'s definition, oldest first.
+
+        Version 1 is the first definition (every field, ``before`` ``None``); each later
+        one holds the fields that changed, ``before`` and ``after``, when and by whom.
+
+        :raises GoalNotFound: no goal has this key.
+        """
+        with self.state.transaction() as session:
+            return version_store.goal_versions(session, key)
 
     # -- events ---------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from .events import to_utc
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
 from .processing import criteria_hash
 from .records import GoalView
+from .versions import check_changed_by, definition_fields, record_change
 
 __all__ = [
     "GoalSchema",
@@ -209,15 +210,20 @@ def define_goals(
     session: Session,
     definitions: Iterable[Mapping[str, Any]],
     *,
+    changed_by: str | None = None,
     to_backfill: list[str] | None = None,
 ) -> list[GoalView]:
     """Validate every definition, then insert or update each goal by key (one transaction).
+
+    A goal whose definition changes gets a new version (see :mod:`flask_gamify.versions`);
+    one defined exactly as it is stays untouched.
 
     :param to_backfill: receives the keys of the goals whose progress must be rebuilt
         from the event log: new active goals, and active goals whose meaning changed
         (criteria, repeatability, entity type, start, end, assignment) or that were a
         draft or archived.
     """
+    changed_by = check_changed_by(changed_by)
     definitions = list(definitions)
     prefixes = [
         f"goals[{index}]." if len(definitions) > 1 else "" for index in range(len(definitions))
@@ -240,22 +246,28 @@ def define_goals(
     now = utcnow()
     saved = []
     for data in goals:
-        goal = existing.get(data["key"]) or Goal(key=data["key"], created_at=now)
-        before = _meaning(goal) if goal.id is not None else None
-        was_live = goal.id is not None and goal.status == "active" and goal.archived_at is None
+        stored = existing.get(data["key"])
+        before = None if stored is None else definition_fields(goal_view(stored))
+        meaning = None if stored is None else _meaning(stored)
+        was_live = stored is not None and stored.status == "active" and stored.archived_at is None
+        goal = stored or Goal(key=data["key"], created_at=now, updated_at=now)
         max_occurrences = data["max_awards"] if data["repeatable"] else 1
         for name, value in data.items():
             setattr(goal, name, value)
         goal.criteria_hash = criteria_hash(data["criteria"], max_occurrences)
-        rebuild = not was_live or before != _meaning(goal)
+        rebuild = not was_live or meaning != _meaning(goal)
         if to_backfill is not None and data["status"] == "active" and rebuild:
             to_backfill.append(goal.key)
         goal.archived_at = None
-        goal.updated_at = now
+        after = definition_fields(goal_view(goal))
+        if after != before:
+            goal.updated_at = now
         session.add(goal)
-        saved.append(goal)
+        saved.append((goal, before, after))
     session.flush()
-    return [goal_view(goal) for goal in saved]
+    for goal, before, after in saved:
+        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+    return [goal_view(goal) for goal, _, _ in saved]
 
 
 def _meaning(goal: Goal) -> tuple[Any, ...]:
@@ -269,8 +281,9 @@ def _meaning(goal: Goal) -> tuple[Any, ...]:
     )
 
 
-def activate_goal(session: Session, key: str) -> GoalView:
+def activate_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
     """Make a draft goal active (live); an archived goal cannot be activated."""
+    changed_by = check_changed_by(changed_by)
     goal = session.execute(
         select(Goal).where(Goal.key == key).with_for_update()
     ).scalar_one_or_none()
@@ -280,20 +293,31 @@ def activate_goal(session: Session, key: str) -> GoalView:
         raise GoalError(
             {"status": [f"The goal {key!r} is archived; define it again to bring it back."]}
         )
-    goal.status = "active"
-    goal.updated_at = utcnow()
-    session.flush()
+    if goal.status != "active":
+        before = definition_fields(goal_view(goal))
+        now = utcnow()
+        goal.status, goal.updated_at = "active", now
+        session.flush()
+        after = definition_fields(goal_view(goal))
+        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
     return goal_view(goal)
 
 
-def archive_goal(session: Session, key: str) -> GoalView:
+def archive_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
     """Archive a goal: it stops progressing; its progress and awards stay readable."""
-    goal = session.execute(select(Goal).where(Goal.key == key)).scalar_one_or_none()
+    changed_by = check_changed_by(changed_by)
+    goal = session.execute(
+        select(Goal).where(Goal.key == key).with_for_update()
+    ).scalar_one_or_none()
     if goal is None:
         raise GoalNotFound(key)
     if goal.archived_at is None:
-        goal.archived_at = utcnow()
-    session.flush()
+        before = definition_fields(goal_view(goal))
+        now = utcnow()
+        goal.archived_at = goal.updated_at = now
+        session.flush()
+        after = definition_fields(goal_view(goal))
+        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
     return goal_view(goal)
 
 

@@ -2,7 +2,8 @@
 
 They are created with :meth:`Gamify.create_all` (or ``flask gamify init-db``) on the
 engine of the host's Flask-SQLAlchemy instance (or of ``GAMIFY_BIND_KEY``), and used
-through a session of gamify's own, never the host's ``db.session``.
+through a session of gamify's own, never the host's ``db.session``. Every change to them
+needs an Alembic revision in ``flask_gamify/migrations/versions/`` (``make migration``).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ __all__ = [
     "Award",
     "Backfill",
     "Base",
+    "CatalogVersion",
     "Event",
     "Goal",
+    "GoalVersionRow",
     "Notification",
     "Outbox",
     "Progress",
@@ -119,6 +122,36 @@ class Goal(Base):
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GoalVersionRow(Base):
+    """One version of a goal's definition: when, by whom, and what changed."""
+
+    __tablename__ = "gamify_goal_versions"
+    __table_args__ = (UniqueConstraint("goal_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("gamify_goals.id", ondelete="CASCADE"))
+    #: 1 for the goal's first definition, then 2, 3, ...
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who made the change, when known (``changed_by=``, the API key's name, ...).
+    changed_by: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    #: ``{field: {"before": ..., "after": ...}}`` in the goal's JSON form.
+    changes: Mapped[dict[str, Any]]
+
+
+class CatalogVersion(Base):
+    """One row whose number goes up in every transaction that changes a goal definition.
+
+    Processes compare it with the number their goal catalog was loaded at: a counter, so
+    that no host's clock decides whether a change is seen.
+    """
+
+    __tablename__ = "gamify_catalog_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Progress(Base):

@@ -8,7 +8,14 @@ from typing import Any
 
 from .criteria import Evaluation
 
-__all__ = ["AssignmentView", "AwardView", "GoalView", "NotificationView", "ProgressView"]
+__all__ = [
+    "AssignmentView",
+    "AwardView",
+    "GoalVersion",
+    "GoalView",
+    "NotificationView",
+    "ProgressView",
+]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -69,6 +76,32 @@ class GoalView:
             key: value
             for key, value in data.items()
             if value not in (None, "", False) and (key, value) != ("status", "active")
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GoalVersion:
+    """One version of a goal's definition (see :meth:`Gamify.goal_versions`)."""
+
+    #: The goal's key.
+    goal: str
+    #: 1 for the first definition, then 2, 3, ... one per change.
+    version: int
+    changed_at: datetime
+    #: Who made the change, when known: ``changed_by=``, or the REST caller.
+    changed_by: str | None
+    #: ``{field: {"before": ..., "after": ...}}`` for every field that changed, in the
+    #: goal's JSON form (:meth:`GoalView.to_dict`); version 1 has every field, with
+    #: ``before`` ``None``.
+    changes: dict[str, dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "goal": self.goal,
+            "version": self.version,
+            "changed_at": _iso(self.changed_at),
+            "changed_by": self.changed_by,
+            "changes": self.changes,
         }
 
 

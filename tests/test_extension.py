@@ -15,6 +15,7 @@ from flask import Flask
 
 from flask_gamify import Gamify, GamifyError, GoalView
 from flask_gamify.extension import DEFAULTS
+from flask_gamify.migrate import VERSION_TABLE
 from flask_gamify.models import Base
 
 COUNT_LOGIN = {"type": "count", "event": "login", "target": 3}
@@ -29,8 +30,9 @@ CORE_TABLES = {
 
 
 def gamify_tables() -> set[str]:
-    """Every table gamify creates (modules imported on init_app may add some)."""
-    return set(Base.metadata.tables)
+    """Every table gamify creates (modules imported on init_app may add some), with the
+    version table of its migrations."""
+    return {*Base.metadata.tables, VERSION_TABLE}
 
 
 def make_app(name: str, **config: Any) -> Flask:

@@ -141,6 +141,14 @@ class Caller:
         """The goal owner the caller is bound to, or ``None``."""
         return self.principal.owner
 
+    @property
+    def name(self) -> str | None:
+        """Who the caller is, for goal versions: the API key's name, else the principal's
+        entity or owner; ``None`` for an unrestricted authorizer answer."""
+        if self.key is not None:
+            return self.key.name
+        return self.principal.entity or self.principal.owner
+
     def ask(
         self, action: str, goal: GoalView | None, *, probe: bool = False
     ) -> ApiPrincipal | None:

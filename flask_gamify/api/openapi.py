@@ -153,6 +153,7 @@ def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]
         ("Error", schemas.ErrorOut),
         ("Event", schemas.EventIn),
         ("Goal", schemas.GoalOut),
+        ("GoalVersion", schemas.GoalVersionOut),
         ("GoalCreate", schemas.GoalIn),
         ("GoalPatch", schemas.GoalPatchIn),
         ("Evaluation", schemas.EvaluationOut),
@@ -185,6 +186,7 @@ def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]
     pages = {}
     for item_name, item in (
         ("Goal", schemas.GoalOut),
+        ("GoalVersion", schemas.GoalVersionOut),
         ("Progress", schemas.ProgressOut),
         ("Award", schemas.AwardOut),
         ("Assignment", schemas.AssignmentOut),
@@ -268,6 +270,20 @@ def build_spec(server_url: str, max_batch: int, max_body: int) -> dict[str, Any]
             description="The goal stops progressing; progress and awards stay readable.",
             parameters=[_GOAL_KEY],
             ok=(200, "The archived goal.", "Goal"),
+            errors=(404,),
+        ),
+    )
+    path(
+        "/goals/{key}/versions",
+        get=_operation(
+            "A goal's versions",
+            scope="goals:read",
+            description="Every change of the goal's definition, oldest first: version"
+            " number, when, by whom (the API key's name, or the caller the host's"
+            " authorizer named) and each changed field before and after.",
+            parameters=[_GOAL_KEY],
+            query=schemas.PageArgs,
+            ok=(200, "A page of versions, oldest first.", pages["GoalVersion"]),
             errors=(404,),
         ),
     )

@@ -313,6 +313,27 @@ class GoalOut(Schema):
     updated_at = fields.DateTime(required=True)
 
 
+class FieldChangeOut(Schema):
+    before = fields.Raw(required=True, allow_none=True)
+    after = fields.Raw(required=True, allow_none=True)
+
+
+class GoalVersionOut(Schema):
+    goal = fields.String(required=True)
+    version = fields.Integer(required=True, metadata={"minimum": 1})
+    changed_at = fields.DateTime(required=True)
+    changed_by = fields.String(required=True, allow_none=True)
+    changes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FieldChangeOut),
+        required=True,
+        metadata={
+            "description": "The fields that changed, in the goal's JSON form; version 1"
+            " has every field, with `before` null."
+        },
+    )
+
+
 class EvaluationOut(Schema):
     """Progress on one criterion of a composite, with its own children."""
 

@@ -312,7 +312,7 @@ class GoalsView(MethodView):
                     f"A goal with key {key!r} exists already{' (archived)' * existing.archived};"
                     f" change it with PATCH {_goal_location(key)}, or choose another key.",
                 )
-        goal = extension.define_goals([definition])[0]
+        goal = extension.define_goals([definition], changed_by=caller.name)[0]
         return jsonify(goal.to_dict()), 201, {"Location": _goal_location(goal.key)}
 
 
@@ -365,11 +365,21 @@ class GoalResourceView(MethodView):
             )
         # Patching an archived goal defines it again, which restores it.
         definition = {**goal.definition(), **body, "key": key}
-        return jsonify(_extension().define_goals([definition])[0].to_dict())
+        changed = _extension().define_goals([definition], changed_by=caller.name)[0]
+        return jsonify(changed.to_dict())
 
     def delete(self, key: str) -> Response:
-        _readable_goal(authorize("goals:write", key), key)
-        return jsonify(_extension().archive_goal(key).to_dict())
+        caller = authorize("goals:write", key)
+        _readable_goal(caller, key)
+        return jsonify(_extension().archive_goal(key, changed_by=caller.name).to_dict())
+
+
+class GoalVersionsView(MethodView):
+    def get(self, key: str) -> Response:
+        _readable_goal(authorize("goals:read", key), key)
+        args = query(schemas.PageArgs())
+        versions = _extension().goal_versions(key)
+        return page(args, lambda _: versions, lambda version: version.to_dict())
 
 
 class GoalAssignmentsView(MethodView):
@@ -510,6 +520,7 @@ ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/events", "events", EventsView),
     ("/goals", "goals", GoalsView),
     ("/goals/<key>", "goal", GoalResourceView),
+    ("/goals/<key>/versions", "goal_versions", GoalVersionsView),
     ("/goals/<key>/assignments", "goal_assignments", GoalAssignmentsView),
     ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
     ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),

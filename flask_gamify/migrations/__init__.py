@@ -1,0 +1,1 @@
+"""Flask-Gamify's Alembic migrations (run by :mod:`flask_gamify.migrate`)."""

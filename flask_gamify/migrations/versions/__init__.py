@@ -1,0 +1,1 @@
+"""Gamify's schema revisions, one file each, numbered 0001, 0002, ... (``make migration``)."""
