@@ -404,7 +404,16 @@ class Gamify:
             wait = state.pipeline is None
         if wait:
             return run_backfill(current_app._get_current_object(), state, view.id)  # type: ignore[attr-defined]
-        enqueue_backfill(state, view.id, key)
+        try:
+            enqueue_backfill(state, view.id, key)
+        except redis.RedisError as error:
+            # Recorded as queued: a worker starts it once Redis answers again.
+            logger.warning(
+                "Flask-Gamify could not queue the backfill of %r (%s); workers will start it"
+                " when Redis is back.",
+                key,
+                error,
+            )
         return view
 
     def preview(

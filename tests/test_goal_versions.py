@@ -35,6 +35,7 @@ def test_the_first_version_records_the_whole_definition(app: Flask, gamify: Gami
         "starts_at": {"before": None, "after": None},
         "ends_at": {"before": None, "after": None},
         "entity_type": {"before": None, "after": "user"},
+        "status": {"before": None, "after": "active"},
         "archived": {"before": None, "after": False},
     }
 
