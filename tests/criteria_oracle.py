@@ -425,7 +425,7 @@ def late_events(
 ) -> list[t.Any]:
     """The events of ``batches`` (processed in turn) that a windowed leaf refuses as late.
 
-    An event is late when it is at or before the watermark of the batches before its
+    An event is late when it is older than the watermark of the batches before its
     own, minus the allowance. Criteria without a window never refuse an event.
     """
     if node["type"] not in ("count", "sum", "sequence") or "window" not in node:
@@ -437,7 +437,7 @@ def late_events(
         limit = None if watermark is None else watermark - allowance // ONE_MS
         on_time = []
         for e in counted:
-            if limit is not None and millis(e.occurred_at) <= limit:
+            if limit is not None and millis(e.occurred_at) < limit:
                 late.append(e)
             else:
                 on_time.append(e)

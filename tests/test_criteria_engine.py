@@ -709,11 +709,11 @@ def test_events_older_than_the_watermark_minus_the_allowance_are_late(
         event("login", NOW, {"amount": 0}),
         event("login", cutoff - 10 * MINUTE, {"amount": 1}),
     ]
-    too_old = event("login", cutoff, {"amount": 1})
+    too_old = event("login", cutoff - MS, {"amount": 1})
     evaluation, late = late_run(criteria, [first, [too_old]])
     assert not evaluation.completed
     assert late == [too_old.id]
-    just_in_time = event("login", cutoff + MS, {"amount": 1})
+    just_in_time = event("login", cutoff, {"amount": 1})
     evaluation, late = late_run(criteria, [first, [just_in_time]])
     assert evaluation.completed
     assert late == []

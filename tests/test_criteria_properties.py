@@ -597,9 +597,9 @@ def test_history_shuffled_within_the_allowance_matches_oracle(
     goals = data.draw(completed_goal_maps, label="completed_goals")
     cap = data.draw(max_occurrences, label="max_occurrences")
     allowance = data.draw(st.sampled_from(ALLOWANCES), label="allowance")
-    limit = allowance // dt.timedelta(milliseconds=1) - 1
-    # each event is delayed by less than the allowance: arrival order is by occurred_at
-    # plus the delay, so nothing arrives an allowance or more behind an earlier event
+    limit = allowance // dt.timedelta(milliseconds=1)
+    # each event is delayed by at most the allowance: arrival order is by occurred_at
+    # plus the delay, so nothing arrives more than an allowance behind an earlier event
     delays = [data.draw(st.integers(0, limit), label="delay") for _ in events]
     arrival = [
         e

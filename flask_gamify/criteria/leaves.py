@@ -119,7 +119,7 @@ class _Windowed(Leaf):
     ) -> list[int]:
         """Timestamps of the events that count; the others are reported as late.
 
-        An event counts unless it is at or before ``watermark - allowance``: every event
+        An event counts unless it is older than ``watermark - allowance``: every event
         it could combine with is then still kept (see :meth:`horizon`).
         """
         if watermark is None:
@@ -127,7 +127,7 @@ class _Windowed(Leaf):
         limit = watermark - context.allowance_ms
         counted = []
         for t, event in stamped:
-            if t > limit:
+            if t >= limit:
                 counted.append(t)
             elif context.on_late is not None:
                 context.on_late(event)
@@ -136,8 +136,8 @@ class _Windowed(Leaf):
     def horizon(self, watermark: int, context: EvaluationContext) -> int:
         """Timestamps at or before this can no longer matter and are dropped.
 
-        Any event that still counts is after ``watermark - allowance``, so it shares no
-        window with a timestamp at or before ``watermark - allowance - window``.
+        Any event that still counts is at or after ``watermark - allowance``, so it
+        shares no window with a timestamp at or before ``watermark - allowance - window``.
         """
         assert self.window_ms is not None
         return watermark - self.window_ms - context.allowance_ms
@@ -289,19 +289,19 @@ class Sum(_Windowed):
         if watermark is not None:
             limit = watermark - context.allowance_ms
             for t, _, event in values:
-                if t <= limit and context.on_late is not None:
+                if t < limit and context.on_late is not None:
                     context.on_late(event)
-            values = [item for item in values if item[0] > limit]
+            values = [item for item in values if item[0] >= limit]
         watermark = _latest(watermark, [t for t, _, _ in values])
         if watermark is None:
             return state
         # Values can be negative (refunds), so a window's sum is only final once no event
-        # can enter it any more: windows ending at or before the watermark minus the
-        # allowance. Only those completions are remembered; the others are recomputed
-        # from the entries, which keeps the result independent of the order of events.
+        # can enter it any more: windows ending before the watermark minus the allowance.
+        # Only those completions are remembered; the others are recomputed from the
+        # entries, which keeps the result independent of the order of events.
         occurrences = state.get("occ", 0)
         previous = state.get("final")
-        final = watermark - context.allowance_ms
+        final = watermark - context.allowance_ms - 1
         if previous is not None and previous > final:
             final = previous
         entries = sorted([*_read_entries(state), *((t, v) for t, v, _ in values)])
@@ -585,7 +585,7 @@ class SequenceCriterion(_Windowed):
             if not matched:
                 continue
             t = event.timestamp_ms
-            if limit is not None and t <= limit:
+            if limit is not None and t < limit:
                 if context.on_late is not None:
                     context.on_late(event)
                 continue
