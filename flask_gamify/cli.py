@@ -459,7 +459,7 @@ def status_command() -> None:
     """Show the backlog per shard, dead letters, the outbox and the workers."""
     from sqlalchemy import func, select
 
-    from .models import Outbox
+    from .models import Outbox, Progress
     from .pipeline.operations import status
 
     state = get_state()
@@ -468,6 +468,9 @@ def status_command() -> None:
         info = status(pipeline)
     with state.transaction() as session:
         outbox = session.execute(select(func.count()).select_from(Outbox)).scalar_one()
+        late = session.execute(
+            select(func.coalesce(func.sum(Progress.late_events), 0))
+        ).scalar_one()
     click.echo(f"{'shard':>5}  {'length':>8}  {'pending':>8}  oldest event")
     for shard in info["shards"]:
         age = shard["oldest_age_seconds"]
@@ -475,6 +478,7 @@ def status_command() -> None:
         click.echo(f"{shard['shard']:>5}  {shard['length']:>8}  {shard['pending']:>8}  {oldest}")
     click.echo(f"dead letters: {info['dead_letters']}")
     click.echo(f"outbox (waiting for Redis): {outbox}")
+    click.echo(f"late events (too late for a windowed goal, per goal): {late}")
     click.echo(f"queued drain jobs: {info['queued_jobs']}")
     click.echo(f"workers: {len(info['workers'])}")
     for worker in info["workers"]:

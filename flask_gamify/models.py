@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -173,7 +174,10 @@ class Progress(Base):
     percent: Mapped[int] = mapped_column(Integer, default=0)
     #: Awards given for this goal (more than one for repeatable goals).
     times_completed: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the goal was first met, by event time (the completing event's occurred_at).
     completed_at: Mapped[datetime | None]
+    #: Events that arrived too late to count for a windowed criterion of the goal.
+    late_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -193,7 +197,10 @@ class Award(Base):
     #: 1 for the first award of a goal, 2 for the second (repeatable goals), ...
     occurrence: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the award was recorded (the processing worker's clock).
     awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the goal was met, by event time: the ``occurred_at`` of the completing event.
+    achieved_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):
@@ -212,6 +219,8 @@ class Event(Base):
     attributes: Mapped[dict[str, Any]]
     occurred_at: Mapped[datetime]
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: Whether the event arrived too late to count for some windowed goal.
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Assignment(Base):

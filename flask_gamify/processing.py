@@ -7,9 +7,12 @@ the batches they drain. The steps, all in one transaction of gamify's own sessio
    before is skipped (at-least-once delivery, exactly-once effect);
 2. find the goals each new event can progress and lock their progress rows (in a fixed
    order, so concurrent workers serialise instead of deadlocking);
-3. fold the events into the criteria states, evaluate, and write progress;
+3. fold the events into the criteria states, evaluate, and write progress; events a
+   windowed criterion refuses as too late are counted on the progress row and flagged
+   in the event log;
 4. insert awards with ``ON CONFLICT DO NOTHING``: the unique constraint, not Python,
-   decides who awards; only the winner notifies;
+   decides who awards; only the winner notifies. Each award records when it was
+   recorded (``awarded_at``) and when the goal was met by event time (``achieved_at``);
 5. evaluate goals that depend on goals completed in step 4, level by level.
 
 Signals are sent by the caller after the commit, from the returned :class:`BatchResult`.
@@ -31,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .catalog import CatalogGoal, GoalCatalog
-from .criteria import Evaluation, EvaluationContext, EventData
+from .criteria import Evaluation, EvaluationContext, EventData, occurrence_times
 from .events import TrackedEvent
 from .failures import attempts_allowed
 from .models import Assignment, Award, Event, Notification, Progress, utcnow
@@ -124,6 +127,9 @@ class BatchResult:
     assignments: list[AssignmentView] = field(default_factory=list)
     #: Awards a backfill revoked (entities that no longer qualify, when asked).
     revoked: list[AwardView] = field(default_factory=list)
+    #: Events too late to count for a windowed criterion, per goal key (an event late
+    #: for two goals counts for each).
+    late_events: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -136,6 +142,7 @@ class _Slot:
     percent: int
     times_completed: int
     completed_at: datetime | None
+    late_events: int
     dirty: bool = False
 
     @classmethod
@@ -147,21 +154,22 @@ class _Slot:
             row.percent,
             row.times_completed,
             row.completed_at,
+            row.late_events,
         )
 
     def update(
-        self, state: Any, criteria_hash: str, percent: int, times: int, now: datetime
+        self, state: Any, criteria_hash: str, percent: int, times: int, achieved: datetime | None
     ) -> None:
         self.state, self.criteria_hash, self.percent = state, criteria_hash, percent
         self.times_completed = times
         if times and self.completed_at is None:
-            self.completed_at = now
+            self.completed_at = achieved
         self.dirty = True
 
     def reset(self) -> None:
         """Forget the state: it is rebuilt from the whole history (always written)."""
         self.state, self.criteria_hash, self.percent = None, "", 0
-        self.times_completed, self.completed_at = 0, None
+        self.times_completed, self.completed_at, self.late_events = 0, None, 0
         self.dirty = True
 
     def as_update(self) -> dict[str, Any]:
@@ -172,6 +180,7 @@ class _Slot:
             "percent": self.percent,
             "times_completed": self.times_completed,
             "completed_at": self.completed_at,
+            "late_events": self.late_events,
         }
 
 
@@ -249,12 +258,19 @@ class BatchProcessor:
         )
         return goals, {goal.key: goal.id for goal in catalog}
 
-    def context(self, now: datetime, completed: Mapping[str, int]) -> EvaluationContext:
+    def context(
+        self,
+        now: datetime,
+        completed: Mapping[str, int],
+        on_late: Callable[[EventData], None] | None = None,
+    ) -> EvaluationContext:
+        """The context of an evaluation; ``now`` only places the windows progress shows."""
         return EvaluationContext(
             now=now,
             timezone=self.timezone,
             completed_goals=completed,
             late_event_allowance=self.late_event_allowance,
+            on_late=on_late,
         )
 
     # -- the batch -------------------------------------------------------------------
@@ -325,7 +341,8 @@ class BatchProcessor:
             for key in work:
                 rows[key].reset()
         keys_by_id = {goal_id: key for key, goal_id in goal_ids.items()}
-        completed = self._completed_counts(session, work, goals, keys_by_id)
+        completed, reached = self._completed_counts(session, work, goals, keys_by_id)
+        late_ids: set[str] = set()
         notifications: list[dict[str, Any]] = []
         for level in sorted({goal.level for goal in goals}):
             level_keys = [key for key in work if goals_by_id[key[0]].level == level]
@@ -341,11 +358,22 @@ class BatchProcessor:
                 award
                 for key in sorted(level_keys)
                 for award in self._evaluate(
-                    goals_by_id[key[0]], key, rows[key], work[key], completed, result, now
+                    goals_by_id[key[0]],
+                    key,
+                    rows[key],
+                    work[key],
+                    (completed, reached),
+                    result,
+                    late_ids,
+                    now,
                 )
             ]
-            self._award(session, awards, goals_by_id, completed, result, notifications, now)
+            self._award(
+                session, awards, goals_by_id, (completed, reached), result, notifications, now
+            )
         write_progress(session, [slot.as_update() for slot in rows.values() if slot.dirty], now)
+        if late_ids:
+            _flag_late(session, late_ids)
         if notifications:
             session.execute(_NOTIFICATIONS.insert(), notifications)
 
@@ -421,6 +449,7 @@ class BatchProcessor:
                 _AWARDS.c.occurrence,
                 _AWARDS.c.points,
                 _AWARDS.c.awarded_at,
+                _AWARDS.c.achieved_at,
             )
         )
         return [
@@ -432,6 +461,7 @@ class BatchProcessor:
                 row.occurrence,
                 row.points,
                 row.awarded_at,
+                row.achieved_at,
             )
             for row in rows
         ]
@@ -504,13 +534,18 @@ class BatchProcessor:
         key: ProgressKey,
         slot: _Slot,
         events: list[EventData],
-        completed: Mapping[EntityKey, Mapping[str, int]],
+        known: tuple[
+            Mapping[EntityKey, Mapping[str, int]], Mapping[EntityKey, Mapping[str, datetime]]
+        ],
         result: BatchResult,
+        late_ids: set[str],
         now: datetime,
     ) -> list[dict[str, Any]]:
         """Fold ``events`` into the slot's state and return the awards it now earns."""
+        completed, reached = known
         old_state = slot.state if slot.criteria_hash == goal.criteria_hash else None
-        context = self.context(now, completed.get((key[1], key[2]), {}))
+        late: list[EventData] = []
+        context = self.context(now, completed.get((key[1], key[2]), {}), late.append)
         state = goal.criterion.apply(old_state, events, context) if events else old_state
         evaluation = goal.criterion.evaluate(state, context)
         earned = evaluation.occurrences
@@ -524,9 +559,20 @@ class BatchProcessor:
             # No award left to earn: keep only what progress reports, so the state of a
             # completed goal stops growing with the entity's events.
             state = goal.criterion.settle(state, context)
+        if late:
+            # Never dropped silently: counted per goal and entity, flagged in the log.
+            slot.late_events += len(late)
+            result.late_events[goal.key] = result.late_events.get(goal.key, 0) + len(late)
+            late_ids.update(event.id for event in late)
+            slot.dirty = True
         if state == slot.state and evaluation.percent == slot.percent and times == before:
             return []
-        slot.update(state, goal.criteria_hash, evaluation.percent, times, now)
+        achieved = self._achieved(
+            goal, key, old_state, events, context, before, times, reached, now
+        )
+        slot.update(
+            state, goal.criteria_hash, evaluation.percent, times, achieved[0] if achieved else None
+        )
         result.changes.append(
             ProgressChange(
                 goal.key,
@@ -547,9 +593,51 @@ class BatchProcessor:
                 "occurrence": occurrence,
                 "points": goal.points,
                 "awarded_at": now,
+                "achieved_at": moment,
             }
-            for occurrence in range(before + 1, times + 1)
+            for occurrence, moment in zip(range(before + 1, times + 1), achieved, strict=True)
         ]
+
+    def _achieved(
+        self,
+        goal: CatalogGoal,
+        key: ProgressKey,
+        old_state: Any,
+        events: Sequence[EventData],
+        context: EvaluationContext,
+        before: int,
+        times: int,
+        reached: Mapping[EntityKey, Mapping[str, datetime]],
+        now: datetime,
+    ) -> list[datetime]:
+        """When, by event time, occurrences ``before + 1`` to ``times`` were reached.
+
+        The ``occurred_at`` of the completing event; for a goal with ``goal`` criteria,
+        no earlier than the prerequisites it names were met. Runs only when something
+        was completed.
+        """
+        if times <= before:
+            return []
+        found = occurrence_times(
+            goal.criterion, old_state, events, context, after=before, count=times - before
+        )
+        prerequisites = [
+            moment
+            for ref, moment in reached.get((key[1], key[2]), {}).items()
+            if ref in goal.criterion.goal_refs
+        ]
+        floor = max(prerequisites, default=None)
+        # Unexplained by the events (prerequisites, or awards held back by the limit per
+        # batch): the prerequisites' time, else the latest event time known.
+        fallback = floor or max((event.occurred_at for event in events), default=now)
+        moments = []
+        for index in range(times - before):
+            moment = found[index] if index < len(found) else None
+            moment = fallback if moment is None else moment
+            if floor is not None and moment < floor:
+                moment = floor
+            moments.append(moment)
+        return moments
 
     def _assignments(
         self, session: Session, keys: Sequence[ProgressKey]
@@ -576,20 +664,23 @@ class BatchProcessor:
         work: Iterable[ProgressKey],
         goals: Sequence[CatalogGoal],
         keys_by_id: Mapping[int, str],
-    ) -> dict[EntityKey, dict[str, int]]:
-        """Awards per referenced goal for the batch's entities, if any goal has ``goal``
-        criteria; kept up to date in memory as the batch awards more."""
+    ) -> tuple[dict[EntityKey, dict[str, int]], dict[EntityKey, dict[str, datetime]]]:
+        """Awards per referenced goal for the batch's entities, and when (by event time)
+        each was first met, if any goal has ``goal`` criteria; kept up to date in memory
+        as the batch awards more."""
         completed: dict[EntityKey, dict[str, int]] = defaultdict(dict)
+        reached: dict[EntityKey, dict[str, datetime]] = defaultdict(dict)
         ids = {key: goal_id for goal_id, key in keys_by_id.items()}
         ref_ids = {ids[ref] for goal in goals for ref in goal.criterion.goal_refs if ref in ids}
         if not ref_ids:
-            return completed
+            return completed, reached
         rows = session.execute(
             select(
                 _PROGRESS.c.goal_id,
                 _PROGRESS.c.entity_type,
                 _PROGRESS.c.entity_id,
                 _PROGRESS.c.times_completed,
+                _PROGRESS.c.completed_at,
             ).where(
                 _PROGRESS.c.goal_id.in_(ref_ids),
                 _PROGRESS.c.entity_id.in_({key[2] for key in work}),
@@ -597,22 +688,30 @@ class BatchProcessor:
             )
         )
         for row in rows:
-            completed[(row.entity_type, row.entity_id)][keys_by_id[row.goal_id]] = (
-                row.times_completed
-            )
-        return completed
+            entity = (row.entity_type, row.entity_id)
+            completed[entity][keys_by_id[row.goal_id]] = row.times_completed
+            if row.completed_at is not None:
+                reached[entity][keys_by_id[row.goal_id]] = row.completed_at
+        return completed, reached
 
     def _award(
         self,
         session: Session,
         awards: list[dict[str, Any]],
         goals_by_id: Mapping[int, CatalogGoal],
-        completed: dict[EntityKey, dict[str, int]],
+        known: tuple[dict[EntityKey, dict[str, int]], dict[EntityKey, dict[str, datetime]]],
         result: BatchResult,
         notifications: list[dict[str, Any]],
         now: datetime,
     ) -> None:
         """Insert awards; for each one this transaction wins, record and notify."""
+        completed, reached = known
+        achieved = {
+            (award["goal_id"], award["entity_type"], award["entity_id"], award["occurrence"]): (
+                award["achieved_at"]
+            )
+            for award in awards
+        }
         won = insert_ignoring_conflicts(
             session,
             _AWARDS,
@@ -629,6 +728,9 @@ class BatchProcessor:
             goal = goals_by_id[row.goal_id]
             entity = (row.entity_type, row.entity_id)
             completed[entity][goal.key] = max(completed[entity].get(goal.key, 0), row.occurrence)
+            moment = achieved[(row.goal_id, row.entity_type, row.entity_id, row.occurrence)]
+            if row.occurrence == 1 or goal.key not in reached[entity]:
+                reached[entity][goal.key] = moment
             result.awards.append(
                 AwardView(
                     goal.key,
@@ -638,6 +740,7 @@ class BatchProcessor:
                     row.occurrence,
                     goal.points,
                     now,
+                    moment,
                 )
             )
             if self.notify_awards:
@@ -685,6 +788,15 @@ class BatchProcessor:
             .returning(_ASSIGNMENTS)
         ).first()
         return None if completed is None else AssignmentView.from_row(completed, goal.key)
+
+
+def _flag_late(session: Session, ids: set[str]) -> None:
+    """Mark events of the log that were too late to count for some windowed goal."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):  # within every database's parameter limit
+        session.execute(
+            update(_EVENTS).where(_EVENTS.c.id.in_(ordered[start : start + 500])).values(late=True)
+        )
 
 
 def _notification(

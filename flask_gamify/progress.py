@@ -37,6 +37,7 @@ def progress(
         _PROGRESS.c.criteria_hash,
         _PROGRESS.c.times_completed,
         _PROGRESS.c.completed_at,
+        _PROGRESS.c.late_events,
     )
     rows = {
         row.goal_id: row
@@ -85,6 +86,7 @@ def progress(
                 goal.criterion.evaluate(state, context),
                 times,
                 row.completed_at if row else None,
+                row.late_events if row else 0,
             )
         )
     return views
@@ -120,6 +122,7 @@ def awards(session: Session, entity_type: str, entity_id: str) -> list[AwardView
             occurrence=award.occurrence,
             points=award.points,
             awarded_at=award.awarded_at,
+            achieved_at=award.achieved_at,
         )
         for award, key, name in rows
     ]

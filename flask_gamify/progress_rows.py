@@ -26,9 +26,11 @@ _PROGRESS = cast(Table, Progress.__table__)
 #: (goal id, entity type, entity id)
 ProgressKey = tuple[int, str, str]
 
+# Columns by name, never ``p.*``: a table upgraded by migrations has its columns in
+# another order than one created from the models, and text columns match by position.
 _SELECT_POSTGRESQL = text(
-    """
-    SELECT p.* FROM gamify_progress AS p
+    f"""
+    SELECT {", ".join(f"p.{column.name}" for column in _PROGRESS.c)} FROM gamify_progress AS p
     JOIN jsonb_to_recordset(CAST(:keys AS jsonb))
          AS k(goal_id integer, entity_type text, entity_id text)
       ON p.goal_id = k.goal_id AND p.entity_type = k.entity_type
@@ -43,10 +45,10 @@ _UPDATE_POSTGRESQL = text(
     UPDATE gamify_progress AS p
        SET state = v.state, criteria_hash = v.criteria_hash, percent = v.percent,
            times_completed = v.times_completed, completed_at = v.completed_at,
-           updated_at = :updated_at
+           late_events = v.late_events, updated_at = :updated_at
       FROM jsonb_to_recordset(CAST(:rows AS jsonb))
            AS v(id integer, state jsonb, criteria_hash text, percent integer,
-                times_completed integer, completed_at timestamp)
+                times_completed integer, completed_at timestamp, late_events integer)
      WHERE p.id = v.id
     """
 )
@@ -79,6 +81,7 @@ def lock_progress(
                     "criteria_hash": hashes[goal_id],
                     "percent": 0,
                     "times_completed": 0,
+                    "late_events": 0,
                     "updated_at": now,
                 }
                 for goal_id, entity_type, entity_id in sorted(missing)
@@ -111,7 +114,7 @@ def _select(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, 
 
 def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: datetime) -> None:
     """Write new states: dicts with ``id``, ``state``, ``criteria_hash``, ``percent``,
-    ``times_completed`` and ``completed_at``."""
+    ``times_completed``, ``completed_at`` and ``late_events``."""
     if not updates:
         return
     if dialect_name(session) == "postgresql":
@@ -128,6 +131,7 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
             percent=bindparam("new_percent"),
             times_completed=bindparam("new_times"),
             completed_at=bindparam("new_completed_at"),
+            late_events=bindparam("new_late_events"),
             updated_at=now,
         ),
         [
@@ -138,6 +142,7 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
                 "new_percent": row["percent"],
                 "new_times": row["times_completed"],
                 "new_completed_at": row["completed_at"],
+                "new_late_events": row["late_events"],
             }
             for row in updates
         ],

@@ -118,7 +118,8 @@ class ProgressView:
     #: Whole percent, 0 to 100.
     percent: int
     completed: bool
-    #: When the goal was first completed.
+    #: When the goal was first completed, by event time (the ``occurred_at`` of the
+    #: event that completed it).
     completed_at: datetime | None
     #: Awards received for the goal (more than one for repeatable goals).
     times_completed: int
@@ -129,6 +130,9 @@ class ProgressView:
     children: tuple[Evaluation, ...] = ()
     #: What is still missing for list-like criteria (see :attr:`Evaluation.missing`).
     missing: tuple[Any, ...] = ()
+    #: Events that arrived too late to count for a windowed criterion of the goal
+    #: (older than what the goal had seen, minus ``GAMIFY_LATE_EVENT_ALLOWANCE``).
+    late_events: int = 0
 
     @classmethod
     def build(
@@ -139,6 +143,7 @@ class ProgressView:
         evaluation: Evaluation,
         times_completed: int,
         completed_at: datetime | None,
+        late_events: int = 0,
     ) -> ProgressView:
         """Combine an evaluation with what is recorded: an award, once given, stands."""
         completed = times_completed > 0
@@ -161,6 +166,7 @@ class ProgressView:
             label=evaluation.label,
             children=evaluation.children,
             missing=() if completed else evaluation.missing,
+            late_events=late_events,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +183,7 @@ class ProgressView:
             "points": self.points,
             "missing": list(self.missing),
             "children": [child.to_dict() for child in self.children],
+            "late_events": self.late_events,
         }
 
 
@@ -191,7 +198,11 @@ class AwardView:
     #: 1 for the first award of the goal, 2 for the second, ...
     occurrence: int
     points: int
+    #: When the award was recorded.
     awarded_at: datetime
+    #: When the goal was met, by event time: the ``occurred_at`` of the event that
+    #: completed it (for imported history, a moment in the past).
+    achieved_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -202,6 +213,7 @@ class AwardView:
             "occurrence": self.occurrence,
             "points": self.points,
             "awarded_at": _iso(self.awarded_at),
+            "achieved_at": _iso(self.achieved_at),
         }
 
 

@@ -6,8 +6,13 @@ pruning. Where the engine would use a greedy pass, this module searches exhausti
 (subset search for disjoint window groups, chain search for sequences, one rolling
 window per event). It is slow on purpose; keep the inputs small.
 
-It assumes no event is old enough to be pruned (callers keep every timestamp within
-the late-event allowance) and that no event lies after ``now``.
+Event time (the "Time" section of ``docs/criteria.rst``): what counts depends only on
+``occurred_at``. A windowed criterion's *watermark* is the latest ``occurred_at`` among
+the events it counts; the window that ``current`` shows ends at the later of ``now``
+and the watermark. :func:`oracle_evaluate` assumes no event arrived late (each was
+processed while at most the late-event allowance behind the watermark of the batches
+before it); :func:`late_events` says which events of a processing order were late, and
+:func:`achieved_times` when, by event time, each occurrence was reached.
 """
 
 from __future__ import annotations
@@ -209,7 +214,7 @@ def _evaluate(
         done = times > 0
         return leaf("goal", Fraction(int(done)), Fraction(1), done, times, cap)
     if kind == "sequence":
-        return _sequence(node, events, cap)
+        return _sequence(node, events, now, cap)
 
     matching = [e for e in events if step_matches(node, e)]
     if kind == "count":
@@ -234,8 +239,8 @@ def _count(
         return leaf("count", Fraction(n), Fraction(target), n >= target, n // target, cap)
     width = window_ms(node["window"])
     times = sorted(millis(e.occurred_at) for e in matching)
-    now_ms = millis(now)
-    in_window_now = sum(1 for x in times if now_ms - width < x <= now_ms)
+    end = max([millis(now), *times])  # the later of now and the watermark
+    in_window_now = sum(1 for x in times if end - width < x <= end)
     # complete: the window placed at some event holds enough
     completed = any(sum(1 for y in times if x - width < y <= x) >= target for x in times)
     groups = max_disjoint_groups(tuple(times), target, width)
@@ -282,8 +287,8 @@ def _sum(
         total = sum((v for _, v in values), Fraction(0))
         return leaf("sum", total, target, total >= target, math.floor(total / target), cap)
     width = window_ms(node["window"])
-    now_ms = millis(now)
-    rolling_now = sum((v for x, v in values if now_ms - width < x <= now_ms), Fraction(0))
+    end = max([millis(now), *(x for x, _ in values)])  # the later of now and the watermark
+    rolling_now = sum((v for x, v in values if end - width < x <= end), Fraction(0))
     completed = any(
         sum((v for y, v in values if x - width < y <= x), Fraction(0)) >= target for x, _ in values
     )
@@ -367,7 +372,9 @@ def _streak(
     return leaf("streak", Fraction(running), Fraction(target), completed, occurrences, cap)
 
 
-def _sequence(node: t.Mapping[str, t.Any], events: list[t.Any], cap: int | None) -> OracleResult:
+def _sequence(
+    node: t.Mapping[str, t.Any], events: list[t.Any], now: dt.datetime, cap: int | None
+) -> OracleResult:
     steps = node["steps"]
     width = window_ms(node["window"]) if "window" in node else None
     # the distinct timestamps at which some event matches each step
@@ -388,4 +395,80 @@ def _sequence(node: t.Mapping[str, t.Any], events: list[t.Any], cap: int | None)
     longest = max((1 + longest_from(1, x, x) for x in step_times[0]), default=0)
     target = len(steps)
     completed = longest == target
+    if width is not None and not completed:
+        # progress shows the best chain starting within the window shown
+        end = max([millis(now), *(x for times in step_times for x in times)])
+        longest = max(
+            (1 + longest_from(1, x, x) for x in step_times[0] if x > end - width), default=0
+        )
     return leaf("sequence", Fraction(longest), Fraction(target), completed, int(completed), cap)
+
+
+# -- processing order ------------------------------------------------------------------
+
+
+def _counted(node: t.Mapping[str, t.Any], event: t.Any) -> bool:
+    """Whether a windowed leaf counts ``event`` (and moves its watermark with it)."""
+    if node["type"] == "sequence":
+        return any(step_matches(step, event) for step in node["steps"])
+    if not step_matches(node, event):
+        return False
+    if node["type"] == "sum":
+        return node["field"] in event.attributes and is_number(event.attributes[node["field"]])
+    return True
+
+
+def late_events(
+    node: t.Mapping[str, t.Any],
+    batches: t.Sequence[t.Sequence[t.Any]],
+    allowance: dt.timedelta,
+) -> list[t.Any]:
+    """The events of ``batches`` (processed in turn) that a windowed leaf refuses as late.
+
+    An event is late when it is older than the watermark of the batches before its
+    own, minus the allowance. Criteria without a window never refuse an event.
+    """
+    if node["type"] not in ("count", "sum", "sequence") or "window" not in node:
+        return []
+    late: list[t.Any] = []
+    watermark: int | None = None
+    for batch in batches:
+        counted = [e for e in batch if _counted(node, e)]
+        limit = None if watermark is None else watermark - allowance // ONE_MS
+        on_time = []
+        for e in counted:
+            if limit is not None and millis(e.occurred_at) < limit:
+                late.append(e)
+            else:
+                on_time.append(e)
+        watermark = max([millis(e.occurred_at) for e in on_time] + [watermark or -(2**63)])
+    return late
+
+
+def achieved_times(
+    criteria: t.Mapping[str, t.Any],
+    events: t.Sequence[t.Any],
+    now: dt.datetime,
+    timezone: dt.tzinfo = dt.UTC,
+    completed_goals: t.Mapping[str, int] | None = None,
+    max_occurrences: int | None = 1,
+) -> list[dt.datetime | None]:
+    """When each occurrence was reached, by event time.
+
+    The k-th occurrence is reached at the smallest ``occurred_at`` T such that the
+    events at or before T give at least k occurrences; ``None`` when no event is
+    needed (``goal`` criteria).
+    """
+
+    def occurrences(seen: list[t.Any]) -> int:
+        return oracle_evaluate(
+            criteria, seen, now, timezone, completed_goals, max_occurrences
+        ).occurrences
+
+    times: list[dt.datetime | None] = [None] * occurrences([])
+    total = occurrences(list(events))
+    for moment in sorted({e.occurred_at for e in events}):
+        reached = occurrences([e for e in events if e.occurred_at <= moment])
+        while len(times) < min(reached, total):
+            times.append(moment)
+    return times

@@ -3,12 +3,16 @@
 Random criteria of every type, random small event sets, applied in one batch and
 shuffled into random batches (state stored as JSON in between, like the database
 does), must give exactly the progress tree that ``criteria_oracle`` computes from
-scratch. Timestamps stay within the late-event allowance, so nothing is pruned.
+scratch. The first tests keep timestamps within the late-event allowance, so nothing is
+pruned; the event-time tests below spread histories over months (an import of
+back-dated events), processed in time order or shuffled within the allowance, which
+prunes, and check lateness and the event times of occurrences too.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -16,11 +20,23 @@ import typing as t
 from zoneinfo import ZoneInfo
 
 import pytest
-from criteria_oracle import OracleResult, json_equal, oracle_evaluate
+from criteria_oracle import (
+    OracleResult,
+    achieved_times,
+    json_equal,
+    late_events,
+    millis,
+    oracle_evaluate,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flask_gamify.criteria import EvaluationContext, EventData, compile_criteria
+from flask_gamify.criteria import (
+    EvaluationContext,
+    EventData,
+    compile_criteria,
+    occurrence_times,
+)
 
 UTC = dt.UTC
 EVENT_TYPES = ["a", "b", "c"]
@@ -470,3 +486,175 @@ def test_settled_states_stay_complete_and_small(kind: str, data: st.DataObject) 
             evaluation = crit.evaluate(state, context)
             assert evaluation.completed
             assert at_least_as_complete(completed_flags(evaluation), settled)
+
+
+# -- event time: back-dated histories ------------------------------------------------------
+
+#: The wall clock of the worker that imports the history: long after every event.
+IMPORT_DATE = dt.datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
+HISTORY_START = dt.datetime(2024, 1, 1, tzinfo=UTC)
+ALLOWANCES = [
+    dt.timedelta(seconds=1),
+    dt.timedelta(hours=1),
+    dt.timedelta(days=1),
+    DAY7 := dt.timedelta(days=7),
+]
+BURST_OFFSETS = [
+    dt.timedelta(0),
+    dt.timedelta(milliseconds=1),
+    dt.timedelta(seconds=1),
+    dt.timedelta(minutes=20),
+    dt.timedelta(minutes=59, seconds=59, milliseconds=999),
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=5),
+    dt.timedelta(days=1),
+    dt.timedelta(days=2),
+]
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[EventData]:
+    """Bursts of events scattered over a year and a half, like an imported history."""
+    starts = draw(st.lists(st.integers(0, 500), min_size=1, max_size=5))
+    pool = [
+        HISTORY_START + dt.timedelta(days=day) + offset
+        for day in starts
+        for offset in draw(st.lists(st.sampled_from(BURST_OFFSETS), min_size=1, max_size=4))
+    ]
+    attributes = st.fixed_dictionaries(
+        {},
+        optional={"k": st.sampled_from(K_VALUES), "n": st.sampled_from([*N_VALUES, 1, 2, 0.5])},
+    )
+    one_event = st.tuples(
+        st.sampled_from(["a", "a", "b", "b", "c"]), st.sampled_from(pool), attributes
+    )
+    specs = [draw(one_event) for _ in range(draw(st.integers(1, 20)))]
+    return [
+        EventData(id=f"h{i}", type=kind, occurred_at=moment, attributes=attrs)
+        for i, (kind, moment, attrs) in enumerate(specs)
+    ]
+
+
+def fold(
+    crit: t.Any, batches: list[list[EventData]], context: EvaluationContext
+) -> tuple[t.Any, list[dt.datetime | None], list[str]]:
+    """Process ``batches`` in turn like the workers: the final state, the event times of
+    the occurrences as they appear, and the ids of the events reported late."""
+    late: list[str] = []
+    context = dataclasses.replace(context, on_late=lambda event: late.append(event.id))
+    state: t.Any = None
+    times: list[dt.datetime | None] = []
+    recorded = 0  # occurrences awarded so far
+    for batch in batches:
+        new_state = apply_checked(crit, state, batch, context)
+        shown = crit.evaluate(new_state, context).occurrences
+        if shown > recorded:
+            wanted = shown - recorded
+            times += occurrence_times(crit, state, batch, context, after=recorded, count=wanted)
+            recorded = shown
+        state = new_state
+    return state, times, late
+
+
+@pytest.mark.parametrize("kind", sorted(CRITERIA))
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_history_imported_in_time_order_matches_oracle(kind: str, data: st.DataObject) -> None:
+    """A back-dated history imported in time order, in any batches, by a worker whose
+    clock is long past it: the progress and the event times of every award are those
+    of the oracle (a live run), and no event is late."""
+    criteria = data.draw(CRITERIA[kind], label="criteria")
+    timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
+    events = sorted(data.draw(histories(), label="events"), key=lambda e: e.occurred_at)
+    goals = data.draw(completed_goal_maps, label="completed_goals")
+    cap = data.draw(max_occurrences, label="max_occurrences")
+    allowance = data.draw(st.sampled_from(ALLOWANCES), label="allowance")
+    cuts = data.draw(st.lists(st.integers(0, 30), max_size=6), label="cuts")
+    crit = compile_criteria(criteria, max_occurrences=cap)
+    context = EvaluationContext(
+        now=IMPORT_DATE, timezone=timezone, completed_goals=goals, late_event_allowance=allowance
+    )
+
+    state, times, late = fold(crit, split_into_batches(events, cuts), context)
+
+    assert late == []
+    expected = oracle_evaluate(criteria, events, IMPORT_DATE, timezone, goals, cap)
+    assert tree(crit.evaluate(state, context)) == tree(expected)
+    assert times == achieved_times(criteria, events, IMPORT_DATE, timezone, goals, cap)
+
+
+@pytest.mark.parametrize("kind", sorted(CRITERIA))
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_history_shuffled_within_the_allowance_matches_oracle(
+    kind: str, data: st.DataObject
+) -> None:
+    """Invariant 4 with event time: events arriving out of order, none more than the
+    allowance behind what came before, in any batches, give exactly the oracle."""
+    criteria = data.draw(CRITERIA[kind], label="criteria")
+    timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
+    events = data.draw(histories(), label="events")
+    goals = data.draw(completed_goal_maps, label="completed_goals")
+    cap = data.draw(max_occurrences, label="max_occurrences")
+    allowance = data.draw(st.sampled_from(ALLOWANCES), label="allowance")
+    limit = allowance // dt.timedelta(milliseconds=1)
+    # each event is delayed by at most the allowance: arrival order is by occurred_at
+    # plus the delay, so nothing arrives more than an allowance behind an earlier event
+    delays = [data.draw(st.integers(0, limit), label="delay") for _ in events]
+    arrival = [
+        e
+        for _, _, e in sorted(
+            zip(
+                (millis(e.occurred_at) + d for e, d in zip(events, delays, strict=True)),
+                range(len(events)),
+                events,
+                strict=True,
+            )
+        )
+    ]
+    cuts = data.draw(st.lists(st.integers(0, 30), max_size=6), label="cuts")
+    crit = compile_criteria(criteria, max_occurrences=cap)
+    context = EvaluationContext(
+        now=IMPORT_DATE, timezone=timezone, completed_goals=goals, late_event_allowance=allowance
+    )
+
+    state, _, late = fold(crit, split_into_batches(arrival, cuts), context)
+
+    assert late == []
+    expected = oracle_evaluate(criteria, events, IMPORT_DATE, timezone, goals, cap)
+    assert tree(crit.evaluate(state, context)) == tree(expected)
+
+
+WINDOWED_LEAVES = {
+    "count": count_criteria().filter(lambda node: "window" in node),
+    "sum": sum_criteria().filter(lambda node: "window" in node),
+    "sequence": sequence_criteria().filter(lambda node: "window" in node),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WINDOWED_LEAVES))
+@settings(SETTINGS, max_examples=60)
+@given(data=st.data())
+def test_late_events_are_reported_and_left_out(kind: str, data: st.DataObject) -> None:
+    """Any order at all: exactly the events the oracle calls late are reported (none is
+    dropped silently), and the progress is the oracle's over the other events."""
+    criteria = data.draw(WINDOWED_LEAVES[kind], label="criteria")
+    events = data.draw(st.permutations(data.draw(histories(), label="events")), label="order")
+    cap = data.draw(max_occurrences, label="max_occurrences")
+    allowance = data.draw(st.sampled_from(ALLOWANCES), label="allowance")
+    cuts = data.draw(st.lists(st.integers(0, 30), max_size=6), label="cuts")
+    batches = split_into_batches(events, cuts)
+    crit = compile_criteria(criteria, max_occurrences=cap)
+    context = EvaluationContext(now=IMPORT_DATE, late_event_allowance=allowance)
+
+    state, _, late = fold(crit, batches, context)
+
+    saturated = cap is not None and crit.evaluate(state, context).occurrences >= cap
+    expected_late = late_events(criteria, batches, allowance)
+    if not saturated:  # a settled state ignores every later event, late or not
+        assert late == [e.id for e in expected_late]
+        on_time = [e for e in events if e not in expected_late]
+        expected = oracle_evaluate(criteria, on_time, IMPORT_DATE, max_occurrences=cap)
+        assert tree(crit.evaluate(state, context)) == tree(expected)
+    else:
+        assert set(late) <= {e.id for e in expected_late}

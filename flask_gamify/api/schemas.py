@@ -358,7 +358,11 @@ class ProgressOut(Schema):
     target = fields.Float(required=True)
     percent = fields.Integer(required=True, metadata={"description": "0 to 100."})
     completed = fields.Boolean(required=True)
-    completed_at = fields.DateTime(required=True, allow_none=True)
+    completed_at = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "When the goal was first met, by event time."},
+    )
     times_completed = fields.Integer(required=True)
     points = fields.Integer(required=True)
     missing = fields.List(
@@ -371,6 +375,13 @@ class ProgressOut(Schema):
         required=True,
         metadata={"description": "Progress of each child of an all/any criterion."},
     )
+    late_events = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Events that arrived too late to count for a windowed criterion"
+            " of the goal (older than what it had seen minus the late-event allowance)."
+        },
+    )
 
 
 class AwardOut(Schema):
@@ -380,7 +391,16 @@ class AwardOut(Schema):
     entity = fields.String(required=True)
     occurrence = fields.Integer(required=True)
     points = fields.Integer(required=True)
-    awarded_at = fields.DateTime(required=True)
+    awarded_at = fields.DateTime(
+        required=True, metadata={"description": "When the award was recorded."}
+    )
+    achieved_at = fields.DateTime(
+        required=True,
+        metadata={
+            "description": "When the goal was met, by event time: the occurred_at of the"
+            " event that completed it."
+        },
+    )
 
 
 class AssignmentOut(Schema):

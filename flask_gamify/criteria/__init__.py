@@ -22,6 +22,7 @@ from .composites import All, AnyOf, GoalReference
 from .filters import OPERATORS, Where, parse_window
 from .leaves import AllOf, Count, Distinct, SequenceCriterion, Step, Streak, Sum
 from .schema import CRITERION_TYPES, validate_criteria
+from .timeline import occurrence_times
 
 __all__ = [
     "CRITERION_TYPES",
@@ -32,6 +33,7 @@ __all__ = [
     "EventData",
     "State",
     "compile_criteria",
+    "occurrence_times",
     "parse_window",
     "to_milliseconds",
     "validate_criteria",

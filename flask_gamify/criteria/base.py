@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -53,16 +53,26 @@ class EventData:
 
 @dataclass(frozen=True, slots=True)
 class EvaluationContext:
-    """What an evaluation depends on besides the events."""
+    """What an evaluation depends on besides the events.
 
-    #: The moment of evaluation (timezone-aware); rolling windows end here.
+    What counts is decided by event time alone: windows, sequences and streaks judge
+    ``occurred_at``, and each windowed state keeps a *watermark* (the latest
+    ``occurred_at`` it counted) from which it measures lateness and prunes. :attr:`now`
+    only places the window that :attr:`Evaluation.current` shows.
+    """
+
+    #: The moment progress is shown for (the reader's clock): a rolling window shown
+    #: ends at the later of this and the state's watermark. Never decides what counts.
     now: datetime
     #: Time zone of calendar periods (streaks).
     timezone: tzinfo = UTC
     #: How many times the entity completed each goal, for ``goal`` criteria.
     completed_goals: Mapping[str, int] = field(default_factory=dict)
-    #: How long past its window a windowed criterion keeps event timestamps.
+    #: How far behind a windowed state's watermark an event may be and still count.
     late_event_allowance: timedelta = timedelta(days=7)
+    #: Called with each event a windowed criterion refuses as too late (older than its
+    #: watermark minus the allowance), so that no event is dropped silently.
+    on_late: Callable[[EventData], None] | None = None
 
     @property
     def now_ms(self) -> int:
@@ -143,7 +153,8 @@ class Criterion(abc.ABC):
 
     @abc.abstractmethod
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
-        """Evaluate ``state`` at ``context.now``."""
+        """Evaluate ``state``; only the ``current`` of rolling windows and streaks depends
+        on ``context.now`` (see :class:`EvaluationContext`)."""
 
     def settle(self, state: State, context: EvaluationContext) -> State:
         """The small state to keep once the goal can earn no more awards.

@@ -2,9 +2,11 @@
 
 Each state is a merge-friendly summary (a count, an exact sum, a set of values, runs of
 active periods, sorted timestamp lists) so that the result never depends on the order
-or batching of events. Windowed criteria keep the timestamps of their window plus the
-late-event allowance, and remember their occurrences so that pruning never takes a
-completion back.
+or batching of events. Windowed criteria judge event time: each keeps a *watermark*
+(the latest ``occurred_at`` it counted), refuses events older than the watermark minus
+the late-event allowance (reporting them through ``context.on_late``), keeps the
+timestamps a later on-time event could still combine with, and remembers the
+occurrences it can no longer lose. The worker's clock never decides what counts.
 """
 
 from __future__ import annotations
@@ -109,13 +111,53 @@ class _Windowed(Leaf):
 
     window_ms: int | None
 
-    def horizon(self, context: EvaluationContext) -> int:
-        """Timestamps at or before this can no longer matter and are dropped."""
+    def on_time(
+        self,
+        stamped: Iterable[tuple[int, EventData]],
+        watermark: int | None,
+        context: EvaluationContext,
+    ) -> list[int]:
+        """Timestamps of the events that count; the others are reported as late.
+
+        An event counts unless it is older than ``watermark - allowance``: every event
+        it could combine with is then still kept (see :meth:`horizon`).
+        """
+        if watermark is None:
+            return [t for t, _ in stamped]
+        limit = watermark - context.allowance_ms
+        counted = []
+        for t, event in stamped:
+            if t >= limit:
+                counted.append(t)
+            elif context.on_late is not None:
+                context.on_late(event)
+        return counted
+
+    def horizon(self, watermark: int, context: EvaluationContext) -> int:
+        """Timestamps at or before this can no longer matter and are dropped.
+
+        Any event that still counts is at or after ``watermark - allowance``, so it
+        shares no window with a timestamp at or before ``watermark - allowance - window``.
+        """
         assert self.window_ms is not None
-        return context.now_ms - self.window_ms - context.allowance_ms
+        return watermark - self.window_ms - context.allowance_ms
+
+    def shown_end(self, state: Any, context: EvaluationContext) -> int:
+        """Where the window that ``current`` shows ends: the later of the reader's
+        clock and the watermark (events dated ahead of the clock still show)."""
+        watermark = state.get("wm")
+        now = context.now_ms
+        return now if watermark is None or watermark < now else int(watermark)
 
     def window_suffix(self) -> str:
         return f" within {_window_text(self.window_ms)}" if self.window_ms else ""
+
+
+def _latest(watermark: int | None, times: Sequence[int]) -> int | None:
+    if not times:
+        return watermark
+    newest = max(times)
+    return newest if watermark is None or newest > watermark else watermark
 
 
 class Count(_Windowed):
@@ -141,18 +183,39 @@ class Count(_Windowed):
         return f"{self.event} {_times(self.target)}{self.window_suffix()}{_where_label(self.where)}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
-        matched = [event.timestamp_ms for event in self.matching(events)]
+        matched = self.matching(events)
         if self.window_ms is None:
             return {"n": (state or {}).get("n", 0) + len(matched)}
-        occurrences = (state or {}).get("occ", 0)
+        state = state or {}
+        # "occ": the settled form, or a floor kept from states of earlier versions.
+        floor = state.get("occ", 0)
+        if self.is_saturated(floor):
+            return {"occ": floor}
+        watermark = state.get("wm")
+        counted = self.on_time(((e.timestamp_ms, e) for e in matched), watermark, context)
+        watermark = _latest(watermark, counted)
+        timestamps = sorted([*state.get("ts", []), *counted])
+        done = state.get("done", 0)
+        if watermark is not None:
+            # Greedy grouping decisions about timestamps at or before the horizon are
+            # final (no event that still counts can join them): take those groups into
+            # "done" and drop their timestamps, so the state stays the size of a window.
+            horizon = self.horizon(watermark, context)
+            index, window = 0, self.window_ms
+            while index < len(timestamps) and timestamps[index] <= horizon:
+                last = index + self.target - 1
+                if last < len(timestamps) and timestamps[last] - timestamps[index] < window:
+                    done, index = done + 1, index + self.target
+                else:
+                    index += 1
+            timestamps = timestamps[index:]
+        occurrences = self.cap(max(floor, done + self._groups(timestamps)))
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
-        horizon = self.horizon(context)
-        timestamps = sorted([*(state or {}).get("ts", []), *(t for t in matched if t > horizon)])
-        occurrences = self.cap(max(occurrences, self._groups(timestamps)))
-        if self.is_saturated(occurrences):
-            return {"occ": occurrences}
-        return {"ts": [t for t in timestamps if t > horizon], "occ": occurrences}
+        new_state: dict[str, Any] = {"ts": timestamps, "done": done, "wm": watermark}
+        if floor:
+            new_state["occ"] = floor
+        return new_state
 
     def _groups(self, timestamps: Sequence[int]) -> int:
         """The most disjoint groups of ``target`` events that each fit in the window."""
@@ -172,9 +235,9 @@ class Count(_Windowed):
             count = state.get("n", 0)
             return self._evaluation(count, self.target, count // self.target)
         timestamps = state.get("ts", [])
-        occurrences = max(state.get("occ", 0), self._groups(timestamps))
-        now = context.now_ms
-        recent = bisect_right(timestamps, now) - bisect_right(timestamps, now - self.window_ms)
+        occurrences = max(state.get("occ", 0), state.get("done", 0) + self._groups(timestamps))
+        end = self.shown_end(state, context)
+        recent = bisect_right(timestamps, end) - bisect_right(timestamps, end - self.window_ms)
         return self._evaluation(recent, self.target, occurrences)
 
 
@@ -206,12 +269,12 @@ class Sum(_Windowed):
             f"{self.window_suffix()}{_where_label(self.where)}"
         )
 
-    def _values(self, events: Iterable[EventData]) -> list[tuple[int, Fraction]]:
+    def _values(self, events: Iterable[EventData]) -> list[tuple[int, Fraction, EventData]]:
         values = []
         for event in self.matching(events):
             value = numeric_value(event.attributes.get(self.field))
             if value is not None:
-                values.append((event.timestamp_ms, value))
+                values.append((event.timestamp_ms, value, event))
         return values
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
@@ -219,24 +282,36 @@ class Sum(_Windowed):
             return {"occ": state["occ"]}  # settled (see settle())
         values = self._values(events)
         if self.window_ms is None:
-            total = decode_exact((state or {}).get("total", "0")) + sum(v for _, v in values)
+            total = decode_exact((state or {}).get("total", "0")) + sum(v for _, v, _ in values)
             return {"total": encode_exact(total)}
+        state = state or {}
+        watermark = state.get("wm")
+        if watermark is not None:
+            limit = watermark - context.allowance_ms
+            for t, _, event in values:
+                if t < limit and context.on_late is not None:
+                    context.on_late(event)
+            values = [item for item in values if item[0] >= limit]
+        watermark = _latest(watermark, [t for t, _, _ in values])
+        if watermark is None:
+            return state
         # Values can be negative (refunds), so a window's sum is only final once no event
-        # can enter it any more: windows ending at or before the horizon. Only those
-        # completions are remembered; the others are recomputed from the entries, which
-        # keeps the result independent of the order in which events arrive.
-        occurrences = (state or {}).get("occ", 0)
-        horizon = self.horizon(context)
-        previous = (state or {}).get("final")
-        final = horizon if previous is None else max(horizon, previous)
-        entries = sorted([*_read_entries(state), *((t, v) for t, v in values if t > horizon)])
+        # can enter it any more: windows ending before the watermark minus the allowance.
+        # Only those completions are remembered; the others are recomputed from the
+        # entries, which keeps the result independent of the order of events.
+        occurrences = state.get("occ", 0)
+        previous = state.get("final")
+        final = watermark - context.allowance_ms - 1
+        if previous is not None and previous > final:
+            final = previous
+        entries = sorted([*_read_entries(state), *((t, v) for t, v, _ in values)])
         if self._best_rolling_sum(entries, after=previous, up_to=final) >= self.target:
             occurrences = self.cap(max(occurrences, 1))
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
         assert self.window_ms is not None
         kept = [[t, encode_exact(v)] for t, v in entries if t > final - self.window_ms]
-        return {"items": kept, "occ": occurrences, "final": final}
+        return {"items": kept, "occ": occurrences, "final": final, "wm": watermark}
 
     def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
         """The sum of values with ``end - window < t <= end`` (``entries`` sorted)."""
@@ -287,7 +362,7 @@ class Sum(_Windowed):
         if occurrences == 0 and self._best_rolling_sum(entries, after=after) >= self.target:
             occurrences = 1
         return self._evaluation(
-            self._rolling_sum(entries, context.now_ms), self.target, occurrences
+            self._rolling_sum(entries, self.shown_end(state, context)), self.target, occurrences
         )
 
 
@@ -501,25 +576,36 @@ class SequenceCriterion(_Windowed):
         occurrences = (state or {}).get("occ", 0)
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
-        horizon = self.horizon(context) if self.window_ms is not None else None
+        watermark = (state or {}).get("wm") if self.window_ms is not None else None
+        limit = None if watermark is None else watermark - context.allowance_ms
         lists = [list(times) for times in (state or {}).get("steps", [[] for _ in self.steps])]
+        counted: list[int] = []
         for event in events:
-            t = event.timestamp_ms
-            if horizon is not None and t <= horizon:
+            matched = [index for index, step in enumerate(self.steps) if step.matches(event)]
+            if not matched:
                 continue
-            for index, step in enumerate(self.steps):
-                if step.matches(event) and not _contains(lists[index], t):
+            t = event.timestamp_ms
+            if limit is not None and t < limit:
+                if context.on_late is not None:
+                    context.on_late(event)
+                continue
+            counted.append(t)
+            for index in matched:
+                if not _contains(lists[index], t):
                     # Chains use distinct times only: one entry per millisecond is enough.
                     insort(lists[index], t)
         if self._longest_chain(lists) == len(self.steps):
             occurrences = self.cap(max(occurrences, 1))
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
-        if horizon is not None:
-            lists = [[t for t in times if t > horizon] for times in lists]
-        else:
-            lists = self._drop_unreachable(lists)
-        return {"steps": lists, "occ": occurrences}
+        if self.window_ms is None:
+            return {"steps": self._drop_unreachable(lists), "occ": occurrences}
+        watermark = _latest(watermark, counted)
+        if watermark is None:
+            return {"steps": lists, "occ": occurrences}
+        horizon = self.horizon(watermark, context)
+        lists = [[t for t in times if t > horizon] for times in lists]
+        return {"steps": lists, "occ": occurrences, "wm": watermark}
 
     def _chain_from(self, lists: Sequence[Sequence[int]], start: int) -> int:
         """Steps matched by the earliest chain that begins at ``start``, within the window."""
@@ -568,6 +654,12 @@ class SequenceCriterion(_Windowed):
         lists = state.get("steps", [[] for _ in self.steps])
         chain = self._longest_chain(lists)
         occurrences = max(state.get("occ", 0), 1 if chain == len(self.steps) else 0)
+        if self.window_ms is not None and occurrences == 0:
+            # Progress shows the best chain that starts within the window shown, like the
+            # events a windowed count shows.
+            start = self.shown_end(state, context) - self.window_ms
+            lists = [[t for t in lists[0] if t > start], *lists[1:]]
+            chain = self._longest_chain(lists)
         missing = tuple(step.event for step in self.steps[chain:])
         return self._evaluation(chain, len(self.steps), occurrences, missing)
 
