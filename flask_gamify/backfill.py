@@ -20,6 +20,7 @@ lease in Redis while it runs; workers enqueue a backfill again when its lease la
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -394,9 +395,18 @@ def backfill_job(backfill_id: int) -> dict[str, Any]:
         return {"skipped": "another job holds the lease"}
     client.set(lease, me, ex=_lease_seconds(state))
 
+    # A slice of GAMIFY_DRAIN_SECONDS, then the job queues its continuation: the drain
+    # jobs queued meanwhile run in between, so live events wait one slice at most.
+    slice_ends = time.monotonic() + state.pipeline.drain_seconds
+    sliced = False
+
     def keep_alive() -> bool:
+        nonlocal sliced
         if drain.stop_requested:
             return False  # warm shutdown: resumed by another worker
+        if time.monotonic() >= slice_ends:
+            sliced = True
+            return False
         return bool(client.set(lease, me, ex=_lease_seconds(state), xx=True))
 
     def report(view: BackfillView) -> None:
@@ -407,6 +417,8 @@ def backfill_job(backfill_id: int) -> dict[str, Any]:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         view = run_backfill(app, state, backfill_id, on_progress=report, keep_alive=keep_alive)
+        if sliced and not view.finished:
+            enqueue_backfill(state, backfill_id, view.goal)  # takes the lease over
     finally:
         if client.get(lease) == me.encode():
             client.delete(lease)

@@ -30,7 +30,7 @@ def create_app() -> Flask:
         GAMIFY_CLAIM_IDLE=os.environ.get("GAMIFY_PIPELINE_TEST_CLAIM_IDLE", "1s"),
         GAMIFY_MAX_ATTEMPTS=2,
         GAMIFY_BATCH_SIZE=int(os.environ.get("GAMIFY_PIPELINE_TEST_BATCH", "50")),
-        GAMIFY_DRAIN_SECONDS=5,
+        GAMIFY_DRAIN_SECONDS=float(os.environ.get("GAMIFY_PIPELINE_TEST_DRAIN_SECONDS", "5")),
         GAMIFY_TIMEZONE="America/New_York",
     )
     db = SQLAlchemy(app)

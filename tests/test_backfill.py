@@ -319,3 +319,34 @@ def test_a_backfill_waits_for_batches_that_read_the_goals_before_the_change(
     activation.join(timeout=60)
     assert outcome == [None]
     assert gamify.has_completed("ann", "talker"), "the batch's events were counted"
+
+
+def test_live_events_are_processed_between_slices_of_a_long_backfill(
+    papp: Flask, workers: Workers
+) -> None:
+    gamify = gamify_of(papp)
+    gamify.state.processor.process(make_events(3000, entities=1500, seed=10))
+    workers.env["GAMIFY_PIPELINE_TEST_BACKFILL_CHUNK"] = "1"
+    workers.env["GAMIFY_PIPELINE_TEST_DRAIN_SECONDS"] = "1"
+    gamify.define_goal("many-logins", criteria={**LOGINS, "target": 4})
+    workers.start("w1")
+    wait_for(
+        lambda: gamify.backfills("many-logins")[0].done > 0,
+        timeout=30,
+        message="the backfill began",
+    )
+    for _ in range(3):
+        gamify.track("login", "live-user")
+    wait_for(
+        lambda: gamify.has_completed("live-user", "login-3"),
+        timeout=30,
+        message="a live event was processed",
+    )
+    during = gamify.backfills("many-logins")[0]
+    assert not during.finished, "live events did not wait for the whole backfill"
+    done = wait_for(
+        lambda: gamify.backfills("many-logins")[0].finished and gamify.backfills("many-logins")[0],
+        timeout=120,
+        message="the backfill finished, slice after slice",
+    )
+    assert (done.status, done.done) == ("done", done.total)
