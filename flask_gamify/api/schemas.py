@@ -13,7 +13,17 @@ import re
 from datetime import UTC
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import (
+    EXCLUDE,
+    INCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from ..models import (
     ENTITY_LENGTH,
@@ -215,6 +225,45 @@ class AssignIn(Schema):
     assigned_by = EntityId(allow_none=True, metadata=_ENTITY_DOC)
     assigned_by_type = fields.String(validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH))
     due_at = _moment(allow_none=True)
+
+
+class BackfillIn(Schema):
+    """A backfill of a goal: rebuild its progress from the event log."""
+
+    class Meta:
+        unknown = RAISE
+
+    revoke = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also revoke awards entities no longer qualify for."},
+    )
+
+
+class PreviewIn(Schema):
+    """A definition to preview: a saved goal (``goal``) or unsaved ``criteria``, with
+    goal options (``entity_type``, ``starts_at``, ``repeatable``, ...)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    goal = fields.String(validate=_KEY.validators, metadata={"description": "A goal's key."})
+    criteria = fields.Raw(metadata={"description": "Criteria of an unsaved definition."})
+    sample = fields.Integer(
+        load_default=10,
+        validate=validate.Range(min=0, max=100),
+        metadata={"description": "Entities, furthest along first, shown in full."},
+    )
+
+    @validates_schema
+    def _one_definition(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("goal" in data) == ("criteria" in data):
+            raise ValidationError("Give either 'goal' (a key) or 'criteria', not both.", "goal")
+
+    @post_load
+    def _options(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        known = {"goal", "criteria", "sample"}
+        options = {name: value for name, value in data.items() if name not in known}
+        return {**{name: data[name] for name in known if name in data}, "options": options}
 
 
 class MarkReadIn(Schema):

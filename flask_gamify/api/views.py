@@ -11,6 +11,7 @@ from flask import Response, current_app, jsonify, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
+from ..backfill import BackfillView
 from ..criteria.limits import too_deep
 from ..criteria.schema import flatten_errors
 from ..errors import EventError, GoalNotFound
@@ -382,6 +383,68 @@ class GoalVersionsView(MethodView):
         return page(args, lambda _: versions, lambda version: version.to_dict())
 
 
+def _backfill_location(key: str, backfill_id: int) -> str:
+    return url_for(".goal_backfill", key=key, backfill_id=backfill_id)
+
+
+def _started(goal: GoalView, backfill: BackfillView) -> tuple[Response, int, dict[str, str]]:
+    """202 with the backfill's status URL (done already without Redis)."""
+    body = jsonify(goal=goal.to_dict(), backfill=backfill.to_dict())
+    return body, 202, {"Location": _backfill_location(goal.key, backfill.id)}
+
+
+class GoalActivationView(MethodView):
+    def post(self, key: str) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+        caller = authorize("goals:write", key)
+        _readable_goal(caller, key)
+        extension = _extension()
+        known = {view.id for view in extension.backfills(key)}
+        goal = extension.activate_goal(key, changed_by=caller.name)
+        started = [view for view in extension.backfills(key) if view.id not in known]
+        if not started:
+            return jsonify(goal=goal.to_dict(), backfill=None), 200  # was active already
+        return _started(goal, started[0])
+
+
+class GoalBackfillsView(MethodView):
+    def get(self, key: str) -> Response:
+        _readable_goal(authorize("goals:read", key), key)
+        args = query(schemas.PageArgs())
+        backfills = _extension().backfills(key)
+        return page(args, lambda _: backfills, lambda view: view.to_dict())
+
+    def post(self, key: str) -> tuple[Response, int, dict[str, str]]:
+        caller = authorize("goals:write", key)
+        goal = _readable_goal(caller, key)
+        body = json_body() if request.content_length else {}
+        data = load(schemas.BackfillIn(), body, what="body")
+        view = _extension().backfill(key, revoke=data["revoke"])
+        return _started(goal, view)
+
+
+class GoalBackfillView(MethodView):
+    def get(self, key: str, backfill_id: int) -> Response:
+        _readable_goal(authorize("goals:read", key), key)
+        for view in _extension().backfills(key):
+            if view.id == backfill_id:
+                return jsonify(view.to_dict())
+        raise ApiError(404, f"The goal {key!r} has no backfill {backfill_id}.")
+
+
+class PreviewsView(MethodView):
+    def post(self) -> Response:
+        caller = authorize("goals:read")
+        data = load(schemas.PreviewIn(), json_body(), what="preview")
+        options = dict(data["options"])
+        if "goal" in data:
+            _readable_goal(caller, data["goal"])
+            target: str | Mapping[str, Any] = data["goal"]
+        else:
+            target = data["criteria"]
+        preview = _extension().preview(target, sample=data["sample"], **options)
+        return jsonify(preview.to_dict())
+
+
 class GoalAssignmentsView(MethodView):
     def post(self, key: str) -> tuple[Response, int]:
         _readable_goal(authorize("goals:write", key), key)
@@ -522,6 +585,10 @@ ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/goals/<key>", "goal", GoalResourceView),
     ("/goals/<key>/versions", "goal_versions", GoalVersionsView),
     ("/goals/<key>/assignments", "goal_assignments", GoalAssignmentsView),
+    ("/goals/<key>/activate", "goal_activation", GoalActivationView),
+    ("/goals/<key>/backfills", "goal_backfills", GoalBackfillsView),
+    ("/goals/<key>/backfills/<int:backfill_id>", "goal_backfill", GoalBackfillView),
+    ("/previews", "previews", PreviewsView),
     ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
     ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),
     ("/entities/<entity_type>/<entity>/awards", "awards", AwardsView),
