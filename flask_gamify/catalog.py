@@ -10,6 +10,7 @@ host whose clock is behind is seen as soon as it commits, by every process.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,8 +52,15 @@ def bump_catalog_version(session: Session) -> None:
     )
     if session.execute(increment).rowcount == 0:  # type: ignore[attr-defined]
         # Tables created before the row was seeded: create it (another writer may race).
-        insert_ignoring_conflicts(session, _VERSION, [{"id": CATALOG_ROW, "version": 0}], ["id"])
+        row = {"id": CATALOG_ROW, "version": first_catalog_version()}
+        insert_ignoring_conflicts(session, _VERSION, [row], ["id"])
         session.execute(increment)
+
+
+def first_catalog_version() -> int:
+    """Where a new catalog's counter starts: at random, so that tables dropped and
+    created again never repeat a version a process has cached (2**30 changes remain)."""
+    return secrets.randbelow(2**30) + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from alembic.util import CommandError
 from sqlalchemy import JSON, Connection, Engine, MetaData, Table, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .catalog import first_catalog_version
 from .errors import GamifyError
 from .models import Base, CatalogVersion, UTCDateTime
 
@@ -223,7 +224,7 @@ def create_schema(engine: Engine) -> None:
     with _errors("create gamify's tables"), engine.begin() as connection:
         metadata().create_all(connection)
         catalog = cast(Table, CatalogVersion.__table__)
-        connection.execute(catalog.insert().values(id=1, version=0))
+        connection.execute(catalog.insert().values(id=1, version=first_catalog_version()))
         migration_context(connection).stamp(script_directory(), "head")
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import wait_for
 from flask import Flask
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from pipeline_support import Workers, gamify_of
 from sqlalchemy import func, select, update
 from workload import GOALS, as_arguments, make_app, make_events, snapshot
@@ -350,3 +352,45 @@ def test_live_events_are_processed_between_slices_of_a_long_backfill(
         message="the backfill finished, slice after slice",
     )
     assert (done.status, done.done) == ("done", done.total)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # tables reset per example
+    phases=[Phase.generate],  # each example resets a database: no shrinking
+)
+@given(
+    seed=st.integers(min_value=0, max_value=10_000),
+    split=st.floats(min_value=0.0, max_value=1.0),
+    goal_index=st.integers(min_value=0, max_value=len(GOALS) - 2),
+)
+def test_a_goal_defined_mid_history_ends_as_if_defined_from_the_start(
+    app: Flask, gamify: Gamify, seed: int, split: float, goal_index: int
+) -> None:
+    """The oracle: the same events with every goal defined from the start. Here one goal
+    (and the goals depending on it) is defined after part of the history was processed:
+    its backfill, then the live rest, must give the same progress and awards."""
+    events = make_events(120, entities=5, seed=seed)
+    entities = {event.entity_id for event in events}
+    late_key = GOALS[goal_index]["key"]
+    later = [goal for goal in GOALS if goal["key"] == late_key or goal["key"] == "veteran"]
+    first = [goal for goal in GOALS if goal not in later]
+
+    gamify.drop_all()
+    gamify.create_all()
+    gamify.define_goals(GOALS)
+    gamify.state.processor.process(events)
+    expected = by_goal(snapshot(gamify, entities))
+
+    gamify.drop_all()
+    gamify.create_all()
+    cut = int(len(events) * split)
+    gamify.define_goals(first)
+    gamify.state.processor.process(events[:cut])
+    gamify.define_goals(later)
+    for start in range(cut, len(events), 17):
+        gamify.state.processor.process(events[start : start + 17])
+    assert by_goal(snapshot(gamify, entities)) == expected

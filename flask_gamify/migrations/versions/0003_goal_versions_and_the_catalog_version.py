@@ -9,6 +9,7 @@ Create Date: 2026-11-30 11:23:40.708365
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +81,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("goal_id", "version", name=op.f("uq_gamify_goal_versions_goal_id")),
     )
     assert catalog is not None and versions is not None
-    op.bulk_insert(catalog, [{"id": 1, "version": 0}])
+    # A random start: a database rebuilt from scratch never repeats a version that a
+    # running process has cached (see flask_gamify.catalog.first_catalog_version).
+    op.bulk_insert(catalog, [{"id": 1, "version": secrets.randbelow(2**30) + 1}])
     first_versions = []
     for goal in op.get_bind().execute(sa.select(_goals).order_by(_goals.c.id)).mappings():
         after = {name: _json_value(goal[name]) for name in _FIELDS}
