@@ -382,7 +382,8 @@ def backfill_job(backfill_id: int) -> dict[str, Any]:
     from rq import get_current_job
 
     from .extension import get_state
-    from .pipeline import drain
+    from .failures import describe_error, is_transient
+    from .pipeline import drain, outages
 
     state = get_state()
     assert state.pipeline is not None
@@ -419,6 +420,13 @@ def backfill_job(backfill_id: int) -> dict[str, Any]:
         view = run_backfill(app, state, backfill_id, on_progress=report, keep_alive=keep_alive)
         if sliced and not view.finished:
             enqueue_backfill(state, backfill_id, view.goal)  # takes the lease over
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        # Unavailable, not failed: the worker backs off, then resumes it (its lease is
+        # released below) from its checkpoint.
+        outages.current.of(error).failed(error)
+        return {"id": backfill_id, "outage": describe_error(error)}
     finally:
         if client.get(lease) == me.encode():
             client.delete(lease)

@@ -90,11 +90,16 @@ def attempts_allowed(error: DBAPIError) -> int:
     """How many times a transaction that failed with ``error`` may run in a row, at once.
 
     Deadlocks and serialisation failures (PostgreSQL) are worth several immediate
-    attempts; a busy SQLite database already waited for its busy timeout, so it gets one
-    more; any other error, none (transient ones are retried later, with backoff).
+    attempts; a lost connection and a busy SQLite database (which already waited for its
+    busy timeout) one more; any other error, none (transient ones are retried later,
+    with backoff).
     """
     if getattr(error.orig, "sqlstate", None) in _COLLISION_SQLSTATES:
         return 5
+    if error.connection_invalidated:
+        # A connection the pool held died (a database restart, a failover, a cut
+        # session): a fresh one may well work at once.
+        return 2
     if "database is locked" in str(error.orig):
         return 2
     return 1

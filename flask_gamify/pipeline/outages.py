@@ -59,6 +59,10 @@ class Outage:
                 self.name,
                 describe_error(error, 300),
             )
+        elif getattr(error, "connection_invalidated", False):
+            # A pooled connection died (the database restarted, sessions were cut): the
+            # pool starts afresh, so try again soon rather than after a longer wait.
+            self.delay = FIRST_DELAY
         else:
             self.delay = min(self.delay * 2, MAX_DELAY)
             if now - self._reminded_at >= REMIND_EVERY:
