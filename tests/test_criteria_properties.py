@@ -580,7 +580,19 @@ def test_history_imported_in_time_order_matches_oracle(kind: str, data: st.DataO
     assert late == []
     expected = oracle_evaluate(criteria, events, IMPORT_DATE, timezone, goals, cap)
     assert tree(crit.evaluate(state, context)) == tree(expected)
-    assert times == achieved_times(criteria, events, IMPORT_DATE, timezone, goals, cap)
+    if not _has_negative_numbers(events):
+        # A negative amount can take a sum back below its target: an award given when a
+        # batch ended above it stands, so when awards happen then depends on where the
+        # batches end (docs/criteria.rst, "Time"); the final progress does not.
+        assert times == achieved_times(criteria, events, IMPORT_DATE, timezone, goals, cap)
+
+
+def _has_negative_numbers(events: list[EventData]) -> bool:
+    return any(
+        isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+        for event in events
+        for value in event.attributes.values()
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(CRITERIA))
