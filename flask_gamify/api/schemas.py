@@ -480,6 +480,62 @@ class MarkedOut(Schema):
     marked = fields.Integer(required=True, metadata={"description": "How many were marked."})
 
 
+class BackfillOut(Schema):
+    """A backfill: a goal's progress rebuilt from the event log."""
+
+    id = fields.Integer(required=True)
+    goal = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["queued", "running", "done", "superseded", "failed"]),
+        metadata={
+            "description": "'superseded': the goal changed again; a newer backfill took over."
+        },
+    )
+    total = fields.Integer(required=True, metadata={"description": "Entities to rebuild."})
+    done = fields.Integer(required=True, metadata={"description": "Entities rebuilt."})
+    awarded = fields.Integer(required=True)
+    revoked = fields.Integer(required=True)
+    revoke = fields.Boolean(required=True)
+    error = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(required=True, allow_none=True)
+    finished_at = fields.DateTime(required=True, allow_none=True)
+
+
+class BackfillStartedOut(Schema):
+    """A goal and the backfill it started (``null``: nothing to rebuild)."""
+
+    goal = fields.Nested(GoalOut, required=True)
+    backfill = fields.Nested(BackfillOut, required=True, allow_none=True)
+
+
+class PreviewEntityOut(Schema):
+    entity_type = fields.String(required=True)
+    entity = fields.String(required=True)
+    progress = fields.Nested(ProgressOut, required=True)
+
+
+class PreviewOut(Schema):
+    """What a definition gives over the event log; nothing was written."""
+
+    entities = fields.Integer(required=True, metadata={"description": "Entities that progressed."})
+    completed = fields.Integer(required=True, metadata={"description": "Would complete."})
+    histogram = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Entities per bucket of percent: '0-9' ... '90-99', '100'."},
+    )
+    sample = fields.List(fields.Nested(PreviewEntityOut), required=True)
+    events_scanned = fields.Integer(required=True)
+    since = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The oldest event covered; older ones were pruned."},
+    )
+
+
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
     """``{"items": [...], "next": url-or-null}`` around ``item``."""
     return Schema.from_dict(
