@@ -15,8 +15,10 @@ from .errors import (
     CriteriaError,
     EventError,
     GamifyError,
+    GoalArchived,
     GoalError,
     GoalNotFound,
+    GoalReferenceError,
     InvalidInputError,
 )
 from .extension import Gamify
@@ -34,8 +36,10 @@ __all__ = [
     "EventError",
     "Gamify",
     "GamifyError",
+    "GoalArchived",
     "GoalError",
     "GoalNotFound",
+    "GoalReferenceError",
     "GoalView",
     "InvalidInputError",
     "NotificationView",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from flask.cli import AppGroup
 
 from . import config as settings
 from .api.cli import keys_group
+from .criteria.json_schema import criteria_json_schema
 from .errors import GamifyError
 from .extension import get_state
 from .failures import is_transient
@@ -84,6 +86,39 @@ def list_goals() -> None:
         ]
         suffix = f" [{', '.join(flags)}]" if flags else ""
         click.echo(f"{goal.key}\t{goal.name}\t{goal.points} pts{suffix}")
+
+
+@goals_group.command("archive")
+@click.argument("key")
+def archive_goal_command(key: str) -> None:
+    """Archive the goal KEY: it stops progressing; progress and awards stay readable."""
+    try:
+        get_state().extension.archive_goal(key)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Archived {key}.")
+
+
+@goals_group.command("restore")
+@click.argument("key")
+def restore_goal_command(key: str) -> None:
+    """Restore the archived goal KEY: it progresses again."""
+    try:
+        get_state().extension.restore_goal(key)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Restored {key}.")
+
+
+@gamify_cli.group("schema")
+def schema_group() -> None:
+    """Print JSON Schemas, for editors and validators."""
+
+
+@schema_group.command("criteria")
+def criteria_schema_command() -> None:
+    """Print the JSON Schema (draft 2020-12) of the criteria language."""
+    click.echo(json.dumps(criteria_json_schema(), indent=2, ensure_ascii=False))
 
 
 @gamify_cli.group("events")

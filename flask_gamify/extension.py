@@ -291,8 +291,11 @@ class Gamify:
         :param options: ``name``, ``description``, ``points``, ``repeatable``,
             ``max_awards``, ``hidden``, ``assigned_only``, ``owner``, ``starts_at``,
             ``ends_at``, ``entity_type``.
-        :raises CriteriaError: invalid criteria; the message names the field.
+        :raises CriteriaError: invalid criteria; the message names the field
+            (:class:`~flask_gamify.GoalReferenceError` when a ``goal`` criterion names
+            no goal, or goals would depend on each other in a cycle).
         :raises GoalError: another invalid option.
+        :raises GoalArchived: the goal with this key is archived; restore it first.
         """
         return self.define_goals([{"key": key, "criteria": criteria, **options}])[0]
 
@@ -332,9 +335,22 @@ class Gamify:
             return [goal_store.goal_view(goal) for goal in session.execute(query).scalars()]
 
     def archive_goal(self, key: str) -> GoalView:
-        """Stop a goal from progressing; its progress and awards stay readable."""
+        """Stop a goal from progressing; its progress and awards stay readable.
+
+        An archived goal keeps its key: :meth:`define_goal` refuses it
+        (:class:`~flask_gamify.GoalArchived`) until :meth:`restore_goal` restores it.
+        Archiving an archived goal changes nothing.
+        """
         with self.state.transaction() as session:
             return goal_store.archive_goal(session, key)
+
+    def restore_goal(self, key: str) -> GoalView:
+        """Undo :meth:`archive_goal`: the goal progresses again, as it was defined.
+
+        Restoring an active goal changes nothing. :raises GoalNotFound: no such goal.
+        """
+        with self.state.transaction() as session:
+            return goal_store.restore_goal(session, key)
 
     # -- events ---------------------------------------------------------------------
 

@@ -11,11 +11,13 @@ from flask import Response, current_app, jsonify, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
+from ..criteria.base import parse_json_float
 from ..criteria.limits import too_deep
 from ..criteria.schema import flatten_errors
-from ..errors import EventError, GoalNotFound
+from ..errors import EventError, GoalArchived, GoalNotFound, GoalReferenceError, InvalidInputError
 from ..events import TrackedEvent, make_event
 from ..extension import Gamify, GamifyState, get_state
+from ..goals import validate_goal_changes
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
 from ..records import GoalView
 from . import schemas
@@ -127,7 +129,7 @@ def json_body() -> Any:
         " no request needs that many."
     )
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=parse_json_float)
     except RecursionError as error:
         raise ApiError(400, too_deep_message) from error
     except ValueError as error:
@@ -345,9 +347,23 @@ def _readable_goal(caller: Caller, key: str) -> GoalView:
     return goal
 
 
+def _archived(goal: GoalView) -> ApiError:
+    """404 for a read of an archived goal: gone from the catalog, but not forgotten."""
+    location = _goal_location(goal.key)
+    return ApiError(
+        404,
+        f"The goal {goal.key!r} is archived: it no longer progresses, and its progress and"
+        f" awards stay readable. Restore it with POST {location}/restore, or list archived"
+        " goals with GET ?archived=true on the goals.",
+        errors={"key": ["Names an archived goal."]},
+    )
+
+
 class GoalResourceView(MethodView):
     def get(self, key: str) -> Response:
         goal = _readable_goal(authorize("goals:read", key), key)
+        if goal.archived:
+            raise _archived(goal)
         return jsonify(goal.to_dict())
 
     def patch(self, key: str) -> Response:
@@ -356,18 +372,10 @@ class GoalResourceView(MethodView):
         body = json_body()
         if not isinstance(body, Mapping):
             raise ApiError(422, "The changes must be a JSON object.")
-        if "key" in body and body["key"] != key:
-            raise ApiError(
-                422,
-                "A goal's key cannot change; create a goal with the new key and archive this one.",
-                errors={"key": [f"Must be {key!r} or left out."]},
-            )
+        # Wrong whatever the stored goal is: 422. Wrong only with the stored fields: 409.
+        validate_goal_changes(body)
         new_owner = body.get("owner", goal.owner)
-        if (
-            new_owner != goal.owner
-            and isinstance(new_owner, str | None)
-            and not caller.may_author(with_owner(goal, new_owner))
-        ):
+        if new_owner != goal.owner and not caller.may_author(with_owner(goal, new_owner)):
             if caller.owner is not None:
                 raise _not_your_owner(caller.owner)
             raise ApiError(
@@ -375,13 +383,32 @@ class GoalResourceView(MethodView):
                 f"You may not give the goal {key!r} to the owner {new_owner!r}.",
                 errors={"owner": [f"Must be {goal.owner!r} or left out."]},
             )
-        # Patching an archived goal defines it again, which restores it.
+        if goal.archived:
+            raise GoalArchived(key)
         definition = {**goal.definition(), **body, "key": key}
-        return jsonify(_extension().define_goals([definition])[0].to_dict())
+        try:
+            changed = _extension().define_goals([definition])[0]
+        except (GoalReferenceError, GoalArchived):
+            raise
+        except InvalidInputError as error:
+            raise ApiError(
+                409,
+                f"The changes do not fit the stored goal {key!r}: {error.message} Send the"
+                " related fields together (such as repeatable with max_awards).",
+                errors=error.errors,
+            ) from error
+        return jsonify(changed.to_dict())
 
     def delete(self, key: str) -> Response:
+        # Idempotent: archiving an archived goal answers the same.
         _readable_goal(authorize("goals:write", key), key)
         return jsonify(_extension().archive_goal(key).to_dict())
+
+
+class GoalRestoreView(MethodView):
+    def post(self, key: str) -> Response:
+        _readable_goal(authorize("goals:write", key), key)
+        return jsonify(_extension().restore_goal(key).to_dict())
 
 
 class GoalAssignmentsView(MethodView):
@@ -522,6 +549,7 @@ ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/events", "events", EventsView),
     ("/goals", "goals", GoalsView),
     ("/goals/<key>", "goal", GoalResourceView),
+    ("/goals/<key>/restore", "goal_restore", GoalRestoreView),
     ("/goals/<key>/assignments", "goal_assignments", GoalAssignmentsView),
     ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
     ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),
