@@ -196,7 +196,6 @@ def test_delete_archives_and_keeps_progress_readable(
     assert [award["goal"] for award in awards["items"]] == ["reader"]
 
 
-
 def test_archived_goals_answer_404_to_reads_and_409_to_changes_until_restored(
     gamify: Gamify, client: FlaskClient, headers: dict[str, str]
 ) -> None:

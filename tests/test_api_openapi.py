@@ -253,3 +253,67 @@ def test_links_lead_from_a_goal_to_each_operation_on_it(client: FlaskClient) -> 
     assert linked == on_one_goal
     for link in created.values():
         assert link["parameters"] == {"key": "$response.body#/key"}
+
+
+# -- rules the document states, enforced alike -----------------------------------------
+
+
+def test_numbers_with_a_zero_fraction_are_integers(gamify: Gamify, client: FlaskClient) -> None:
+    # JSON Schema counts 5.0 as an integer; so does the server.
+    headers = bearer(make_token())
+    sent = client.post(f"{PREFIX}/events", json={"type": "login", "entity": 5.0}, headers=headers)
+    assert sent.status_code == 202, sent.get_json()
+    goal = {"key": "five", "criteria": {"type": "count", "event": "login", "target": 5.0}}
+    created = client.post(f"{PREFIX}/goals", json=goal, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["criteria"]["target"] == 5
+    assert isinstance(created.get_json()["criteria"]["target"], int)
+
+
+def test_integer_entity_ids_are_bounded_like_every_number(client: FlaskClient) -> None:
+    headers = bearer(make_token())
+    for entity in (2**53, -(2**53)):
+        response = client.post(
+            f"{PREFIX}/events", json={"type": "login", "entity": entity}, headers=headers
+        )
+        assert response.status_code == 422
+        assert "2**53 - 1" in " ".join(response.get_json()["error"]["errors"]["entity"])
+    fine = client.post(
+        f"{PREFIX}/events", json={"type": "login", "entity": 2**53 - 1}, headers=headers
+    )
+    assert fine.status_code == 202
+
+
+def test_a_key_with_a_trailing_newline_is_refused(client: FlaskClient) -> None:
+    headers = bearer(make_token())
+    goal = {"key": "reader\n", "criteria": READER}
+    response = client.post(f"{PREFIX}/goals", json=goal, headers=headers)
+    assert response.status_code == 422
+    assert "key" in response.get_json()["error"]["errors"]
+
+
+def test_the_document_states_the_rules(client: FlaskClient) -> None:
+    document = client.get(f"{PREFIX}/openapi.json").get_json()
+    assert document["openapi"] == "3.1.0"
+    schemas = document["components"]["schemas"]
+    create, patch = schemas["GoalCreate"], schemas["GoalPatch"]
+    assert create["properties"]["criteria"] == {"$ref": "#/components/schemas/Criterion"}
+    assert create["then"]["properties"]["repeatable"] == {"const": True}
+    assert "key" not in patch["properties"] and patch["additionalProperties"] is False
+    criterion = schemas["Criterion"]
+    assert criterion["discriminator"]["propertyName"] == "type"
+    assert set(criterion["discriminator"]["mapping"]) == {
+        "count",
+        "sum",
+        "distinct",
+        "all_of",
+        "streak",
+        "sequence",
+        "all",
+        "any",
+        "goal",
+    }
+    event = schemas["Event"]["properties"]
+    assert event["type"]["pattern"].startswith("^[^\\u0000]")
+    assert event["entity"]["anyOf"][1]["maximum"] == 2**53 - 1
+    assert schemas["AttributeValue0"]["maximum"] == 2**53 - 1

@@ -173,9 +173,9 @@ def _attribute_values(depth: int) -> dict[str, dict[str, Any]]:
     included). The attributes object is the first of the ``depth`` levels
     ``make_event`` allows, so its values are ``AttributeValue{depth - 1}``.
     """
-    scalar = {"type": ["null", "boolean", "number", "string"], "pattern": NO_NUL}
-    bounded = {"minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
-    values = {"AttributeValue0": scalar | bounded}
+    scalar: dict[str, Any] = {"type": ["null", "boolean", "number", "string"], "pattern": NO_NUL}
+    bounded: dict[str, Any] = {"minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
+    values: dict[str, dict[str, Any]] = {"AttributeValue0": scalar | bounded}
     for level in range(1, depth):
         inner = _ref(f"AttributeValue{level - 1}")
         values[f"AttributeValue{level}"] = {

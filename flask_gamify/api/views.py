@@ -12,7 +12,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
 from ..criteria.base import parse_json_float
-from ..criteria.limits import too_deep
+from ..criteria.limits import is_visible, too_deep
 from ..criteria.schema import flatten_errors
 from ..errors import EventError, GoalArchived, GoalNotFound, GoalReferenceError, InvalidInputError
 from ..events import TrackedEvent, make_event
@@ -164,7 +164,7 @@ def check_entity(entity_type: str, entity: str) -> None:
         errors["entity_type"] = [f"Must be at most {ENTITY_TYPE_LENGTH} characters long."]
     if len(entity) > ENTITY_LENGTH:
         errors["entity"] = [f"Must be at most {ENTITY_LENGTH} characters long."]
-    if not schemas.is_visible(entity) or not schemas.is_visible(entity_type):
+    if not is_visible(entity) or not is_visible(entity_type):
         errors["entity"] = ["Must not be blank."]
     if errors:
         raise ApiError(422, "The entity in the URL is invalid.", errors=errors)

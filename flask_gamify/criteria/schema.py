@@ -8,6 +8,7 @@ such as ``criteria.of[1].target: Must be a positive integer.``
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -71,8 +72,8 @@ class FullMatch(validate.Regexp):
     ``pattern`` does not.
     """
 
-    def __call__(self, value: str) -> str:
-        if self.regex.fullmatch(value) is None:
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or re.fullmatch(str(self.regex.pattern), value) is None:
             raise ValidationError(self._format_error(value))
         return value
 
