@@ -253,6 +253,8 @@ def test_links_lead_from_a_goal_to_each_operation_on_it(client: FlaskClient) -> 
     assert linked == on_one_goal
     for link in created.values():
         assert link["parameters"] == {"key": "$response.body#/key"}
+    archived = document["paths"]["/goals/{key}"]["delete"]["responses"]["200"]["links"]
+    assert {link["operationId"] for link in archived.values()} == on_one_goal - {"restoreGoal"}
 
 
 # -- rules the document states, enforced alike -----------------------------------------

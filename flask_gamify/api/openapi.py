@@ -152,13 +152,14 @@ GOAL_OPERATIONS = (
 )
 
 
-def _goal_links() -> dict[str, Any]:
+def _goal_links(*, but: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         operation_id[0].upper() + operation_id[1:]: {
             "operationId": operation_id,
             "parameters": {"key": "$response.body#/key"},
         }
         for operation_id in GOAL_OPERATIONS
+        if operation_id not in but
     }
 
 
@@ -435,7 +436,9 @@ def build_spec(
             parameters=[_GOAL_KEY],
             ok=(200, "The archived goal.", "Goal"),
             errors=(404,),
-            links=_goal_links(),
+            # Not to restoreGoal: a restore (a POST below the goal's path) between an
+            # archive and a read would look to schemathesis like a read after delete.
+            links=_goal_links(but=("restoreGoal",)),
         ),
     )
     path(
