@@ -205,7 +205,11 @@ def test_api_conforms_to_its_document(case: Any) -> None:
 def test_stateful_workflows_conform(api_schema: Any, gamify: Gamify) -> None:
     """Create goals, then read, change, archive and restore them through the links."""
     document = api_schema.raw_schema
-    state_machine = api_schema.as_state_machine()
+    # Restoring is left out of the workflows: schemathesis counts only a POST or PUT on
+    # the goal's path (or its parent) as re-creating it, so a restore by one branch
+    # between another branch's archive and read looks like a read after delete.
+    # Restore is covered by the other phases and tests/test_api_goals.py.
+    state_machine = api_schema.exclude(operation_id="restoreGoal").as_state_machine()
 
     class Workflow(state_machine):  # type: ignore[misc, valid-type]
         def teardown(self) -> None:
