@@ -16,8 +16,11 @@ from .errors import (
     CriteriaError,
     EventError,
     GamifyError,
+    GoalArchived,
     GoalError,
+    GoalIsDraft,
     GoalNotFound,
+    GoalReferenceError,
     InvalidInputError,
 )
 from .extension import Gamify
@@ -45,8 +48,11 @@ __all__ = [
     "EventError",
     "Gamify",
     "GamifyError",
+    "GoalArchived",
     "GoalError",
+    "GoalIsDraft",
     "GoalNotFound",
+    "GoalReferenceError",
     "GoalVersion",
     "GoalView",
     "ImportReport",

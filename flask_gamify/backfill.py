@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, case, func, select, tuple_, union, update
 from sqlalchemy.orm import Session
 
-from .errors import GamifyError, GoalError, GoalNotFound
+from .errors import GamifyError, GoalArchived, GoalIsDraft, GoalNotFound
 from .models import Assignment, Backfill, Event, Goal, Progress, utcnow
 from .processing import BatchResult, catalog_barrier
 
@@ -119,16 +119,10 @@ def _view(row: Any, goal_key: str) -> BackfillView:
 def _live_goal(state: GamifyState, session: Session, key: str) -> CatalogGoal:
     for goal in state.processor.catalog.goals(session):
         if goal.key == key:
+            if goal.archived:
+                raise GoalArchived(key)
             if not goal.live:
-                what = "archived" if goal.archived else "a draft"
-                raise GoalError(
-                    {
-                        "goal": [
-                            f"The goal {key!r} is {what}: it has no progress to rebuild"
-                            f"{'; activate it first' if not goal.archived else ''}."
-                        ]
-                    }
-                )
+                raise GoalIsDraft(key)
             return goal
     raise GoalNotFound(key)
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from . import config as settings
 from .api.cli import keys_group
 from .backfill import BackfillView
+from .criteria.json_schema import criteria_json_schema
 from .errors import GamifyError
 from .extension import get_state
 from .failures import is_transient
@@ -303,6 +304,39 @@ def backfill_command(key: str, revoke: bool, no_wait: bool) -> None:
     except GamifyError as error:
         raise _fail(error) from error
     _backfill_outcome(view)
+
+
+@goals_group.command("archive")
+@click.argument("key")
+def archive_goal_command(key: str) -> None:
+    """Archive the goal KEY: it stops progressing; progress and awards stay readable."""
+    try:
+        get_state().extension.archive_goal(key)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Archived {key}.")
+
+
+@goals_group.command("restore")
+@click.argument("key")
+def restore_goal_command(key: str) -> None:
+    """Restore the archived goal KEY: it progresses again."""
+    try:
+        get_state().extension.restore_goal(key)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Restored {key}.")
+
+
+@gamify_cli.group("schema")
+def schema_group() -> None:
+    """Print JSON Schemas, for editors and validators."""
+
+
+@schema_group.command("criteria")
+def criteria_schema_command() -> None:
+    """Print the JSON Schema (draft 2020-12) of the criteria language."""
+    click.echo(json.dumps(criteria_json_schema(), indent=2, ensure_ascii=False))
 
 
 @gamify_cli.group("events")

@@ -17,8 +17,11 @@ __all__ = [
     "CriteriaError",
     "EventError",
     "GamifyError",
+    "GoalArchived",
     "GoalError",
+    "GoalIsDraft",
     "GoalNotFound",
+    "GoalReferenceError",
     "InvalidInputError",
 ]
 
@@ -93,3 +96,38 @@ class GoalNotFound(_HTTPGamifyError, NotFound):
 
 class AssignmentError(_HTTPGamifyError, Conflict):
     """A goal cannot be assigned (it is not ``assigned_only``, or is archived)."""
+
+
+class GoalReferenceError(CriteriaError):
+    """A ``goal`` criterion names a goal that does not exist, or references form a cycle.
+
+    A :class:`CriteriaError` whose HTTP status is 409 Conflict: the criteria are well
+    formed, but do not fit the goals defined now.
+    """
+
+    code = 409
+
+
+class GoalIsDraft(_HTTPGamifyError, Conflict):
+    """The goal is a draft: it has no progress to rebuild until it is activated."""
+
+    def __init__(self, key: str) -> None:
+        #: The key of the draft goal.
+        self.key = key
+        super().__init__(
+            f"The goal {key!r} is a draft: it has no progress to rebuild; activate it first"
+            f" (gamify.activate_goal({key!r}), POST /goals/{key}/activate, or flask gamify"
+            f" goals activate {key})."
+        )
+
+
+class GoalArchived(_HTTPGamifyError, Conflict):
+    """The goal is archived: restore it (``restore_goal``) before changing it."""
+
+    def __init__(self, key: str) -> None:
+        #: The key of the archived goal.
+        self.key = key
+        super().__init__(
+            f"The goal {key!r} is archived; restore it first (gamify.restore_goal({key!r}),"
+            f" POST /goals/{key}/restore, or flask gamify goals restore {key})."
+        )

@@ -10,12 +10,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .criteria import EventData
-from .criteria.base import number_problem
-from .criteria.limits import too_deep, unstorable_text
+from .criteria.base import MAX_NUMBER, number_problem
+from .criteria.limits import is_visible, too_deep, unstorable_text
 from .errors import EventError
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH, utcnow
 
 __all__ = ["EVENT_FIELDS", "EventLimits", "TrackedEvent", "event_from_json", "make_event"]
+
+#: Why an integer entity id is refused: ids beyond 2**53 - 1 lose digits in JSON parsers.
+ENTITY_NUMBER_MESSAGE = (
+    f"Must be an integer between -{MAX_NUMBER} and {MAX_NUMBER} (2**53 - 1, what every JSON"
+    " parser reads exactly); send larger ids as strings."
+)
 
 _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
@@ -60,7 +66,8 @@ class TrackedEvent:
 
 
 def _check_name(errors: dict[str, list[str]], path: str, value: Any, limit: int, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
+    # is_visible: the OpenAPI document's pattern, so both say the same about blank text.
+    if not isinstance(value, str) or not is_visible(value.replace("\x00", "")):
         errors[path] = [f"Must be a non-empty string naming the {what}."]
     elif len(value) > limit:
         errors[path] = [f"Must be at most {limit} characters long (got {len(value)})."]
@@ -168,9 +175,9 @@ def make_event(
     _check_name(errors, f"{path}type", event_type, EVENT_TYPE_LENGTH, "event type")
     if isinstance(entity, bool) or not isinstance(entity, str | int):
         errors[f"{path}entity"] = ["Must be the entity's id, a string or an integer."]
-    elif isinstance(entity, int) and entity.bit_length() > 4 * ENTITY_LENGTH:
+    elif isinstance(entity, int) and abs(entity) > MAX_NUMBER:
         # Checked before str(), which refuses integers of more than 4300 digits.
-        errors[f"{path}entity"] = [f"Must be at most {ENTITY_LENGTH} characters long."]
+        errors[f"{path}entity"] = [ENTITY_NUMBER_MESSAGE]
     else:
         _check_name(errors, f"{path}entity", str(entity), ENTITY_LENGTH, "entity")
     _check_name(errors, f"{path}entity_type", entity_type, ENTITY_TYPE_LENGTH, "entity type")

@@ -340,8 +340,11 @@ class Gamify:
         :param options: ``name``, ``description``, ``points``, ``repeatable``,
             ``max_awards``, ``hidden``, ``assigned_only``, ``owner``, ``starts_at``,
             ``ends_at``, ``entity_type``.
-        :raises CriteriaError: invalid criteria; the message names the field.
+        :raises CriteriaError: invalid criteria; the message names the field
+            (:class:`~flask_gamify.GoalReferenceError` when a ``goal`` criterion names
+            no goal, or goals would depend on each other in a cycle).
         :raises GoalError: another invalid option.
+        :raises GoalArchived: the goal with this key is archived; restore it first.
         """
         definition = {"key": key, "criteria": criteria, **options}
         return self.define_goals([definition], changed_by=changed_by)[0]
@@ -462,6 +465,10 @@ class Gamify:
     def archive_goal(self, key: str, *, changed_by: str | None = None) -> GoalView:
         """Stop a goal from progressing; its progress and awards stay readable.
 
+        An archived goal keeps its key: :meth:`define_goal` refuses it
+        (:class:`~flask_gamify.GoalArchived`) until :meth:`restore_goal` restores it.
+        Archiving an archived goal changes nothing.
+
         :param changed_by: who archives it, recorded with the new version.
         """
         with self.state.transaction() as session:
@@ -477,6 +484,25 @@ class Gamify:
         """
         with self.state.transaction() as session:
             return version_store.goal_versions(session, key)
+
+    def restore_goal(self, key: str, *, changed_by: str | None = None) -> GoalView:
+        """Undo :meth:`archive_goal`: the goal progresses again, as it was defined.
+
+        Events processed while it was archived count: an active goal is backfilled
+        (:meth:`backfill`). Restoring an active goal changes nothing.
+
+        :param changed_by: who restores it, recorded with the new version.
+        :raises GoalNotFound: no such goal.
+        """
+        with self.state.transaction() as session:
+            was_archived = (
+                session.execute(select(Goal.archived_at).where(Goal.key == key)).scalar()
+                is not None
+            )
+            goal = goal_store.restore_goal(session, key, changed_by=changed_by)
+        if was_archived and goal.status == "active":
+            self.backfill(key)
+        return goal
 
     # -- events ---------------------------------------------------------------------
 

@@ -15,9 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .criteria import compile_criteria
+from .criteria.base import parse_json_float
+from .criteria.json_schema import Ref, object_schema
 from .criteria.limits import json_size, too_deep, unstorable_text
-from .criteria.schema import PositiveInteger, flatten_errors
-from .errors import CriteriaError, GamifyError, GoalError, GoalNotFound
+from .criteria.schema import FullMatch, PositiveInteger, flatten_errors, validate_criteria
+from .errors import (
+    CriteriaError,
+    GamifyError,
+    GoalArchived,
+    GoalError,
+    GoalNotFound,
+    GoalReferenceError,
+)
 from .events import to_utc
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
 from .processing import criteria_hash
@@ -28,9 +37,12 @@ __all__ = [
     "GoalSchema",
     "archive_goal",
     "define_goals",
+    "goal_definition_schema",
     "goal_view",
     "parse_goals",
     "read_goals_file",
+    "restore_goal",
+    "validate_goal_changes",
 ]
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -38,6 +50,9 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 class _Moment(fields.Field[datetime]):
     """An aware ``datetime`` or an ISO 8601 string (naive means UTC)."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         if isinstance(value, str):
@@ -55,7 +70,12 @@ class _Moment(fields.Field[datetime]):
         return moment
 
 
-class _Flag(fields.Field[bool]):
+class Flag(fields.Field[bool]):
+    """A JSON boolean, strictly: ``true`` or ``false``, never ``"yes"`` or ``1``."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {"type": "boolean"}
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
         if not isinstance(value, bool):
             raise ValidationError("Must be true or false.")
@@ -70,6 +90,9 @@ LARGEST_INTEGER = 2**31 - 1
 
 
 class _Points(fields.Field[int]):
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {"type": "integer", "minimum": 0, "maximum": LARGEST_INTEGER}
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError("Must be a whole number of points, 0 or more.")
@@ -88,7 +111,7 @@ class GoalSchema(Schema):
         required=True,
         validate=[
             validate.Length(min=1, max=GOAL_KEY_LENGTH),
-            validate.Regexp(
+            FullMatch(
                 KEY_PATTERN,
                 error="Must start with a letter or digit and contain only letters, digits"
                 " and - _ . : (such as 'reader' or 'python.badge-1').",
@@ -99,12 +122,12 @@ class GoalSchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     criteria = fields.Raw(required=True)
     points = _Points(load_default=0)
-    repeatable = _Flag(load_default=False)
+    repeatable = Flag(load_default=False)
     max_awards = PositiveInteger(
         allow_none=True, load_default=None, validate=validate.Range(max=LARGEST_INTEGER)
     )
-    hidden = _Flag(load_default=False)
-    assigned_only = _Flag(load_default=False)
+    hidden = Flag(load_default=False)
+    assigned_only = Flag(load_default=False)
     owner = fields.String(
         allow_none=True, load_default=None, validate=validate.Length(max=ENTITY_LENGTH)
     )
@@ -121,8 +144,15 @@ class GoalSchema(Schema):
     )
 
     @validates_schema
-    def _check_consistency(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("max_awards") is not None and not data.get("repeatable"):
+    def _check_consistency(self, data: dict[str, Any], partial: Any = None, **kwargs: Any) -> None:
+        # A partial load (changes to a stored goal) checks only the fields it was given:
+        # the others are the stored goal's, checked when the changes are applied.
+        unknown_repeatable = partial and "repeatable" not in data
+        if (
+            data.get("max_awards") is not None
+            and not data.get("repeatable")
+            and not unknown_repeatable
+        ):
             raise ValidationError(
                 "Only repeatable goals take max_awards; set repeatable=True or drop max_awards.",
                 "max_awards",
@@ -130,6 +160,30 @@ class GoalSchema(Schema):
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts is not None and ends is not None and ends <= starts:
             raise ValidationError("Must be later than starts_at.", "ends_at")
+
+
+def goal_definition_schema(ref: Ref, *, changes: bool = False) -> dict[str, Any]:
+    """The JSON Schema of a goal definition (``changes``: of a change to a stored goal).
+
+    Generated from :class:`GoalSchema`; ``criteria`` refers to the ``Criterion``
+    definition of :func:`~flask_gamify.criteria.json_schema.criteria_definitions`.
+    Changes have no ``key`` (keys never change) and require nothing.
+    """
+    schema = object_schema(GoalSchema(), ref, override={"criteria": ref("Criterion")})
+    # Only repeatable goals take max_awards (GoalSchema._check_consistency); in changes,
+    # a missing `repeatable` is the stored goal's, checked when the changes are applied.
+    schema["if"] = {"required": ["max_awards"], "properties": {"max_awards": {"type": "integer"}}}
+    schema["then"] = {
+        "required": [] if changes else ["repeatable"],
+        "properties": {"repeatable": {"const": True}},
+    }
+    if changes:
+        del schema["properties"]["key"]
+        schema.pop("required", None)
+    schema["properties"]["name"] = schema["properties"]["name"] | {
+        "description": "Shown to people (default: the key)."
+    }
+    return schema
 
 
 def _goal_refs(criteria: Any, path: str = "criteria") -> Iterator[tuple[str, str]]:
@@ -175,7 +229,7 @@ def _check_references(session: Session, goals: list[dict[str, Any]], prefixes: l
     for prefix, goal in zip(prefixes, goals, strict=True):
         for ref_path, key in _goal_refs(goal["criteria"], f"{prefix}criteria"):
             if key not in graph:
-                raise CriteriaError(
+                raise GoalReferenceError(
                     {
                         ref_path: [
                             f"Refers to the goal {key!r}, which does not exist; define it first."
@@ -183,7 +237,7 @@ def _check_references(session: Session, goals: list[dict[str, Any]], prefixes: l
                     }
                 )
             if _reaches(graph, key, goal["key"]):
-                raise CriteriaError(
+                raise GoalReferenceError(
                     {
                         ref_path: [
                             f"Refers to {key!r}, which depends on {goal['key']!r}: goals may"
@@ -243,6 +297,9 @@ def define_goals(
             select(Goal).where(Goal.key.in_(keys)).with_for_update()
         ).scalars()
     }
+    archived = [key for key in keys if key in existing and existing[key].archived_at is not None]
+    if archived:
+        raise GoalArchived(archived[0])
     now = utcnow()
     saved = []
     for data in goals:
@@ -258,7 +315,6 @@ def define_goals(
         rebuild = not was_live or meaning != _meaning(goal)
         if to_backfill is not None and data["status"] == "active" and rebuild:
             to_backfill.append(goal.key)
-        goal.archived_at = None
         after = definition_fields(goal_view(goal))
         if after != before:
             goal.updated_at = now
@@ -290,9 +346,7 @@ def activate_goal(session: Session, key: str, *, changed_by: str | None = None) 
     if goal is None:
         raise GoalNotFound(key)
     if goal.archived_at is not None:
-        raise GoalError(
-            {"status": [f"The goal {key!r} is archived; define it again to bring it back."]}
-        )
+        raise GoalArchived(key)
     if goal.status != "active":
         before = definition_fields(goal_view(goal))
         now = utcnow()
@@ -319,6 +373,53 @@ def archive_goal(session: Session, key: str, *, changed_by: str | None = None) -
         after = definition_fields(goal_view(goal))
         record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
     return goal_view(goal)
+
+
+def restore_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
+    """Undo :func:`archive_goal`: the goal progresses again (no-op on an active goal)."""
+    changed_by = check_changed_by(changed_by)
+    goal = session.execute(
+        select(Goal).where(Goal.key == key).with_for_update()
+    ).scalar_one_or_none()
+    if goal is None:
+        raise GoalNotFound(key)
+    if goal.archived_at is not None:
+        before = definition_fields(goal_view(goal))
+        now = utcnow()
+        goal.archived_at, goal.updated_at = None, now
+        session.flush()
+        after = definition_fields(goal_view(goal))
+        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+    return goal_view(goal)
+
+
+def validate_goal_changes(changes: Mapping[str, Any]) -> None:
+    """Check changes to a stored goal on their own (:class:`GoalError`, :class:`CriteriaError`).
+
+    What fails here is wrong whatever the stored goal is. What the changes imply together
+    with the stored fields is checked by :func:`define_goals` once they are applied.
+    """
+    if "key" in changes:
+        raise GoalError(
+            {
+                "key": [
+                    "A goal's key cannot change; leave key out (create a goal with the new"
+                    " key and archive this one to rename it)."
+                ]
+            }
+        )
+    try:
+        GoalSchema().load(dict(changes), partial=True)
+    except ValidationError as error:
+        flat = flatten_errors(error.messages, "")
+        raise (CriteriaError if all(k.startswith("criteria") for k in flat) else GoalError)(
+            flat
+        ) from error
+    unstorable = unstorable_text({k: v for k, v in changes.items() if k != "criteria"})
+    if unstorable is not None:
+        raise GoalError({unstorable[0]: [unstorable[1]]})
+    if "criteria" in changes:
+        validate_criteria(changes["criteria"])
 
 
 def goal_view(goal: Goal) -> GoalView:
@@ -385,7 +486,9 @@ def parse_goals(data: bytes, *, name: str, json_format: bool) -> list[dict[str, 
             f" {error.start}); save it as UTF-8."
         ) from error
     try:
-        document = json.loads(text) if json_format else yaml.safe_load(text)
+        document = (
+            json.loads(text, parse_float=parse_json_float) if json_format else yaml.safe_load(text)
+        )
     except RecursionError as error:
         raise GamifyError(f"{name} nests too deep to be a goals file.") from error
     except (ValueError, TypeError, OverflowError, yaml.YAMLError) as error:

@@ -414,6 +414,7 @@ def test_every_state_changing_request_needs_json_or_a_bearer_key(
         ("POST", f"{PREFIX}/goals"),
         ("PATCH", f"{PREFIX}/goals/bob-badge"),
         ("DELETE", f"{PREFIX}/goals/bob-badge"),
+        ("POST", f"{PREFIX}/goals/bob-badge/restore"),
         ("POST", f"{PREFIX}/goals/bob-todo/assignments"),
     ):
         response = client.open(url, method=method, data={"a": "1"})
@@ -425,6 +426,8 @@ def test_every_state_changing_request_needs_json_or_a_bearer_key(
     deleted = client.delete(f"{PREFIX}/goals/bob-badge", json={})
     assert deleted.status_code == 200
     assert gamify.goal("bob-badge").archived
+    restored = client.post(f"{PREFIX}/goals/bob-badge/restore", json={})
+    assert restored.status_code == 200, restored.get_json()
     patched = client.patch(
         f"{PREFIX}/goals/bob-badge", data='{"points": 4}', content_type="application/merge+json"
     )

@@ -85,7 +85,6 @@ def test_invalid_criteria_name_the_path(client: FlaskClient, headers: dict[str, 
         ({"key": "k", "criteria": READER, "points": -1}, "points"),
         ({"key": "k", "criteria": READER, "colour": "red"}, "colour"),
         ({"key": "k", "criteria": READER, "max_awards": 2}, "max_awards"),
-        ({"key": "k", "criteria": {"type": "goal", "goal": "nope"}}, "criteria.goal"),
     ],
 )
 def test_invalid_goals(
@@ -195,9 +194,67 @@ def test_delete_archives_and_keeps_progress_readable(
     assert progress.get_json()["completed"] is True
     awards = client.get(f"{PREFIX}/entities/user/ann/awards", headers=headers).get_json()
     assert [award["goal"] for award in awards["items"]] == ["reader"]
-    # Patching an archived goal restores it.
-    restored = client.patch(f"{GOALS}/reader", json={"points": 6}, headers=headers)
-    assert restored.get_json()["archived"] is False
+
+
+def test_archived_goals_answer_404_to_reads_and_409_to_changes_until_restored(
+    gamify: Gamify, client: FlaskClient, headers: dict[str, str]
+) -> None:
+    create(client, headers, {"key": "reader", "criteria": READER, "points": 5})
+    assert client.delete(f"{GOALS}/reader", headers=headers).get_json()["archived"] is True
+    # Archiving again is idempotent.
+    again = client.delete(f"{GOALS}/reader", headers=headers)
+    assert again.status_code == 200 and again.get_json()["archived"] is True
+
+    read = client.get(f"{GOALS}/reader", headers=headers)
+    assert read.status_code == 404
+    assert "archived" in error_of(read)["message"]
+    assert f"POST {GOALS}/reader/restore" in error_of(read)["message"]
+
+    patched = client.patch(f"{GOALS}/reader", json={"points": 6}, headers=headers)
+    assert patched.status_code == 409
+    assert "restore" in error_of(patched)["message"]
+    assert gamify.goal("reader").archived is True  # not silently restored
+    assert gamify.goal("reader").points == 5
+
+    taken = client.post(GOALS, json={"key": "reader", "criteria": READER}, headers=headers)
+    assert taken.status_code == 409 and "archived" in error_of(taken)["message"]
+    listed = client.get(f"{GOALS}?archived=true", headers=headers).get_json()["items"]
+    assert [goal["key"] for goal in listed] == ["reader"]
+
+    restored = client.post(f"{GOALS}/reader/restore", headers=headers)
+    assert restored.status_code == 200 and restored.get_json()["archived"] is False
+    assert client.get(f"{GOALS}/reader", headers=headers).status_code == 200
+    patched = client.patch(f"{GOALS}/reader", json={"points": 6}, headers=headers)
+    assert patched.status_code == 200 and patched.get_json()["points"] == 6
+    assert client.post(f"{GOALS}/nope/restore", headers=headers).status_code == 404
+
+
+def test_patch_answers_409_when_changes_do_not_fit_the_stored_goal(
+    client: FlaskClient, headers: dict[str, str]
+) -> None:
+    create(client, headers, {"key": "once", "criteria": READER})
+    url = f"{GOALS}/once"
+    # Wrong whatever is stored: 422.
+    for body, field in (
+        ({"max_awards": 2, "repeatable": False}, "max_awards"),
+        ({"key": "once"}, "key"),
+        ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, "ends_at"),
+    ):
+        response = client.patch(url, json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert field in error_of(response)["errors"], body
+    # Wrong only with the stored fields (the goal is not repeatable): 409.
+    response = client.patch(url, json={"max_awards": 2}, headers=headers)
+    assert response.status_code == 409
+    assert "max_awards" in error_of(response)["errors"]
+    fine = client.patch(url, json={"max_awards": 2, "repeatable": True}, headers=headers)
+    assert fine.status_code == 200 and fine.get_json()["max_awards"] == 2
+    # A goal criterion naming no goal conflicts with the catalog: 409, on POST too.
+    missing = {"type": "goal", "goal": "nope"}
+    assert client.patch(url, json={"criteria": missing}, headers=headers).status_code == 409
+    response = client.post(GOALS, json={"key": "k", "criteria": missing}, headers=headers)
+    assert response.status_code == 409
+    assert "criteria.goal" in error_of(response)["errors"]
 
 
 def test_assign_a_todo_goal(gamify: Gamify, client: FlaskClient, headers: dict[str, str]) -> None:

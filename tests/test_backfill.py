@@ -20,7 +20,7 @@ from pipeline_support import Workers, gamify_of
 from sqlalchemy import func, select, update
 from workload import GOALS, as_arguments, make_app, make_events, snapshot
 
-from flask_gamify import Gamify, GoalError
+from flask_gamify import Gamify, GoalIsDraft
 from flask_gamify import backfill as backfill_module
 from flask_gamify import goals as goal_store
 from flask_gamify.events import make_event
@@ -114,7 +114,7 @@ def test_drafts_never_progress_and_activation_counts_history(app: Flask, gamify:
     assert "talker" not in [p.goal for p in gamify.progress("ann")]
     with gamify.state.transaction() as session:
         assert session.execute(select(func.count()).select_from(Award)).scalar_one() == 0
-    with pytest.raises(GoalError, match="activate it first"):
+    with pytest.raises(GoalIsDraft, match="activate it first"):
         gamify.backfill("talker")
 
     assert gamify.activate_goal("talker").status == "active"

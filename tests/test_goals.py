@@ -6,9 +6,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from werkzeug.exceptions import NotFound, UnprocessableEntity
+from werkzeug.exceptions import Conflict, NotFound, UnprocessableEntity
 
-from flask_gamify import CriteriaError, Gamify, GamifyError, GoalError, GoalNotFound, GoalView
+from flask_gamify import (
+    CriteriaError,
+    Gamify,
+    GamifyError,
+    GoalArchived,
+    GoalError,
+    GoalNotFound,
+    GoalView,
+)
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -307,14 +315,31 @@ def test_archive_stops_progress_and_keeps_awards(gamify: Gamify) -> None:
     assert gamify.progress(2, "first-login").completed is False
 
 
-def test_defining_again_unarchives(gamify: Gamify) -> None:
-    gamify.define_goal("regular", criteria=LOGIN)
+def test_defining_an_archived_goal_is_refused_until_restored(gamify: Gamify) -> None:
+    gamify.define_goal("regular", criteria=LOGIN, points=1)
     gamify.archive_goal("regular")
-    view = gamify.define_goal("regular", criteria=LOGIN)
-    assert view.archived is False
-    assert keys(gamify.goals()) == ["regular"]
+    with pytest.raises(GoalArchived) as info:
+        gamify.define_goal("regular", criteria=LOGIN, points=2)
+    assert info.value.code == 409 and isinstance(info.value, Conflict)
+    assert "restore_goal('regular')" in info.value.message
+    # Refused whole: the goal stays archived, with its definition.
+    assert gamify.goal("regular").archived is True
+    assert gamify.goal("regular").points == 1
+    with pytest.raises(GoalArchived):
+        gamify.define_goals(
+            [{"key": "other", "criteria": LOGIN}, {"key": "regular", "criteria": LOGIN}]
+        )
+    assert keys(gamify.goals(include_archived=True)) == ["regular"]
+
+    restored = gamify.restore_goal("regular")
+    assert restored.archived is False and restored.points == 1
+    assert gamify.restore_goal("regular").archived is False  # restoring again: no change
+    view = gamify.define_goal("regular", criteria=LOGIN, points=2)
+    assert (view.archived, view.points) == (False, 2)
     gamify.track("login", 1)
     assert gamify.progress(1, "regular").current == 1
+    with pytest.raises(GoalNotFound):
+        gamify.restore_goal("nope")
 
 
 def test_goal_not_found(gamify: Gamify) -> None:

@@ -6,8 +6,11 @@ confined to this blueprint, and an OpenAPI document at ``/openapi.json``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from ..extension import get_state
 from .auth import refuse_cross_site_requests
 from .errors import register_error_handlers
 from .keys import ApiKey
@@ -17,25 +20,26 @@ from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, check_request
 __all__ = ["ApiKey", "create_blueprint"]
 
 
-def openapi_document() -> Response:
-    """The OpenAPI document (no API key needed)."""
+def _document() -> dict[str, Any]:
     config = current_app.config
-    document = build_spec(
+    limits = get_state().limits
+    return build_spec(
         request.script_root + url_for(".index"),
         int(config["GAMIFY_MAX_BATCH"]),
         int(config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
+        attributes_depth=limits.attributes_depth,
+        attributes_bytes=limits.attributes_bytes,
     )
-    return jsonify(document)
+
+
+def openapi_document() -> Response:
+    """The OpenAPI document (no API key needed)."""
+    return jsonify(_document())
 
 
 def docs_page() -> Response:
     """A small HTML page listing the endpoints and linking to the OpenAPI document."""
-    config = current_app.config
-    document = build_spec(
-        request.script_root + url_for(".index"),
-        int(config["GAMIFY_MAX_BATCH"]),
-        int(config.get("GAMIFY_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)),
-    )
+    document = _document()
     response = Response(render_docs_page(document, url_for(".openapi")), mimetype="text/html")
     response.headers["Content-Security-Policy"] = DOCS_PAGE_POLICY
     return response

@@ -9,13 +9,11 @@ Responses are the records' ``to_dict()`` forms, described by the ``*Out`` schema
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 from typing import Any
 
 from marshmallow import (
     EXCLUDE,
-    INCLUDE,
     RAISE,
     Schema,
     ValidationError,
@@ -25,6 +23,10 @@ from marshmallow import (
     validates_schema,
 )
 
+from ..criteria.base import MAX_NUMBER
+from ..criteria.limits import NO_NUL, VISIBLE_NO_NUL, is_visible
+from ..events import ENTITY_NUMBER_MESSAGE
+from ..goals import Flag
 from ..models import (
     ENTITY_LENGTH,
     ENTITY_TYPE_LENGTH,
@@ -33,34 +35,15 @@ from ..models import (
     GOAL_KEY_LENGTH,
 )
 
-#: Text without NUL characters (which databases refuse), as a JSON Schema pattern.
-NO_NUL = "^[^\\u0000]*$"
-#: Blank characters, spelled out: JSON Schema's ``\\s`` (ECMA) and Python's differ
-#: (U+0085 and U+001C-U+001F are blank in Python only, U+FEFF in ECMA only), and the
-#: server must refuse exactly what the OpenAPI document says it refuses.
-_BLANK = (
-    "\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
-    "\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
-)
-#: Text with a visible character and without NUL characters.
-VISIBLE_NO_NUL = f"^[^\\u0000]*[^{_BLANK}\\u0000][^\\u0000]*$"
-_VISIBLE = re.compile(VISIBLE_NO_NUL)
-
-
-def is_visible(text: str) -> bool:
-    """Whether ``text`` matches :data:`VISIBLE_NO_NUL` (the server's check of it)."""
-    return _VISIBLE.match(text) is not None
-
-
 #: Largest and default page size of lists.
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 _ENTITY_DOC = {
     "description": "The entity's id: a string or an integer (stored as a string).",
-    "oneOf": [
-        {"type": "string", "minLength": 1, "maxLength": ENTITY_LENGTH, "pattern": VISIBLE_NO_NUL},
-        {"type": "integer"},
+    "anyOf": [
+        {"type": "string", "maxLength": ENTITY_LENGTH, "pattern": VISIBLE_NO_NUL},
+        {"type": "integer", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER},
     ],
 }
 
@@ -68,9 +51,14 @@ _ENTITY_DOC = {
 class EntityId(fields.Field[str]):
     """An entity id: a non-blank string or an integer, loaded as a string."""
 
+    def json_schema(self, ref: Any) -> dict[str, Any]:
+        return dict(_ENTITY_DOC)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ValidationError("Must be the entity's id, a string or an integer.")
+        if isinstance(value, int) and abs(value) > MAX_NUMBER:
+            raise ValidationError(ENTITY_NUMBER_MESSAGE)
         text = str(value)
         if not is_visible(text) or len(text) > ENTITY_LENGTH:
             raise ValidationError(f"Must be 1 to {ENTITY_LENGTH} characters long.")
@@ -233,22 +221,26 @@ class BackfillIn(Schema):
     class Meta:
         unknown = RAISE
 
-    revoke = fields.Boolean(
+    revoke = Flag(
         load_default=False,
         metadata={"description": "Also revoke awards entities no longer qualify for."},
     )
 
 
 class PreviewIn(Schema):
-    """A definition to preview: a saved goal (``goal``) or unsaved ``criteria``, with
-    goal options (``entity_type``, ``starts_at``, ``repeatable``, ...)."""
+    """A definition to preview: a saved goal (``goal``) or unsaved ``criteria``."""
 
     class Meta:
-        unknown = INCLUDE
+        unknown = RAISE
 
     goal = fields.String(validate=_KEY.validators, metadata={"description": "A goal's key."})
     criteria = fields.Raw(metadata={"description": "Criteria of an unsaved definition."})
+    entity_type = fields.String(
+        validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH),
+        metadata={"description": "The kind of entity the definition is for (default: user)."},
+    )
     sample = fields.Integer(
+        strict=True,
         load_default=10,
         validate=validate.Range(min=0, max=100),
         metadata={"description": "Entities, furthest along first, shown in full."},
@@ -261,9 +253,8 @@ class PreviewIn(Schema):
 
     @post_load
     def _options(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        known = {"goal", "criteria", "sample"}
-        options = {name: value for name, value in data.items() if name not in known}
-        return {**{name: data[name] for name in known if name in data}, "options": options}
+        options = {"entity_type": data.pop("entity_type")} if "entity_type" in data else {}
+        return {**data, "options": options}
 
 
 class MarkReadIn(Schema):

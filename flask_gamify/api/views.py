@@ -12,11 +12,13 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
 from ..backfill import BackfillView
-from ..criteria.limits import too_deep
+from ..criteria.base import parse_json_float
+from ..criteria.limits import is_visible, too_deep
 from ..criteria.schema import flatten_errors
-from ..errors import EventError, GoalNotFound
+from ..errors import EventError, GoalArchived, GoalNotFound, GoalReferenceError, InvalidInputError
 from ..events import TrackedEvent, event_from_json
 from ..extension import Gamify, GamifyState, get_state
+from ..goals import validate_goal_changes
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
 from ..records import GoalView
 from . import schemas
@@ -127,7 +129,7 @@ def json_body() -> Any:
         " no request needs that many."
     )
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=parse_json_float)
     except RecursionError as error:
         raise ApiError(400, too_deep_message) from error
     except ValueError as error:
@@ -162,7 +164,7 @@ def check_entity(entity_type: str, entity: str) -> None:
         errors["entity_type"] = [f"Must be at most {ENTITY_TYPE_LENGTH} characters long."]
     if len(entity) > ENTITY_LENGTH:
         errors["entity"] = [f"Must be at most {ENTITY_LENGTH} characters long."]
-    if not schemas.is_visible(entity) or not schemas.is_visible(entity_type):
+    if not is_visible(entity) or not is_visible(entity_type):
         errors["entity"] = ["Must not be blank."]
     if errors:
         raise ApiError(422, "The entity in the URL is invalid.", errors=errors)
@@ -334,9 +336,31 @@ def _readable_goal(caller: Caller, key: str) -> GoalView:
     return goal
 
 
+def _unarchived_goal(caller: Caller, key: str) -> GoalView:
+    """The goal of the URL for a read below it: archived goals answer 404 like itself."""
+    goal = _readable_goal(caller, key)
+    if goal.archived:
+        raise _archived(goal)
+    return goal
+
+
+def _archived(goal: GoalView) -> ApiError:
+    """404 for a read of an archived goal: gone from the catalog, but not forgotten."""
+    location = _goal_location(goal.key)
+    return ApiError(
+        404,
+        f"The goal {goal.key!r} is archived: it no longer progresses, and its progress and"
+        f" awards stay readable. Restore it with POST {location}/restore, or list archived"
+        " goals with GET ?archived=true on the goals.",
+        errors={"key": ["Names an archived goal."]},
+    )
+
+
 class GoalResourceView(MethodView):
     def get(self, key: str) -> Response:
         goal = _readable_goal(authorize("goals:read", key), key)
+        if goal.archived:
+            raise _archived(goal)
         return jsonify(goal.to_dict())
 
     def patch(self, key: str) -> Response:
@@ -345,18 +369,10 @@ class GoalResourceView(MethodView):
         body = json_body()
         if not isinstance(body, Mapping):
             raise ApiError(422, "The changes must be a JSON object.")
-        if "key" in body and body["key"] != key:
-            raise ApiError(
-                422,
-                "A goal's key cannot change; create a goal with the new key and archive this one.",
-                errors={"key": [f"Must be {key!r} or left out."]},
-            )
+        # Wrong whatever the stored goal is: 422. Wrong only with the stored fields: 409.
+        validate_goal_changes(body)
         new_owner = body.get("owner", goal.owner)
-        if (
-            new_owner != goal.owner
-            and isinstance(new_owner, str | None)
-            and not caller.may_author(with_owner(goal, new_owner))
-        ):
+        if new_owner != goal.owner and not caller.may_author(with_owner(goal, new_owner)):
             if caller.owner is not None:
                 raise _not_your_owner(caller.owner)
             raise ApiError(
@@ -364,12 +380,24 @@ class GoalResourceView(MethodView):
                 f"You may not give the goal {key!r} to the owner {new_owner!r}.",
                 errors={"owner": [f"Must be {goal.owner!r} or left out."]},
             )
-        # Patching an archived goal defines it again, which restores it.
+        if goal.archived:
+            raise GoalArchived(key)
         definition = {**goal.definition(), **body, "key": key}
-        changed = _extension().define_goals([definition], changed_by=caller.name)[0]
+        try:
+            changed = _extension().define_goals([definition], changed_by=caller.name)[0]
+        except (GoalReferenceError, GoalArchived):
+            raise
+        except InvalidInputError as error:
+            raise ApiError(
+                409,
+                f"The changes do not fit the stored goal {key!r}: {error.message} Send the"
+                " related fields together (such as repeatable with max_awards).",
+                errors=error.errors,
+            ) from error
         return jsonify(changed.to_dict())
 
     def delete(self, key: str) -> Response:
+        # Idempotent: archiving an archived goal answers the same.
         caller = authorize("goals:write", key)
         _readable_goal(caller, key)
         return jsonify(_extension().archive_goal(key, changed_by=caller.name).to_dict())
@@ -377,7 +405,7 @@ class GoalResourceView(MethodView):
 
 class GoalVersionsView(MethodView):
     def get(self, key: str) -> Response:
-        _readable_goal(authorize("goals:read", key), key)
+        _unarchived_goal(authorize("goals:read", key), key)
         args = query(schemas.PageArgs())
         versions = _extension().goal_versions(key)
         return page(args, lambda _: versions, lambda version: version.to_dict())
@@ -408,7 +436,7 @@ class GoalActivationView(MethodView):
 
 class GoalBackfillsView(MethodView):
     def get(self, key: str) -> Response:
-        _readable_goal(authorize("goals:read", key), key)
+        _unarchived_goal(authorize("goals:read", key), key)
         args = query(schemas.PageArgs())
         backfills = _extension().backfills(key)
         return page(args, lambda _: backfills, lambda view: view.to_dict())
@@ -423,10 +451,10 @@ class GoalBackfillsView(MethodView):
 
 
 class GoalBackfillView(MethodView):
-    def get(self, key: str, backfill_id: int) -> Response:
-        _readable_goal(authorize("goals:read", key), key)
+    def get(self, key: str, backfill_id: str) -> Response:
+        _unarchived_goal(authorize("goals:read", key), key)
         for view in _extension().backfills(key):
-            if view.id == backfill_id:
+            if str(view.id) == backfill_id:
                 return jsonify(view.to_dict())
         raise ApiError(404, f"The goal {key!r} has no backfill {backfill_id}.")
 
@@ -443,6 +471,13 @@ class PreviewsView(MethodView):
             target = data["criteria"]
         preview = _extension().preview(target, sample=data["sample"], **options)
         return jsonify(preview.to_dict())
+
+
+class GoalRestoreView(MethodView):
+    def post(self, key: str) -> Response:
+        caller = authorize("goals:write", key)
+        _readable_goal(caller, key)
+        return jsonify(_extension().restore_goal(key, changed_by=caller.name).to_dict())
 
 
 class GoalAssignmentsView(MethodView):
@@ -584,10 +619,11 @@ ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/goals", "goals", GoalsView),
     ("/goals/<key>", "goal", GoalResourceView),
     ("/goals/<key>/versions", "goal_versions", GoalVersionsView),
+    ("/goals/<key>/restore", "goal_restore", GoalRestoreView),
     ("/goals/<key>/assignments", "goal_assignments", GoalAssignmentsView),
     ("/goals/<key>/activate", "goal_activation", GoalActivationView),
     ("/goals/<key>/backfills", "goal_backfills", GoalBackfillsView),
-    ("/goals/<key>/backfills/<int:backfill_id>", "goal_backfill", GoalBackfillView),
+    ("/goals/<key>/backfills/<backfill_id>", "goal_backfill", GoalBackfillView),
     ("/previews", "previews", PreviewsView),
     ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
     ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),

@@ -242,6 +242,20 @@ def number_problem(value: Any) -> str | None:
     return None
 
 
+def parse_json_float(text: str) -> int | float:
+    """``parse_float`` for :func:`json.loads`: ``2.0`` is the integer 2, as JSON Schema reads it.
+
+    JSON has one kind of number; JSON Schema (and so the OpenAPI document) counts a number
+    with a zero fraction as an integer. Reading such numbers as ``int`` makes the server
+    accept what the document accepts. Beyond :data:`MAX_NUMBER` numbers stay floats (and
+    are refused where numbers are bounded).
+    """
+    value = float(text)
+    if value.is_integer() and abs(value) <= MAX_NUMBER:
+        return int(value)
+    return value
+
+
 def encode_exact(value: Fraction) -> str:
     """An exact number as a string of a stored state: ``"7"``, ``"-1/10"``.
 

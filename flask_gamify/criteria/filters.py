@@ -27,7 +27,7 @@ MAX_WINDOW = timedelta(days=36525)
 
 def parse_window(text: str) -> timedelta:
     """Parse ``"30m"``, ``"24h"``, ``"7d"`` or ``"4w"``; raise :class:`ValueError` otherwise."""
-    match = _WINDOW_PATTERN.match(text) if isinstance(text, str) else None
+    match = _WINDOW_PATTERN.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(
             "Must be a duration such as '30s', '30m', '24h', '7d' or '4w':"
@@ -38,6 +38,33 @@ def parse_window(text: str) -> timedelta:
     if int(match.group(1)) > MAX_WINDOW // unit:
         raise ValueError(f"Must be at most 100 years ({MAX_WINDOW.days}d); got {text!r}.")
     return int(match.group(1)) * unit
+
+
+def _up_to(limit: int) -> str:
+    """A regular expression for the whole numbers 1 to ``limit``, without leading zeros."""
+    digits = str(limit)
+    options = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for index, digit in enumerate(digits):
+        low = 1 if index == 0 else 0
+        if int(digit) > low:
+            rest = len(digits) - index - 1
+            options.append(
+                f"{digits[:index]}[{low}-{int(digit) - 1}]" + f"[0-9]{{{rest}}}" * (rest > 0)
+            )
+    options.append(digits)
+    return "(" + "|".join(options) + ")"
+
+
+def window_pattern() -> str:
+    """The durations :func:`parse_window` accepts, as one regular expression."""
+    limit = 10**9 - 1  # at most nine digits
+    return (
+        "^("
+        + "|".join(
+            _up_to(min(limit, MAX_WINDOW // step)) + unit for unit, step in _WINDOW_UNITS.items()
+        )
+        + ")$"
+    )
 
 
 def _is_number(value: Any) -> bool:

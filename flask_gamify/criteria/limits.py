@@ -19,6 +19,9 @@ __all__ = [
     "MAX_SIZE",
     "MAX_STEPS",
     "MAX_VALUES",
+    "NO_NUL",
+    "VISIBLE_NO_NUL",
+    "is_visible",
     "json_size",
     "too_deep",
     "unstorable_text",
@@ -37,6 +40,28 @@ MAX_VALUES = 1000
 MAX_STEPS = 100
 #: Largest criterion, in characters of its JSON form (about; see :func:`json_size`).
 MAX_SIZE = 65536
+
+#: Text without NUL characters (which databases refuse), as a JSON Schema pattern. Lone
+#: surrogates are refused too, but no pattern says so: validators written in Rust or Go
+#: cannot even hold such strings, and reject a pattern that names them; the documents
+#: say it in words (I-JSON, RFC 7493).
+NO_NUL = "^[^\\u0000]*$"
+#: Blank characters, spelled out: JSON Schema's ``\\s`` (ECMA) and Python's differ
+#: (U+0085 and U+001C-U+001F are blank in Python only, U+FEFF in ECMA only), and the
+#: server must refuse exactly what the documents say it refuses.
+_BLANK = (
+    "\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+)
+#: Text with a visible character and without NUL characters, as a JSON Schema pattern.
+VISIBLE_NO_NUL = f"^[^\\u0000]*[^{_BLANK}\\u0000][^\\u0000]*$"
+_VISIBLE = re.compile(VISIBLE_NO_NUL)
+
+
+def is_visible(text: str) -> bool:
+    """Whether ``text`` matches :data:`VISIBLE_NO_NUL` (the server's check of it)."""
+    return _VISIBLE.match(text) is not None
+
 
 _NUL_MESSAGE = "Must not contain NUL characters (\\u0000), which databases cannot store."
 _SURROGATE_MESSAGE = (

@@ -8,13 +8,15 @@ such as ``criteria.of[1].target: Must be a positive integer.``
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..errors import CriteriaError
 from .base import MAX_NUMBER, canonical_value, number_problem
-from .filters import OPERATORS, parse_window
+from .filters import OPERATORS, parse_window, window_pattern
+from .json_schema import Ref, text
 from .limits import (
     MAX_CHILDREN,
     MAX_DEPTH,
@@ -22,6 +24,7 @@ from .limits import (
     MAX_SIZE,
     MAX_STEPS,
     MAX_VALUES,
+    NO_NUL,
     json_size,
     too_deep,
     unstorable_text,
@@ -62,8 +65,28 @@ def _first_number_problem(value: Any) -> str | None:
     return None
 
 
+class FullMatch(validate.Regexp):
+    """:class:`~marshmallow.validate.Regexp` on the whole text, as JSON Schema reads a pattern.
+
+    ``re.match`` with ``$`` accepts a trailing newline (``"reader\\n"``); an ECMA
+    ``pattern`` does not.
+    """
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or re.fullmatch(str(self.regex.pattern), value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def _bounded_number() -> dict[str, Any]:
+    return {"minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
+
+
 class PositiveInteger(fields.Field[int]):
     """A JSON integer above zero (``true`` and ``1.0`` are refused)."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER}
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("error_messages", {"null": "Must be a positive integer, not null."})
@@ -82,6 +105,9 @@ class PositiveInteger(fields.Field[int]):
 class PositiveNumber(fields.Field[int | float]):
     """A finite JSON number above zero."""
 
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_NUMBER}
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("error_messages", {"null": "Must be a positive number, not null."})
         super().__init__(**kwargs)
@@ -96,6 +122,14 @@ class PositiveNumber(fields.Field[int | float]):
 
 class Window(fields.Field[str]):
     """A duration such as ``"7d"``."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": window_pattern(),
+            "description": "A duration: a whole number and a unit (s, m, h, d, w), such as"
+            " '30m' or '7d'; at most 100 years.",
+        }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         try:
@@ -119,6 +153,9 @@ def _is_json_value(value: Any) -> bool:
 
 class WhereField(fields.Field[dict[str, Any]]):
     """``{"attribute": value}`` or ``{"attribute": {"operator": operand, ...}}``."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return ref("Where")
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
@@ -170,6 +207,17 @@ class WhereField(fields.Field[dict[str, Any]]):
 
 class ValuesField(fields.Field[list[Any]]):
     """A non-empty list of different strings, numbers or booleans."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        # uniqueItems compares as canonical_value does: 1 equals 1.0, true is not 1.
+        return {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_VALUES,
+            "uniqueItems": True,
+            "items": {"type": ["string", "number", "boolean"], "pattern": NO_NUL}
+            | _bounded_number(),
+        }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         if not isinstance(value, list) or not value:
@@ -276,6 +324,66 @@ class SequenceSchema(_CriterionSchema):
 
 class GoalRefSchema(_CriterionSchema):
     goal = _name("goal (its key)")
+
+
+def where_definitions(ref: Ref) -> dict[str, dict[str, Any]]:
+    """The JSON Schema definitions of ``where`` filters (see :class:`WhereField`)."""
+    json_value = ref("JsonValue")
+    operand = {"type": ["number", "string"], "pattern": NO_NUL} | _bounded_number()
+    return {
+        "Where": {
+            "description": 'Conditions on event attributes: {"category": "python"} (equals)'
+            ' or {"score": {"gte": 80}} (operators ' + ", ".join(OPERATORS) + ").",
+            "type": "object",
+            "propertyNames": text(min_length=1),
+            "additionalProperties": ref("Condition"),
+        },
+        "Condition": {
+            "description": "A value the attribute must equal, or an object of operators.",
+            "anyOf": [
+                {
+                    "type": ["null", "boolean", "number", "string", "array"],
+                    "pattern": NO_NUL,
+                    "items": json_value,
+                }
+                | _bounded_number(),
+                ref("Operators"),
+            ],
+        },
+        "Operators": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "properties": {
+                "eq": json_value,
+                "ne": json_value,
+                "lt": operand,
+                "lte": operand,
+                "gt": operand,
+                "gte": operand,
+                "in": {"type": "array", "maxItems": MAX_VALUES, "items": json_value},
+            },
+        },
+        "JsonValue": {
+            "description": f"Any JSON value; numbers between -{MAX_NUMBER} and {MAX_NUMBER}.",
+            "type": ["null", "boolean", "number", "string", "array", "object"],
+            "pattern": NO_NUL,
+            "items": json_value,
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": json_value,
+        }
+        | _bounded_number(),
+    }
+
+
+def composite_schema(depth: int) -> Schema:
+    """The schema of an ``all``/``any`` criterion at nesting level ``depth`` (1: the root)."""
+    return _composite_schema(depth)
+
+
+def leaf_schemas() -> dict[str, Schema]:
+    """The schema of each criterion type but ``all``/``any``, by type."""
+    return dict(_LEAF_SCHEMAS)
 
 
 def _composite_schema(depth: int) -> Schema:
