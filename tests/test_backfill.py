@@ -394,3 +394,15 @@ def test_a_goal_defined_mid_history_ends_as_if_defined_from_the_start(
     for start in range(cut, len(events), 17):
         gamify.state.processor.process(events[start : start + 17])
     assert by_goal(snapshot(gamify, entities)) == expected
+
+
+def test_restoring_an_archived_goal_counts_the_events_it_missed(
+    app: Flask, gamify: Gamify
+) -> None:
+    gamify.define_goal("five-logins", criteria=LOGINS)
+    logins(gamify, "ann", 2)
+    gamify.archive_goal("five-logins")
+    logins(gamify, "ann", 3)
+    assert gamify.progress("ann", "five-logins").current == 2, "archived: no progress"
+    gamify.restore_goal("five-logins")
+    assert gamify.has_completed("ann", "five-logins")
