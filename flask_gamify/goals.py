@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -337,59 +337,54 @@ def _meaning(goal: Goal) -> tuple[Any, ...]:
     )
 
 
-def activate_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
-    """Make a draft goal active (live); an archived goal cannot be activated."""
-    changed_by = check_changed_by(changed_by)
+def _locked_goal(session: Session, key: str) -> Goal:
     goal = session.execute(
         select(Goal).where(Goal.key == key).with_for_update()
     ).scalar_one_or_none()
     if goal is None:
         raise GoalNotFound(key)
+    return goal
+
+
+def _change(
+    session: Session, goal: Goal, changed_by: str | None, change: Callable[[Goal, datetime], None]
+) -> None:
+    """Apply ``change`` (given the goal and now) and record it as a version."""
+    before = definition_fields(goal_view(goal))
+    now = utcnow()
+    change(goal, now)
+    goal.updated_at = now
+    session.flush()
+    after = definition_fields(goal_view(goal))
+    record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+
+
+def activate_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
+    """Make a draft goal active (live); an archived goal cannot be activated."""
+    changed_by = check_changed_by(changed_by)
+    goal = _locked_goal(session, key)
     if goal.archived_at is not None:
         raise GoalArchived(key)
     if goal.status != "active":
-        before = definition_fields(goal_view(goal))
-        now = utcnow()
-        goal.status, goal.updated_at = "active", now
-        session.flush()
-        after = definition_fields(goal_view(goal))
-        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+        _change(session, goal, changed_by, lambda goal, _now: setattr(goal, "status", "active"))
     return goal_view(goal)
 
 
 def archive_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
     """Archive a goal: it stops progressing; its progress and awards stay readable."""
     changed_by = check_changed_by(changed_by)
-    goal = session.execute(
-        select(Goal).where(Goal.key == key).with_for_update()
-    ).scalar_one_or_none()
-    if goal is None:
-        raise GoalNotFound(key)
+    goal = _locked_goal(session, key)
     if goal.archived_at is None:
-        before = definition_fields(goal_view(goal))
-        now = utcnow()
-        goal.archived_at = goal.updated_at = now
-        session.flush()
-        after = definition_fields(goal_view(goal))
-        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+        _change(session, goal, changed_by, lambda goal, now: setattr(goal, "archived_at", now))
     return goal_view(goal)
 
 
 def restore_goal(session: Session, key: str, *, changed_by: str | None = None) -> GoalView:
     """Undo :func:`archive_goal`: the goal progresses again (no-op on an active goal)."""
     changed_by = check_changed_by(changed_by)
-    goal = session.execute(
-        select(Goal).where(Goal.key == key).with_for_update()
-    ).scalar_one_or_none()
-    if goal is None:
-        raise GoalNotFound(key)
+    goal = _locked_goal(session, key)
     if goal.archived_at is not None:
-        before = definition_fields(goal_view(goal))
-        now = utcnow()
-        goal.archived_at, goal.updated_at = None, now
-        session.flush()
-        after = definition_fields(goal_view(goal))
-        record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+        _change(session, goal, changed_by, lambda goal, _now: setattr(goal, "archived_at", None))
     return goal_view(goal)
 
 

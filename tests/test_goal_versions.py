@@ -44,6 +44,7 @@ def test_each_change_is_a_version_with_before_and_after(app: Flask, gamify: Gami
     gamify.define_goal("login", criteria=LOGIN, points=10)
     gamify.define_goal("login", criteria=LOGIN_5, points=10, changed_by="bob")
     gamify.archive_goal("login", changed_by="carol")
+    gamify.restore_goal("login", changed_by="dan")
     starts = datetime(2027, 1, 1, tzinfo=UTC)
     gamify.define_goal("login", criteria=LOGIN_5, points=20, starts_at=starts)
 
@@ -52,14 +53,15 @@ def test_each_change_is_a_version_with_before_and_after(app: Flask, gamify: Gami
         (1, None),
         (2, "bob"),
         (3, "carol"),
-        (4, None),
+        (4, "dan"),
+        (5, None),
     ]
     assert versions[1].changes == {"criteria": {"before": LOGIN, "after": LOGIN_5}}
     assert versions[2].changes == {"archived": {"before": False, "after": True}}
-    assert versions[3].changes == {
+    assert versions[3].changes == {"archived": {"before": True, "after": False}}
+    assert versions[4].changes == {
         "points": {"before": 10, "after": 20},
         "starts_at": {"before": None, "after": "2027-01-01T00:00:00+00:00"},
-        "archived": {"before": True, "after": False},
     }
     assert [v.changed_at for v in versions] == sorted(v.changed_at for v in versions)
     assert versions[-1].changed_at == gamify.goal("login").updated_at
@@ -140,8 +142,12 @@ def test_rest_changes_record_the_key_name(app: Flask, client: FlaskClient) -> No
     same = client.patch(f"{PREFIX}/goals/login", json={"points": 5}, headers=writer)
     assert same.status_code == 200
     assert client.delete(f"{PREFIX}/goals/login", headers=writer).status_code == 200
-
     reader = bearer(make_token("goals:read", name="dashboard"))
+    archived = client.get(f"{PREFIX}/goals/login/versions", headers=reader)
+    assert archived.status_code == 404, "an archived goal answers reads below it with 404"
+    restore = client.post(f"{PREFIX}/goals/login/restore", json={}, headers=writer)
+    assert restore.status_code == 200
+
     response = client.get(f"{PREFIX}/goals/login/versions", headers=reader)
     assert response.status_code == 200
     body = response.get_json()
@@ -150,6 +156,7 @@ def test_rest_changes_record_the_key_name(app: Flask, client: FlaskClient) -> No
         (1, "deploy-bot"),
         (2, "deploy-bot"),
         (3, "deploy-bot"),
+        (4, "deploy-bot"),
     ]
     assert body["items"][1]["changes"] == {"points": {"before": 0, "after": 5}}
     assert body["items"][1]["goal"] == "login"
