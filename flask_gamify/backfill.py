@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, case, func, select, tuple_, union, update
+from sqlalchemy import Table, case, func, literal, select, tuple_, union, update
 from sqlalchemy.orm import Session
 
 from .errors import GamifyError, GoalArchived, GoalIsDraft, GoalNotFound
@@ -240,7 +240,13 @@ def run_backfill(
         session.execute(
             update(_BACKFILLS)
             .where(_BACKFILLS.c.id == backfill_id, _BACKFILLS.c.status.in_(OPEN))
-            .values(status="running", started_at=func.coalesce(_BACKFILLS.c.started_at, utcnow()))
+            .values(
+                status="running",
+                # Typed as the column, so that the time is stored as naive UTC like all.
+                started_at=func.coalesce(
+                    _BACKFILLS.c.started_at, literal(utcnow(), _BACKFILLS.c.started_at.type)
+                ),
+            )
         )
     try:
         while True:
