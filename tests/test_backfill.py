@@ -396,9 +396,7 @@ def test_a_goal_defined_mid_history_ends_as_if_defined_from_the_start(
     assert by_goal(snapshot(gamify, entities)) == expected
 
 
-def test_restoring_an_archived_goal_counts_the_events_it_missed(
-    app: Flask, gamify: Gamify
-) -> None:
+def test_restoring_an_archived_goal_counts_the_events_it_missed(app: Flask, gamify: Gamify) -> None:
     gamify.define_goal("five-logins", criteria=LOGINS)
     logins(gamify, "ann", 2)
     gamify.archive_goal("five-logins")
