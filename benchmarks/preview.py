@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert
 
 from flask_gamify.models import Event
+from flask_gamify.preview import history_query
 
 EVENT_TYPE = "comment.posted"
 CRITERIA = {
@@ -66,17 +67,7 @@ def load(app: Flask, events: int, entities: int, seed: int) -> None:
 def _bare(app: Flask) -> int:
     """Read the rows a preview reads, as a preview reads them, doing nothing with them."""
     gamify = app.extensions["gamify"].extension
-    query = (
-        select(
-            _EVENTS.c.entity_id,
-            _EVENTS.c.id,
-            _EVENTS.c.type,
-            _EVENTS.c.occurred_at,
-            _EVENTS.c.attributes,
-        )
-        .where(_EVENTS.c.type.in_([EVENT_TYPE]), _EVENTS.c.entity_type == "user")
-        .order_by(_EVENTS.c.entity_id, _EVENTS.c.occurred_at, _EVENTS.c.id)
-    )
+    query = history_query([EVENT_TYPE], "user")
     rows = 0
     with gamify.state.transaction() as session:
         for _row in session.execute(query, execution_options={"yield_per": 2000}):

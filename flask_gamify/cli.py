@@ -266,18 +266,15 @@ def _backfill_outcome(view: BackfillView) -> None:
 @click.option("--no-wait", is_flag=True, help="With Redis, do not follow the backfill.")
 def activate_command(key: str, no_wait: bool) -> None:
     """Make the draft goal KEY live; it counts the event log's history (a backfill)."""
-    extension = get_state().extension
     try:
-        extension.activate_goal(key)
+        _goal, started = get_state().extension._activate(key)
     except GamifyError as error:
         raise _fail(error) from error
-    views = extension.backfills(key)
-    if not views:
-        click.echo(f"{key} is active.")
-        return
-    view = views[0] if no_wait else _follow_backfill(views[0])
+    if started is not None and not no_wait:
+        started = _follow_backfill(started)
     click.echo(f"{key} is active.")
-    _backfill_outcome(view)
+    if started is not None:
+        _backfill_outcome(started)
 
 
 @goals_group.command("backfill")

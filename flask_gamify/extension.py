@@ -381,13 +381,17 @@ class Gamify:
 
         :param changed_by: who activates it, recorded with the goal's version.
         """
+        return self._activate(key, changed_by=changed_by)[0]
+
+    def _activate(
+        self, key: str, *, changed_by: str | None = None
+    ) -> tuple[GoalView, BackfillView | None]:
+        """:meth:`activate_goal`, with the backfill it started (``None``: was active)."""
         state = self.state
         with state.transaction() as session:
             before = session.execute(select(Goal.status).where(Goal.key == key)).scalar()
             goal = goal_store.activate_goal(session, key, changed_by=changed_by)
-        if before != "active":
-            self.backfill(key)
-        return goal
+        return goal, None if before == "active" else self.backfill(key)
 
     def backfill(self, key: str, *, revoke: bool = False, wait: bool | None = None) -> BackfillView:
         """Rebuild the progress of goal ``key`` from the event log.

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from .criteria import Criterion, EventData, compile_criteria
@@ -180,13 +180,10 @@ def _completed_goals(
     return completed
 
 
-def _histories(
-    session: Session, criterion: Criterion, goal: Mapping[str, Any]
-) -> Iterator[tuple[str, list[EventData]]]:
-    """Each entity's events of the criteria's types, in time order, entity by entity."""
-    if not criterion.event_types:
-        return
-    query = (
+def history_query(event_types: Iterable[str], entity_type: str) -> Select[Any]:
+    """The events of ``event_types``, entity by entity in time order: what a preview reads
+    (``entity_id, id, type, occurred_at, attributes``)."""
+    return (
         select(
             _EVENTS.c.entity_id,
             _EVENTS.c.id,
@@ -194,12 +191,18 @@ def _histories(
             _EVENTS.c.occurred_at,
             _EVENTS.c.attributes,
         )
-        .where(
-            _EVENTS.c.type.in_(sorted(criterion.event_types)),
-            _EVENTS.c.entity_type == goal["entity_type"],
-        )
+        .where(_EVENTS.c.type.in_(sorted(event_types)), _EVENTS.c.entity_type == entity_type)
         .order_by(_EVENTS.c.entity_id, _EVENTS.c.occurred_at, _EVENTS.c.id)
     )
+
+
+def _histories(
+    session: Session, criterion: Criterion, goal: Mapping[str, Any]
+) -> Iterator[tuple[str, list[EventData]]]:
+    """Each entity's events of the criteria's types, in time order, entity by entity."""
+    if not criterion.event_types:
+        return
+    query = history_query(criterion.event_types, goal["entity_type"])
     if goal["starts_at"] is not None:
         query = query.where(_EVENTS.c.occurred_at >= goal["starts_at"])
     if goal["ends_at"] is not None:

@@ -404,3 +404,17 @@ def test_restoring_an_archived_goal_counts_the_events_it_missed(app: Flask, gami
     assert gamify.progress("ann", "five-logins").current == 2, "archived: no progress"
     gamify.restore_goal("five-logins")
     assert gamify.has_completed("ann", "five-logins")
+
+
+def test_goals_activate_command_reports_only_the_backfill_it_started(
+    app: Flask, gamify: Gamify
+) -> None:
+    gamify.define_goal("talker", criteria={**LOGINS, "target": 2}, status="draft")
+    logins(gamify, "ann", 2)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["gamify", "goals", "activate", "talker"])
+    assert first.exit_code == 0, first.output
+    assert "talker is active." in first.output
+    assert "done; 1 of 1 entities rebuilt, 1 award(s) given" in first.output
+    again = runner.invoke(args=["gamify", "goals", "activate", "talker"])
+    assert again.exit_code == 0 and "Backfill" not in again.output, again.output

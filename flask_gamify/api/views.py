@@ -425,13 +425,10 @@ class GoalActivationView(MethodView):
     def post(self, key: str) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
         caller = authorize("goals:write", key)
         _readable_goal(caller, key)
-        extension = _extension()
-        known = {view.id for view in extension.backfills(key)}
-        goal = extension.activate_goal(key, changed_by=caller.name)
-        started = [view for view in extension.backfills(key) if view.id not in known]
-        if not started:
+        goal, started = _extension()._activate(key, changed_by=caller.name)
+        if started is None:
             return jsonify(goal=goal.to_dict(), backfill=None), 200  # was active already
-        return _started(goal, started[0])
+        return _started(goal, started)
 
 
 class GoalBackfillsView(MethodView):
