@@ -11,12 +11,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install.stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install lint check-packages docs test demo bench migration clean distclean
+.PHONY: help venv install lint check-packages docs test screenshots demo bench migration clean distclean
 
 help:
 	@echo "make install      create $(VENV) and pip install -e '.[dev]'"
 	@echo "make demo         run the demo app on http://127.0.0.1:$(PORT)/"
 	@echo "make test         lint + docs + pytest (SKIP_CHECKS=1: pytest only; PYTEST_ARGS=...)"
+	@echo "make screenshots  run the browser tests, saving their screenshots into docs/_static/screenshots"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make docs         Sphinx HTML docs, warnings are errors"
 	@echo "make bench        run the benchmarks"
@@ -60,6 +61,10 @@ docs: $(STAMP)
 # environment; unset means SQLite.
 test: $(STAMP) $(if $(SKIP_CHECKS),,lint docs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The dashboard's screenshots in docs/admin.rst are the browser tests' own.
+screenshots: $(STAMP)
+	GAMIFY_SCREENSHOTS_DIR=docs/_static/screenshots $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	@echo "Flask-Gamify demo: http://127.0.0.1:$(PORT)/"

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from .catalog import CatalogGoal
-    from .extension import GamifyState
+    from .state import GamifyState
 
 __all__ = ["BackfillView", "backfill_job", "resume_backfills", "run_backfill", "start_backfill"]
 
@@ -227,7 +227,7 @@ def run_backfill(
     :param keep_alive: called before each chunk; ``False`` stops the run (its lease
         was lost, or a shutdown was asked for), leaving the backfill to resume later.
     """
-    from .extension import send_signals
+    from .state import send_signals
 
     view = get_backfill(state, backfill_id)
     if view.finished:
@@ -381,9 +381,9 @@ def backfill_job(backfill_id: int) -> dict[str, Any]:
     from flask import current_app
     from rq import get_current_job
 
-    from .extension import get_state
     from .failures import describe_error, is_transient
     from .pipeline import drain, outages
+    from .state import get_state
 
     state = get_state()
     assert state.pipeline is not None

@@ -22,10 +22,10 @@ from .api.cli import keys_group
 from .backfill import BackfillView
 from .criteria.json_schema import criteria_json_schema
 from .errors import GamifyError
-from .extension import get_state
 from .failures import is_transient
 from .goals import dump_goals, read_goals_file
 from .pipeline.settings import Pipeline
+from .state import get_state
 
 if TYPE_CHECKING:
     from .migrate import Revision

@@ -27,7 +27,7 @@ from .events import TrackedEvent, event_from_json
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .extension import GamifyState
+    from .state import GamifyState
 
 __all__ = ["ImportReport", "import_events"]
 
@@ -91,7 +91,7 @@ def import_events(
     :param on_batch: called after each batch with the report and the bytes read so far
         (progress bars).
     """
-    from .extension import send_signals
+    from .state import send_signals
 
     size = batch_size or settings.integer(app.config, "GAMIFY_BATCH_SIZE")
     report = ImportReport()

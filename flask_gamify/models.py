@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -32,7 +33,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Assignment",
     "Award",
+    "AwardChange",
     "Backfill",
+    "BadgeImage",
     "Base",
     "CatalogVersion",
     "Event",
@@ -50,6 +53,7 @@ ENTITY_TYPE_LENGTH = 64
 EVENT_ID_LENGTH = 128
 EVENT_TYPE_LENGTH = 200
 GOAL_KEY_LENGTH = 200
+ICON_LENGTH = 500
 
 
 def utcnow() -> datetime:
@@ -118,6 +122,9 @@ class Goal(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH), default="user")
+    #: The badge's picture: a built-in icon's name (``"trophy"``), or the address of an
+    #: image (an uploaded one is served by the REST API under ``badge-images/``).
+    icon: Mapped[str | None] = mapped_column(String(ICON_LENGTH))
     #: ``"active"``, or ``"draft"``: a draft never progresses and is never awarded.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     archived_at: Mapped[datetime | None]
@@ -201,6 +208,47 @@ class Award(Base):
     awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the goal was met, by event time: the ``occurred_at`` of the completing event.
     achieved_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AwardChange(Base):
+    """An award given or revoked by a person, with who and why: the awards' audit trail.
+
+    Awards the criteria give are not listed here: their event is in the event log.
+    """
+
+    __tablename__ = "gamify_award_changes"
+    __table_args__ = (Index("ix_gamify_award_changes_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    goal_id: Mapped[int] = mapped_column(
+        ForeignKey("gamify_goals.id", ondelete="CASCADE"), index=True
+    )
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    #: The award's occurrence (1 for the first award of a goal, ...).
+    occurrence: Mapped[int] = mapped_column(Integer)
+    #: ``"awarded"`` or ``"revoked"``.
+    action: Mapped[str] = mapped_column(String(16))
+    #: The award's points, given or taken back.
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: Who did it (``changed_by=``), when known.
+    changed_by: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BadgeImage(Base):
+    """An uploaded badge picture, stored by the digest of its bytes (so stored once)."""
+
+    __tablename__ = "gamify_badge_images"
+
+    #: The SHA-256 of ``data``, in hex.
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: ``image/png``, ``image/jpeg``, ``image/gif`` or ``image/webp`` (never SVG, which
+    #: can carry scripts).
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

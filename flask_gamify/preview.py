@@ -25,7 +25,7 @@ from .models import Event, Goal, Progress, utcnow
 from .records import ProgressView
 
 if TYPE_CHECKING:
-    from .extension import GamifyState
+    from .state import GamifyState
 
 __all__ = ["Preview", "PreviewEntity", "preview_goal"]
 

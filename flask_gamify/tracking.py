@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from blinker import ANY
 from flask import current_app, has_app_context, has_request_context, request
 
+from .state import GamifyState, get_state
+
 if TYPE_CHECKING:
-    from .extension import Gamify, GamifyState
+    from .extension import Gamify
 
 __all__ = ["EntityLoader", "SignalBridge", "current_entity", "tracks"]
 
@@ -28,8 +30,6 @@ Attributes = Mapping[str, Any] | Callable[..., Mapping[str, Any]] | None
 
 
 def _state() -> GamifyState:
-    from .extension import get_state
-
     return get_state()
 
 

@@ -219,3 +219,54 @@ def workers(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
     started = Workers(pipeline_env, tmp_path)
     yield started
     started.stop_all()
+
+
+# -- the dashboard -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_app(app: Flask) -> Flask:
+    """``app`` with GamifyAdmin of its own at /gamify/admin (see admin_support)."""
+    from admin_support import install_admin
+
+    install_admin(app)
+    return app
+
+
+@pytest.fixture
+def admin_client(admin_app: Flask) -> FlaskClient:
+    return admin_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright launches Debian's Chromium (never a downloaded browser)."""
+    from browser_support import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package.")
+        pytest.skip("browser tests need Debian's chromium (apt-get install chromium)")
+    return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_admin(admin_app: Flask) -> Iterator[str]:
+    """The dashboard's app served on a free port; yields its base URL."""
+    from browser_support import LiveServer
+
+    with LiveServer(admin_app) as server:
+        yield server.url
+
+
+@pytest.fixture
+def admin_page(page: Any, live_admin: str) -> Iterator[Any]:
+    """A browser page signed in as ``staff``; fails on JS errors and CSP violations."""
+    from browser_support import PageProblems
+
+    problems = PageProblems(page)
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_admin}/_test/login/staff")
+    yield page
+    problems.check()

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from ..extension import get_state
+from ..state import get_state
 from .auth import refuse_cross_site_requests
 from .errors import register_error_handlers
 from .keys import ApiKey

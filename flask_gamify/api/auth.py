@@ -33,9 +33,9 @@ from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import GoalNotFound
-from ..extension import get_state
 from ..principal import ApiPrincipal
 from ..records import GoalView
+from ..state import get_state
 from .errors import ApiError
 from .keys import ApiKeyView, authenticate
 

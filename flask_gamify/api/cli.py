@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import GamifyError
-from ..extension import get_state
+from ..state import get_state
 from .keys import SCOPES, create_key, list_keys, revoke_key
 
 __all__ = ["keys_group"]

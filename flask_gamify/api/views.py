@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Response, current_app, jsonify, request, url_for
 from flask.views import MethodView
@@ -17,13 +17,16 @@ from ..criteria.limits import is_visible, too_deep
 from ..criteria.schema import flatten_errors
 from ..errors import EventError, GoalArchived, GoalNotFound, GoalReferenceError, InvalidInputError
 from ..events import TrackedEvent, event_from_json
-from ..extension import Gamify, GamifyState, get_state
 from ..goals import validate_goal_changes
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
 from ..records import GoalView
+from ..state import GamifyState, get_state
 from . import schemas
 from .auth import Caller, authorize, with_owner
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from ..extension import Gamify
 
 __all__ = ["ROUTES", "check_request"]
 

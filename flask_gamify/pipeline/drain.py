@@ -40,7 +40,7 @@ from . import outages
 from .streams import FIELD, GROUP, decode_event
 
 if TYPE_CHECKING:
-    from ..extension import GamifyState
+    from ..state import GamifyState
     from .settings import Pipeline
 
 __all__ = ["Drainer", "consumer_name", "drain_shard", "ensure_groups", "release_guard"]
@@ -83,7 +83,7 @@ def drain_shard(shard: int) -> dict[str, int]:
 
     Runs in ``flask gamify worker``, which provides the application context.
     """
-    from ..extension import get_state
+    from ..state import get_state
 
     state = get_state()
     if state.pipeline is None:
@@ -232,7 +232,7 @@ class Drainer:
         self._send_signals(result)
 
     def _send_signals(self, result: Any) -> None:
-        from ..extension import send_signals
+        from ..state import send_signals
 
         try:
             send_signals(current_app._get_current_object(), result)  # type: ignore[attr-defined]

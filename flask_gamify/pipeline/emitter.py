@@ -24,7 +24,7 @@ from ..models import Outbox, utcnow
 from .streams import FIELD, StreamKeys, encode_event
 
 if TYPE_CHECKING:
-    from ..extension import GamifyState
+    from ..state import GamifyState
 
 __all__ = ["RedisEmitter"]
 

@@ -31,7 +31,7 @@ from . import drain, outages
 from .streams import FIELD, GROUP, encode_event
 
 if TYPE_CHECKING:
-    from ..extension import GamifyState
+    from ..state import GamifyState
     from .settings import Pipeline
 
 __all__ = ["GamifyWorker", "enqueue_drains"]
