@@ -78,19 +78,12 @@ def test_authors_see_only_their_own_goals(admin_app: Flask, admin_client: FlaskC
     assert "alices-badge" in listing and "bobs-badge" in listing
 
 
-def test_our_post_endpoints_need_the_csrf_token(admin_app: Flask) -> None:
-    from flask_admin import expose
-
-    from flask_gamify.admin.base import GamifyView
-
-    client = admin_app.test_client()
-    login(client, "staff")
-    token = csrf_token(client)
-    assert token
-    # Flask-Admin's own forms carry the token too: a delete without it is refused.
-    response = client.post(ADMIN + "/gamify_goals/delete/", data={"id": "1"})
+def test_flask_admin_forms_need_the_csrf_token(admin_client: FlaskClient) -> None:
+    login(admin_client, "staff")
+    assert csrf_token(admin_client)
+    # A delete without the token is refused before the view runs.
+    response = admin_client.post(ADMIN + "/gamify_goals/delete/", data={"id": "1"})
     assert response.status_code == 400
-    assert GamifyView is not None and expose is not None
 
 
 def test_hangs_on_the_hosts_admin_with_prefixed_endpoints(app: Flask) -> None:
@@ -105,3 +98,33 @@ def test_hangs_on_the_hosts_admin_with_prefixed_endpoints(app: Flask) -> None:
     assert client.get("/admin/gamify_goals/").status_code == 200
     assert client.get("/admin/gamify_dashboard/").status_code == 200
     assert "gamify_admin" not in app.blueprints
+
+
+def test_with_flask_wtf_its_token_guards_our_forms_and_ajax(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    CSRFProtect(app)
+    install_admin(app)
+    client = app.test_client()
+    login(client, "staff")
+    token = csrf_token(client)
+    refused = client.post(ADMIN + "/gamify_goals/delete/", data={"id": "1"})
+    assert refused.status_code == 400
+    assert "CSRF token is missing" in refused.get_data(as_text=True)
+    # The token our pages carry is Flask-WTF's own: it lets the same request through.
+    allowed = client.post(
+        ADMIN + "/gamify_goals/delete/", data={"id": "1"}, headers={"X-CSRFToken": token}
+    )
+    assert allowed.status_code != 400
+    from flask_admin.form import BaseForm, SecureForm
+
+    [goals] = [v for v in app.extensions["gamify_admin"].views if v.endpoint == "gamify_goals"]
+    assert goals.form_base_class is BaseForm and not issubclass(goals.form_base_class, SecureForm)
+
+
+def test_without_flask_wtf_forms_are_secure_forms(admin_app: Flask) -> None:
+    from flask_admin.form import SecureForm
+
+    goals = admin_app.extensions["gamify_admin"].views[0]
+    assert goals.endpoint == "gamify_goals"
+    assert goals.form_base_class is SecureForm
