@@ -151,7 +151,9 @@ class AssignmentsView(GamifyView):
         return self.gamify.goals(include_archived=True, owner=scope.owner)
 
     def _filtered(self, scope: Scope, filters: dict[str, str]) -> Select[Any]:
-        query = select(Assignment, Goal.key, Goal.name).join(Goal, Goal.id == Assignment.goal_id)
+        query: Select[Any] = select(Assignment, Goal.key, Goal.name).join(  # type: ignore[assignment]
+            Goal, Goal.id == Assignment.goal_id
+        )
         if not scope.everything:
             query = query.where(Goal.owner == scope.owner) if scope.owner else query.where(false())
         if filters["goal"]:
@@ -239,7 +241,12 @@ class AssignmentsView(GamifyView):
                 outcomes.append(LineOutcome(number, assignee, "refused", error.message))
                 continue
             if view.id not in existing:
-                outcomes.append(LineOutcome(number, assignee, "assigned"))
+                due = (
+                    f"Due {format_time(view.due_at)} {zone_name()}."
+                    if view.due_at
+                    else "No due date."
+                )
+                outcomes.append(LineOutcome(number, assignee, "assigned", due))
                 continue
             by = f" by {view.assigned_by}" if view.assigned_by else ""
             when = f"{format_time(view.assigned_at)} {zone_name()}"
@@ -284,7 +291,7 @@ class AssignmentsView(GamifyView):
         summary: dict[str, int] = {}
         for outcome in outcomes or []:
             summary[outcome.outcome] = summary.get(outcome.outcome, 0) + 1
-        return self.render(  # type: ignore[no-any-return]
+        return self.render(
             "gamify_admin/assignments_form.html",
             form=form,
             choices=choices,

@@ -35,11 +35,13 @@ def zone_name() -> str:
     return str(getattr(site_timezone(), "key", site_timezone()))
 
 
-def format_time(moment: datetime | None) -> str:
-    """``2026-05-02 14:30`` in ``GAMIFY_TIMEZONE``; ``""`` for ``None``."""
+def format_time(moment: datetime | None, seconds: bool = False) -> str:
+    """``2026-05-02 14:30`` (``:05`` more with ``seconds``) in ``GAMIFY_TIMEZONE``; ``""``
+    for ``None``."""
     if moment is None:
         return ""
-    return moment.astimezone(site_timezone()).strftime("%Y-%m-%d %H:%M")
+    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return moment.astimezone(site_timezone()).strftime(pattern)
 
 
 def format_number(value: int | float) -> str:

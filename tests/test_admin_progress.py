@@ -245,3 +245,51 @@ def test_bad_input_is_explained_at_the_field(
     text = page(admin_client, query, status=400)
     assert message in text
     assert "is-invalid" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "current", "target", "missing", "label", "words"),
+    [
+        ("count", 2, 5, (), "", "3 more needed."),
+        ("sum", 2.5, 10.0, (), "", "7.5 more needed."),
+        ("distinct", 1, 3, (), "", "2 more different values needed."),
+        ("streak", 1, 7, (), "", "6 more in a row needed."),
+        ("all_of", 1, 3, ("B", 7), "", "Not seen yet: 'B', 7."),
+        ("all_of", 0, 12, tuple(range(12)), "", "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 2 more."),
+        ("sequence", 1, 3, ("cart", "paid"), "", "Steps not reached yet: cart → paid."),
+        ("goal", 0, 1, (), "goal reader", "Needs the goal 'reader' completed first."),
+    ],
+)
+def test_what_is_missing_in_words(
+    kind: str,
+    current: float,
+    target: float,
+    missing: tuple[object, ...],
+    label: str,
+    words: str,
+) -> None:
+    from flask_gamify.admin.progress_tree import missing_in_words
+
+    assert missing_in_words(kind, current, target, False, missing, (), label).endswith(words)
+    assert missing_in_words(kind, current, target, True, missing, (), label) == ""
+
+
+def test_a_sequence_and_a_prerequisite_in_the_tree(
+    admin_client: FlaskClient, goals: Gamify
+) -> None:
+    goals.define_goal(
+        "buyer",
+        name="Buyer",
+        criteria={
+            "type": "all",
+            "of": [
+                {"type": "goal", "goal": "onboarding"},
+                {"type": "sequence", "steps": [{"event": "view"}, {"event": "cart"}]},
+            ],
+        },
+    )
+    goals.track("view", "ada")
+    login(admin_client, "staff")
+    buyer = goal_card(page(admin_client, "?entity=ada"), "buyer")
+    assert "Needs the goal 'onboarding' completed first." in buyer
+    assert "Steps not reached yet: cart." in buyer
