@@ -34,26 +34,8 @@ def json_error(message: str, status: int = 400, *, fields: dict[str, Any] | None
 
 
 def field_errors(error: InvalidInputError) -> dict[str, list[str]]:
-    """An :class:`InvalidInputError`'s messages as ``{"a.b[0].c": [messages]}``."""
-    flat: dict[str, list[str]] = {}
-
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                if isinstance(key, int):
-                    walk(inner, f"{path}[{key}]")
-                else:
-                    walk(inner, f"{path}.{key}" if path else str(key))
-        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-            flat.setdefault(path or "_schema", []).extend(value)
-        elif isinstance(value, list):
-            for index, inner in enumerate(value):
-                walk(inner, f"{path}[{index}]")
-        else:
-            flat.setdefault(path or "_schema", []).append(str(value))
-
-    walk(error.messages, "")
-    return flat
+    """An :class:`InvalidInputError`'s messages by field path (``"criteria.target"``)."""
+    return {path: list(messages) for path, messages in error.errors.items()}
 
 
 class ViewMixin:

@@ -29,7 +29,8 @@ def uses_flask_wtf(app: Flask) -> bool:
 
 def form_base_class(app: Flask) -> type[BaseForm]:
     """The base class of our model forms on ``app``."""
-    return BaseForm if uses_flask_wtf(app) else SecureForm
+    chosen: type[BaseForm] = BaseForm if uses_flask_wtf(app) else SecureForm
+    return chosen
 
 
 def csrf_token() -> str:

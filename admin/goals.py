@@ -37,7 +37,9 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
         return self._scoped(super().get_count_query())
 
     def get_one(self, id: Any) -> Goal | None:
-        goal = self.session.execute(select(Goal).where(Goal.id == int(id))).scalar_one_or_none()
+        goal: Goal | None = self.session.execute(
+            select(Goal).where(Goal.id == int(id))
+        ).scalar_one_or_none()
         if goal is None or not self.scope().allows(goal.owner):
             return None
         return goal

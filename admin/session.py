@@ -23,7 +23,9 @@ def make_session(app: Flask) -> GamifyScopedSession:
 
     Views only read through it: every change goes through the public Python API.
     """
-    scoped = GamifyScopedSession(lambda: get_state().session_factory())
+    # A callable that makes a Session is all scoped_session needs (it is typed as a
+    # sessionmaker); the engine is found at request time, in the app context.
+    scoped = GamifyScopedSession(lambda: get_state().session_factory())  # type: ignore[arg-type]
 
     @app.teardown_appcontext
     def remove_session(error: BaseException | None = None) -> None:
