@@ -66,7 +66,8 @@ def test_a_taken_name_is_refused_at_the_name(gamify: Gamify) -> None:
     gamify.create_api_key("ci", scopes=["goals:read"])
     with pytest.raises(InvalidInputError) as caught:
         gamify.create_api_key("ci", scopes=["goals:write"])
-    assert caught.value.errors == {"name": ["A key named 'ci' exists already; choose another name."]}
+    message = "A key named 'ci' exists already; choose another name."
+    assert caught.value.errors == {"name": [message]}
     assert len(gamify.api_keys()) == 1
 
 
