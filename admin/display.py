@@ -13,9 +13,10 @@ def readable_time(moment: datetime | str | None, zone: tzinfo, *, empty: str = "
         return empty
     if isinstance(moment, str):
         try:
-            moment = datetime.fromisoformat(moment)
+            parsed = datetime.fromisoformat(moment)
         except ValueError:
             return moment
+        return readable_time(parsed, zone, empty=empty)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")

@@ -179,15 +179,12 @@ class OperationsView(GamifyView):
 
     @expose("/api-keys/", methods=("POST",))
     def create_key(self) -> Any:
-        form = {
-            "name": request.form.get("name", "").strip(),
-            "scopes": request.form.getlist("scopes"),
-            "owner": request.form.get("owner", "").strip(),
-        }
+        name = request.form.get("name", "").strip()
+        scopes = request.form.getlist("scopes")
+        owner = request.form.get("owner", "").strip()
+        form = {"name": name, "scopes": scopes, "owner": owner}
         try:
-            created = self.gamify.create_api_key(
-                form["name"], scopes=form["scopes"], owner=form["owner"] or None
-            )
+            created = self.gamify.create_api_key(name, scopes=scopes, owner=owner or None)
         except InvalidInputError as error:
             return self._page(key_form=form, key_errors=error.errors, status=422)
         # Rendered in this response, never flashed: the session cookie is signed, not
