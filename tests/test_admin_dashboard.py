@@ -43,6 +43,7 @@ def table(page: str, table_id: str) -> list[list[str]]:
 
 # -- seeded data --------------------------------------------------------------------------
 
+#: The time the data was seeded (set by seed(), so the days match the page's).
 NOW = utcnow().replace(microsecond=0)
 #: (event type, entity, days ago): chronological per entity, so awards land on known days.
 EVENTS = [
@@ -59,6 +60,8 @@ EVENTS = [
 
 
 def seed(gamify: Gamify) -> None:
+    global NOW
+    NOW = utcnow().replace(microsecond=0)
     gamify.define_goal(
         "first-login",
         name="First login",
@@ -303,7 +306,7 @@ def test_days_are_days_of_the_configured_time_zone() -> None:
 
 def test_events_fall_on_their_local_day(app: Flask, gamify: Gamify) -> None:
     zone = ZoneInfo("America/New_York")
-    now = NOW
+    now = utcnow()
     local_midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
     just_before = local_midnight - timedelta(minutes=1)  # yesterday, in New York
     just_after = local_midnight + timedelta(minutes=1)

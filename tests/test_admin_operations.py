@@ -352,3 +352,16 @@ def test_a_dead_letter_whose_event_is_not_json_is_listed(
     row = html.split('data-dead-letter="', 1)[1].split("</tr>", 1)[0]
     assert "(unreadable event)" in row and "{not json" in row
     assert "2026-01-01 22:04" in row  # in GAMIFY_TIMEZONE (America/New_York)
+
+
+def test_a_queued_backfill_comes_first_with_its_progress_bar(
+    papp: Flask, ops_client: FlaskClient
+) -> None:
+    view = gamify_of(papp).backfill("reader")  # with Redis: an RQ job, and no worker runs
+    assert view.status == "queued"
+    html = html_of(ops_client.get(PAGE))
+    section = html.split('id="backfills"', 1)[1].split("</section>", 1)[0]
+    assert section.index("Running and queued") < section.index("Recently finished")
+    item = section.split(f'data-backfill="{view.id}"', 1)[1].split("</li>", 1)[0]
+    assert "<strong>reader</strong>" in item and ">queued<" in item
+    assert 'role="progressbar"' in item and "waiting for a worker" in item
