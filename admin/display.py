@@ -1,4 +1,4 @@
-"""What the Progress and Assignments pages share: readable times and checked entity ids.
+"""What our pages share: readable times, ages and numbers, and checked entity ids.
 
 Times are shown, and due dates entered, in ``GAMIFY_TIMEZONE`` (UTC unless the host
 set another zone), always labelled with the zone's name.
@@ -7,7 +7,7 @@ set another zone), always labelled with the zone's name.
 from __future__ import annotations
 
 import json
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from flask_gamify.criteria.limits import is_visible, unstorable_text
@@ -20,6 +20,8 @@ __all__ = [
     "compact_json",
     "format_number",
     "format_time",
+    "readable_age",
+    "readable_time",
     "site_timezone",
     "zone_name",
 ]
@@ -40,8 +42,39 @@ def format_time(moment: datetime | None, seconds: bool = False) -> str:
     for ``None``."""
     if moment is None:
         return ""
+    return _local(moment, site_timezone(), seconds=seconds)
+
+
+def _local(moment: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
+    if moment.tzinfo is None:  # gamify's columns are naive UTC
+        moment = moment.replace(tzinfo=UTC)
     pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return moment.astimezone(site_timezone()).strftime(pattern)
+    return moment.astimezone(zone).strftime(pattern)
+
+
+def readable_time(moment: datetime | str | None, zone: tzinfo, *, empty: str = "-") -> str:
+    """``2026-05-01 14:03`` in ``zone`` (``GAMIFY_TIMEZONE``); ISO text is parsed first."""
+    if moment is None or moment == "":
+        return empty
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return str(moment)
+    return _local(moment, zone)
+
+
+def readable_age(seconds: float | None) -> str:
+    """``42 s``, ``5 min``, ``3 h``, ``2 days``; ``-`` for nothing."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def format_number(value: int | float) -> str:

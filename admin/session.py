@@ -31,4 +31,9 @@ def make_session(app: Flask) -> GamifyScopedSession:
     def remove_session(error: BaseException | None = None) -> None:
         scoped.remove()
 
+    # A request inside an app context pushed earlier (tests, CLI commands) does not end
+    # that context: end the session with the request too, or its open transaction keeps
+    # PostgreSQL locks (a DROP TABLE then waits forever).
+    app.teardown_request(remove_session)
+
     return scoped

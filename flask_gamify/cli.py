@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import urlsplit
 
 import click
 import redis
@@ -411,17 +410,12 @@ def prune_events(older_than: str | None) -> None:
 @contextmanager
 def _redis_errors(pipeline: Pipeline) -> Iterator[None]:
     """Turn a Redis outage into one line and exit status 1, not a traceback."""
+    from .pipeline.operations import describe_redis_error
+
     try:
         yield
     except redis.RedisError as error:
-        # Host and port only: the URL may carry a password.
-        where = urlsplit(pipeline.url)
-        address = where.path if where.scheme == "unix" else f"{where.hostname}:{where.port or 6379}"
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise click.ClickException(
-            f"Cannot reach Redis at {address} (GAMIFY_REDIS_URL): {reason} Check that Redis"
-            " is running and the URL is right."
-        ) from error
+        raise click.ClickException(describe_redis_error(pipeline, error)) from error
 
 
 def _pipeline() -> Pipeline:

@@ -30,6 +30,8 @@ from .tracking import EntityLoader, SignalBridge, current_entity, tracks
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
+    from .api.keys import ApiKeyView
+
 __all__ = ["Gamify", "GamifyState"]
 
 logger = logging.getLogger("flask_gamify")
@@ -436,6 +438,53 @@ class Gamify:
         """
         self._api_authorizer = authorizer
         return authorizer
+
+    # -- API keys -------------------------------------------------------------------
+
+    def create_api_key(
+        self, name: str, *, scopes: Iterable[str], owner: str | None = None
+    ) -> tuple[ApiKeyView, str]:
+        """Create a REST API key; return its view and the key itself.
+
+        The key is returned this once and stored only as a hash: show it to whoever
+        asked for it, and keep it nowhere (not in a session cookie, not in a log).
+
+        :param name: a unique name, such as the client that will use the key.
+        :param scopes: what the key may do, among ``events:write``, ``goals:read``,
+            ``goals:write`` and ``progress:read`` (see :data:`flask_gamify.api.keys.SCOPES`):
+            a list, or one string with the names separated by commas or spaces.
+        :param owner: bind the key to this goal owner: it then reads and writes only the
+            goals whose ``owner`` is this one. ``None`` (the default): every goal.
+        :raises InvalidInputError: the name is blank, too long or taken, a scope is
+            unknown, or the owner is invalid; :attr:`~InvalidInputError.errors` is keyed
+            by ``name``, ``scopes`` or ``owner``.
+        """
+        from .api import keys as key_store
+
+        if isinstance(scopes, str):
+            scopes = scopes.replace(",", " ").split()
+        with self.state.transaction() as session:
+            return key_store.create_key(session, name, list(scopes), owner=owner)
+
+    def api_keys(self) -> list[ApiKeyView]:
+        """Every REST API key, revoked ones too, oldest first (without their secrets)."""
+        from .api import keys as key_store
+
+        with self.state.transaction() as session:
+            return key_store.list_keys(session)
+
+    def revoke_api_key(self, name_or_prefix: str) -> ApiKeyView:
+        """Revoke the API key with this name or prefix (``gmf_3k9x2b7q``).
+
+        Requests with it are answered 401 from then on. Revoking a revoked key changes
+        nothing.
+
+        :raises GamifyError: no key has this name or prefix.
+        """
+        from .api import keys as key_store
+
+        with self.state.transaction() as session:
+            return key_store.revoke_key(session, name_or_prefix)
 
     def current_entity(self) -> tuple[str, str] | None:
         """``(entity_type, entity_id)`` of the current request, or ``None``."""

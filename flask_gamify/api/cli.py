@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import click
 
-from ..errors import GamifyError
+from ..errors import GamifyError, InvalidInputError
 from ..state import get_state
-from .keys import SCOPES, create_key, list_keys, revoke_key
+from .keys import SCOPES
 
 __all__ = ["keys_group"]
+
+
+def _failure(error: GamifyError) -> click.ClickException:
+    """The error as one line; the options already name the fields."""
+    if isinstance(error, InvalidInputError):
+        return click.ClickException(" ".join(m for msgs in error.errors.values() for m in msgs))
+    return click.ClickException(str(error))
 
 
 @click.group("keys")
@@ -34,10 +41,9 @@ def create_command(name: str, scopes: str, owner: str | None) -> None:
     """Create a key named NAME and print it (it is shown only this once)."""
     wanted = [scope for scope in scopes.replace(",", " ").split() if scope]
     try:
-        with get_state().transaction() as session:
-            view, token = create_key(session, name, wanted, owner=owner)
+        view, token = get_state().extension.create_api_key(name, scopes=wanted, owner=owner)
     except GamifyError as error:
-        raise click.ClickException(str(error)) from error
+        raise _failure(error) from error
     bound = f", bound to the owner {view.owner!r}" if view.owner is not None else ""
     click.echo(f"Created the API key {view.name!r} with scopes {', '.join(view.scopes)}{bound}.")
     click.echo("Store it now; it cannot be shown again:")
@@ -47,8 +53,7 @@ def create_command(name: str, scopes: str, owner: str | None) -> None:
 @keys_group.command("list")
 def list_command() -> None:
     """List keys: name, prefix, scopes, owner, status and last use."""
-    with get_state().transaction() as session:
-        keys = list_keys(session)
+    keys = get_state().extension.api_keys()
     if not keys:
         click.echo("No API keys; create one with 'flask gamify keys create NAME --scopes ...'.")
     for key in keys:
@@ -63,8 +68,7 @@ def list_command() -> None:
 def revoke_command(name_or_prefix: str) -> None:
     """Revoke the key with NAME_OR_PREFIX; requests with it then get 401."""
     try:
-        with get_state().transaction() as session:
-            view = revoke_key(session, name_or_prefix)
+        view = get_state().extension.revoke_api_key(name_or_prefix)
     except GamifyError as error:
-        raise click.ClickException(str(error)) from error
+        raise _failure(error) from error
     click.echo(f"Revoked the API key {view.name!r} ({view.prefix}).")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ..errors import GamifyError
+from ..errors import GamifyError, InvalidInputError
 from ..models import ENTITY_LENGTH, Base, utcnow
 
 __all__ = [
@@ -104,26 +105,36 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Validate scope names; raise :class:`GamifyError` naming the unknown ones."""
+def _invalid(field: str, message: str) -> InvalidInputError:
+    return InvalidInputError({field: [message]})
+
+
+def check_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
+    """Validate scope names; raise :class:`InvalidInputError` (field ``scopes``) naming
+    the unknown ones."""
+    if isinstance(scopes, str) or not all(isinstance(scope, str) for scope in scopes):
+        raise _invalid("scopes", f"Give a list of scope names among {', '.join(SCOPES)}.")
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
-        raise GamifyError(
+        raise _invalid(
+            "scopes",
             f"Unknown scope(s) {', '.join(unknown) or '(none given)'}; choose among"
-            f" {', '.join(SCOPES)}."
+            f" {', '.join(SCOPES)}.",
         )
     return tuple(scope for scope in SCOPES if scope in scopes)
 
 
 def check_owner(owner: str) -> str:
-    """Validate the owner a key is bound to; raise :class:`GamifyError` naming the fix."""
+    """Validate the owner a key is bound to; raise :class:`InvalidInputError` (field
+    ``owner``) naming the fix."""
     if not isinstance(owner, str) or not owner.strip() or len(owner) > ENTITY_LENGTH:
-        raise GamifyError(
+        raise _invalid(
+            "owner",
             f"A key's owner must be 1 to {ENTITY_LENGTH} characters long and not blank: the"
-            " 'owner' of the goals the key may act on."
+            " 'owner' of the goals the key may act on.",
         )
     if "\x00" in owner:
-        raise GamifyError("A key's owner may not contain NUL characters.")
+        raise _invalid("owner", "A key's owner may not contain NUL characters.")
     return owner
 
 
@@ -134,14 +145,18 @@ def create_key(
 
     :param owner: bind the key to this goal owner: it then reads and writes only goals
         whose ``owner`` is this one. ``None`` (the default): every goal.
+    :raises InvalidInputError: a bad or taken ``name``, unknown ``scopes`` or a bad
+        ``owner``; :attr:`~InvalidInputError.errors` is keyed by those field names.
     """
-    if not 1 <= len(name) <= NAME_LENGTH or not name.strip():
-        raise GamifyError(f"A key name must be 1 to {NAME_LENGTH} characters long.")
+    if not isinstance(name, str) or not 1 <= len(name) <= NAME_LENGTH or not name.strip():
+        raise _invalid("name", f"A key name must be 1 to {NAME_LENGTH} characters long.")
+    if "\x00" in name:
+        raise _invalid("name", "A key name may not contain NUL characters.")
     ordered = check_scopes(scopes)
     if owner is not None:
         check_owner(owner)
     if session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
-        raise GamifyError(f"A key named {name!r} exists already; choose another name.")
+        raise _invalid("name", f"A key named {name!r} exists already; choose another name.")
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     prefix = f"{KEY_MARK}_{''.join(secrets.choice(alphabet) for _ in range(PREFIX_LENGTH))}"
     token = f"{prefix}_{secrets.token_urlsafe(32)}"

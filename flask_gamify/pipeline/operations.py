@@ -6,19 +6,49 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import redis
 from rq import Queue, Worker
 
 from .settings import Pipeline
 from .streams import FIELD, GROUP
 from .worker import _id_tuple
 
-__all__ = ["DeadLetter", "dead_letters", "drop_dead_letters", "replay_dead_letters", "status"]
+__all__ = [
+    "DeadLetter",
+    "dead_letters",
+    "describe_redis_error",
+    "drop_dead_letters",
+    "replay_dead_letters",
+    "status",
+]
+
+# Every function takes an optional ``client``: by default the workers' client (long
+# timeouts, fine for a command line); a web page passes ``pipeline.client`` instead, whose
+# GAMIFY_REDIS_TIMEOUT keeps it from hanging while Redis is away.
 
 
-def status(pipeline: Pipeline) -> dict[str, Any]:
-    """Backlog per shard, dead letters, the drain queue and the workers."""
-    client = pipeline.worker_client
+def describe_redis_error(pipeline: Pipeline, error: redis.RedisError) -> str:
+    """A sentence for an operator: where Redis was expected, what failed, what to check.
+
+    Names the host and port only: the URL may carry a password.
+    """
+    where = urlsplit(pipeline.url)
+    address = where.path if where.scheme == "unix" else f"{where.hostname}:{where.port or 6379}"
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return (
+        f"Cannot reach Redis at {address} (GAMIFY_REDIS_URL): {reason} Check that Redis"
+        " is running and the URL is right."
+    )
+
+
+def status(pipeline: Pipeline, *, client: Any = None) -> dict[str, Any]:
+    """Backlog per shard, dead letters, the drain queue and the workers.
+
+    :param client: the Redis client to ask (default: the workers' client).
+    """
+    client = client or pipeline.worker_client
     now_ms = datetime.now(UTC).timestamp() * 1000
     pipe = client.pipeline(transaction=False)
     for stream in pipeline.keys.streams():
@@ -81,29 +111,34 @@ def _decode(entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
     )
 
 
-def dead_letters(pipeline: Pipeline, *, limit: int = 100) -> list[DeadLetter]:
+def dead_letters(pipeline: Pipeline, *, limit: int = 100, client: Any = None) -> list[DeadLetter]:
     """The oldest dead letters first."""
-    entries = pipeline.worker_client.xrange(pipeline.keys.dead_letters, count=limit)
+    client = client or pipeline.worker_client
+    entries = client.xrange(pipeline.keys.dead_letters, count=limit)
     return [_decode(entry_id, fields) for entry_id, fields in entries]
 
 
-def _select(pipeline: Pipeline, ids: list[str] | None) -> list[DeadLetter]:
+def _select(pipeline: Pipeline, ids: list[str] | None, client: Any) -> list[DeadLetter]:
     if ids is None:
-        entries = pipeline.worker_client.xrange(pipeline.keys.dead_letters)
+        entries = client.xrange(pipeline.keys.dead_letters)
         return [_decode(entry_id, fields) for entry_id, fields in entries]
     found = []
     for dead_id in ids:
-        entries = pipeline.worker_client.xrange(pipeline.keys.dead_letters, dead_id, dead_id)
+        entries = client.xrange(pipeline.keys.dead_letters, dead_id, dead_id)
         if not entries:
             raise LookupError(f"No dead letter with id {dead_id!r}; see 'dead-letters list'.")
         found.append(_decode(*entries[0]))
     return found
 
 
-def replay_dead_letters(pipeline: Pipeline, ids: list[str] | None) -> int:
-    """Put dead letters (``ids``, or all) back on their shard; return how many."""
-    letters = _select(pipeline, ids)
-    pipe = pipeline.worker_client.pipeline(transaction=True)
+def replay_dead_letters(pipeline: Pipeline, ids: list[str] | None, *, client: Any = None) -> int:
+    """Put dead letters (``ids``, or all) back on their shard; return how many.
+
+    :raises LookupError: one of ``ids`` is not a dead letter (nothing is replayed).
+    """
+    client = client or pipeline.worker_client
+    letters = _select(pipeline, ids, client)
+    pipe = client.pipeline(transaction=True)
     for letter in letters:
         pipe.xadd(pipeline.keys.stream(letter.shard), {FIELD: _with_id(letter)})
         pipe.xdel(pipeline.keys.dead_letters, letter.id)
@@ -123,9 +158,13 @@ def _with_id(letter: DeadLetter) -> str:
     return letter.event
 
 
-def drop_dead_letters(pipeline: Pipeline, ids: list[str] | None) -> int:
-    """Delete dead letters (``ids``, or all) for good; return how many."""
-    letters = _select(pipeline, ids)
+def drop_dead_letters(pipeline: Pipeline, ids: list[str] | None, *, client: Any = None) -> int:
+    """Delete dead letters (``ids``, or all) for good; return how many.
+
+    :raises LookupError: one of ``ids`` is not a dead letter (nothing is dropped).
+    """
+    client = client or pipeline.worker_client
+    letters = _select(pipeline, ids, client)
     if letters:
-        pipeline.worker_client.xdel(pipeline.keys.dead_letters, *[letter.id for letter in letters])
+        client.xdel(pipeline.keys.dead_letters, *[letter.id for letter in letters])
     return len(letters)
