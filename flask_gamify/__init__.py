@@ -12,6 +12,8 @@ from __future__ import annotations
 from .backfill import BackfillView
 from .errors import (
     AssignmentError,
+    AwardError,
+    AwardNotFound,
     ConfigurationError,
     CriteriaError,
     EventError,
@@ -29,6 +31,7 @@ from .preview import Preview, PreviewEntity
 from .principal import ApiPrincipal
 from .records import (
     AssignmentView,
+    AwardChangeView,
     AwardView,
     GoalVersion,
     GoalView,
@@ -41,6 +44,9 @@ __all__ = [
     "ApiPrincipal",
     "AssignmentError",
     "AssignmentView",
+    "AwardChangeView",
+    "AwardError",
+    "AwardNotFound",
     "AwardView",
     "BackfillView",
     "ConfigurationError",

@@ -13,6 +13,8 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, Unprocessable
 
 __all__ = [
     "AssignmentError",
+    "AwardError",
+    "AwardNotFound",
     "ConfigurationError",
     "CriteriaError",
     "EventError",
@@ -131,3 +133,12 @@ class GoalArchived(_HTTPGamifyError, Conflict):
             f"The goal {key!r} is archived; restore it first (gamify.restore_goal({key!r}),"
             f" POST /goals/{key}/restore, or flask gamify goals restore {key})."
         )
+
+
+class AwardError(_HTTPGamifyError, Conflict):
+    """An award cannot be given by hand: the entity already holds every occurrence the
+    goal allows, or the goal is archived, a draft, or for another entity type."""
+
+
+class AwardNotFound(_HTTPGamifyError, NotFound):
+    """The award to revoke does not exist (the entity does not hold it)."""
