@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .backfill import BackfillView
 from .errors import (
+    AlreadyAwarded,
     AssignmentError,
     AwardError,
     AwardNotFound,
@@ -41,6 +42,7 @@ from .records import (
 from .tracking import tracks
 
 __all__ = [
+    "AlreadyAwarded",
     "ApiPrincipal",
     "AssignmentError",
     "AssignmentView",

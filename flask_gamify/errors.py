@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from werkzeug.exceptions import Conflict, HTTPException, NotFound, UnprocessableEntity
 
 __all__ = [
+    "AlreadyAwarded",
     "AssignmentError",
     "AwardError",
     "AwardNotFound",
@@ -138,6 +139,11 @@ class GoalArchived(_HTTPGamifyError, Conflict):
 class AwardError(_HTTPGamifyError, Conflict):
     """An award cannot be given by hand: the entity already holds every occurrence the
     goal allows, or the goal is archived, a draft, or for another entity type."""
+
+
+class AlreadyAwarded(AwardError):
+    """The entity already holds every award the goal allows (once for a goal that is not
+    repeatable, ``max_awards`` times for a repeatable one)."""
 
 
 class AwardNotFound(_HTTPGamifyError, NotFound):

@@ -549,9 +549,9 @@ class Gamify:
         :raises InvalidInputError: an empty reason, or a malformed entity (the fields
             are named).
         :raises GoalNotFound: no goal has this key.
-        :raises AwardError: the goal is archived, a draft or for another entity type, or
-            the entity already holds every award it allows (a goal that is not
-            repeatable, once; a repeatable one, ``max_awards`` times).
+        :raises AlreadyAwarded: the entity already holds every award the goal allows (a
+            goal that is not repeatable, once; a repeatable one, ``max_awards`` times).
+        :raises AwardError: the goal is archived, a draft or for another entity type.
         """
         state = self.state
         kind = state.entity_type(entity_type)
@@ -656,6 +656,7 @@ class Gamify:
         self,
         *,
         goal: str | None = None,
+        owner: str | None = None,
         entity: str | int | None = None,
         entity_type: str | None = None,
         limit: int = 100,
@@ -666,6 +667,7 @@ class Gamify:
         Awards the criteria give are not in it (their events are in the event log).
 
         :param goal: only this goal's changes.
+        :param owner: only changes of goals with this ``owner``.
         :param entity: only this entity's changes (of ``entity_type``, by default
             ``GAMIFY_DEFAULT_ENTITY_TYPE``).
         :param limit: at most this many rows (1 to 1000).
@@ -679,7 +681,12 @@ class Gamify:
         who = None if entity is None else (state.entity_type(entity_type), str(entity))
         with state.transaction() as session:
             return manual_awards.award_changes(
-                session, goal_key=goal, entity=who, limit=limit, before_id=before_id
+                session,
+                goal_key=goal,
+                owner=owner,
+                entity=who,
+                limit=limit,
+                before_id=before_id,
             )
 
     def requires(

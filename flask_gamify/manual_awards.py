@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from .catalog import CatalogGoal
 from .criteria.limits import is_visible, unstorable_text
-from .errors import AwardError, AwardNotFound, GoalNotFound, InvalidInputError
+from .errors import AlreadyAwarded, AwardError, AwardNotFound, GoalNotFound, InvalidInputError
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, Award, AwardChange, Goal, Notification
 from .processing import (
     PROGRESS_RESET,
@@ -271,7 +271,7 @@ def give_award(
             problem = "already holds it (the goal is not repeatable)"
         else:
             problem = f"already holds it {len(held)} times, the goal's max_awards"
-        raise AwardError(
+        raise AlreadyAwarded(
             f"{entity_type} {entity_id!r} {problem}; nothing was awarded for {goal.key!r}."
         )
     occurrence = max([row.times_completed, *held]) + 1
@@ -465,6 +465,7 @@ def award_changes(
     session: Session,
     *,
     goal_key: str | None,
+    owner: str | None,
     entity: tuple[str, str] | None,
     limit: int,
     before_id: int | None,
@@ -480,6 +481,8 @@ def award_changes(
         if session.execute(select(Goal.id).where(Goal.key == goal_key)).first() is None:
             raise GoalNotFound(goal_key)
         query = query.where(Goal.key == goal_key)
+    if owner is not None:
+        query = query.where(Goal.owner == owner)
     if entity is not None:
         query = query.where(
             AwardChange.entity_type == entity[0], AwardChange.entity_id == entity[1]

@@ -13,6 +13,7 @@ from pipeline_support import gamify_of
 from werkzeug.exceptions import Conflict, NotFound
 
 from flask_gamify import (
+    AlreadyAwarded,
     AwardChangeView,
     AwardError,
     AwardNotFound,
@@ -123,6 +124,7 @@ def test_award_refusals(app: Flask, gamify: Gamify) -> None:
     with pytest.raises(AwardError, match=r"already holds it.*not repeatable") as refused:
         gamify.award("ann", "once", reason="again")
     assert isinstance(refused.value, Conflict)
+    assert isinstance(refused.value, AlreadyAwarded)
     gamify.award("ann", "thrice", reason="one")
     gamify.award("ann", "thrice", reason="two")
     with pytest.raises(AwardError, match="2 times, the goal's max_awards"):
@@ -385,7 +387,7 @@ def test_no_notification_without_notify_awards(app: Flask, gamify: Gamify) -> No
 
 
 def test_award_changes_filters_and_pages(app: Flask, gamify: Gamify) -> None:
-    gamify.define_goal("a", criteria=LOGIN_ONCE)
+    gamify.define_goal("a", criteria=LOGIN_ONCE, owner="alice")
     gamify.define_goal("b", criteria=LOGIN_ONCE, entity_type="team")
     gamify.award("ann", "a", reason="1")
     gamify.award("reds", "b", entity_type="team", reason="2")
@@ -395,6 +397,8 @@ def test_award_changes_filters_and_pages(app: Flask, gamify: Gamify) -> None:
     assert [c.reason for c in gamify.award_changes()] == ["4", "3", "2", "1"]
     assert [c.reason for c in gamify.award_changes(goal="a")] == ["4", "3", "1"]
     assert [c.reason for c in gamify.award_changes(entity="ann")] == ["4", "1"]
+    assert [c.reason for c in gamify.award_changes(owner="alice")] == ["4", "3", "1"]
+    assert [c.reason for c in gamify.award_changes(owner="nobody")] == []
     assert [c.reason for c in gamify.award_changes(entity="reds")] == []
     assert [c.reason for c in gamify.award_changes(entity="reds", entity_type="team")] == ["2"]
     first = gamify.award_changes(limit=2)
