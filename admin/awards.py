@@ -72,6 +72,10 @@ class AwardsView(GamifyView):
     """Earners per goal and awards per entity; award and revoke by hand; bulk; audit."""
 
     @property
+    def extra_css(self) -> list[str]:
+        return [*super().extra_css, asset_url("gamify_admin/awards.css")]
+
+    @property
     def extra_js(self) -> list[str]:
         return [*super().extra_js, asset_url("gamify_admin/awards.js")]
 
@@ -231,9 +235,11 @@ class AwardsView(GamifyView):
         status: int = 200,
     ) -> Any:
         goals = self.visible_goals()
-        goal_key = (request.values.get("goal") or "").strip()
-        entity = (request.values.get("entity") or "").strip()
-        entity_type = self.entity_type_or_default(request.values.get("entity_type"))
+        # What the page shows comes from its query string; forms post to their own URL
+        # with it, so that a refused form shows the page it came from.
+        goal_key = (request.args.get("goal") or "").strip()
+        entity = (request.args.get("entity") or "").strip()
+        entity_type = self.entity_type_or_default(request.args.get("entity_type"))
         page = self.page_number()
         goal = self.goal_in_scope(goal_key) if goal_key else None
         earners: list[dict[str, Any]] = []
@@ -313,6 +319,7 @@ class AwardsView(GamifyView):
         goal = self.goal_in_scope(form["goal"]) if form["goal"] else None
         if goal is None:
             abort(400, description="Say which goal's award to revoke (the goal field).")
+        form["goal_name"] = goal.name
         try:
             occurrence = int(form["occurrence"]) if form["occurrence"] else None
         except ValueError:
@@ -333,18 +340,13 @@ class AwardsView(GamifyView):
             return self.index_page(revoke_form=form, revoke_errors=error.errors, status=400)
         except AwardNotFound as error:
             flash(error.message, "error")
-            return redirect(url_for(".index", goal=goal.key))
+            return redirect(url_for(".index", **request.args))
         flash(
             f"Revoked “{goal.name}” (occurrence {removed.occurrence}) from"
             f" {removed.entity_type} {removed.entity}.",
             "success",
         )
-        back = request.form.get("back") or ""
-        if back == "entity":
-            return redirect(
-                url_for(".index", entity=removed.entity, entity_type=removed.entity_type)
-            )
-        return redirect(url_for(".index", goal=goal.key))
+        return redirect(url_for(".index", **request.args))
 
     @expose("/bulk/", methods=("GET", "POST"))
     def bulk(self) -> Any:

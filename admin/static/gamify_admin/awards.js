@@ -24,6 +24,11 @@
     $(this).find("textarea[name=reason]").trigger("focus");
   });
 
+  // A reason being typed answers the error the server gave about it.
+  $(document).on("input", "#revoke-modal textarea[name=reason]", function () {
+    $(this).removeClass("is-invalid").siblings(".invalid-feedback").remove();
+  });
+
   $(function () {
     var modal = $("#revoke-modal");
     if (modal.data("open")) { modal.modal("show"); }
