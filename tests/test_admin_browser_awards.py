@@ -49,7 +49,7 @@ def test_revoke_an_award_with_a_reason(admin_page: Any, live_admin: str, seeded:
     expect(page.locator("tr[data-entity=ann]")).to_have_count(1)
 
     dialog.locator("textarea[name=reason]").fill("Spam: read the same article by script")
-    screenshot(page, "admin-award-revoke")
+    screenshot(page, "admin-award-revoke", full_page=False)
     dialog.get_by_role("button", name="Revoke").click()
 
     expect(page.locator(".alert-success")).to_contain_text("Revoked “Reader” (occurrence 1)")
