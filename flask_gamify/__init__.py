@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from .backfill import BackfillView
 from .errors import (
+    AlreadyAwarded,
     AssignmentError,
+    AwardError,
+    AwardNotFound,
     ConfigurationError,
     CriteriaError,
     EventError,
@@ -29,6 +32,7 @@ from .preview import Preview, PreviewEntity
 from .principal import ApiPrincipal
 from .records import (
     AssignmentView,
+    AwardChangeView,
     AwardView,
     GoalVersion,
     GoalView,
@@ -38,9 +42,13 @@ from .records import (
 from .tracking import tracks
 
 __all__ = [
+    "AlreadyAwarded",
     "ApiPrincipal",
     "AssignmentError",
     "AssignmentView",
+    "AwardChangeView",
+    "AwardError",
+    "AwardNotFound",
     "AwardView",
     "BackfillView",
     "ConfigurationError",

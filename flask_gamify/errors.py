@@ -12,7 +12,10 @@ from collections.abc import Mapping, Sequence
 from werkzeug.exceptions import Conflict, HTTPException, NotFound, UnprocessableEntity
 
 __all__ = [
+    "AlreadyAwarded",
     "AssignmentError",
+    "AwardError",
+    "AwardNotFound",
     "ConfigurationError",
     "CriteriaError",
     "EventError",
@@ -131,3 +134,17 @@ class GoalArchived(_HTTPGamifyError, Conflict):
             f"The goal {key!r} is archived; restore it first (gamify.restore_goal({key!r}),"
             f" POST /goals/{key}/restore, or flask gamify goals restore {key})."
         )
+
+
+class AwardError(_HTTPGamifyError, Conflict):
+    """An award cannot be given by hand: the entity already holds every occurrence the
+    goal allows, or the goal is archived, a draft, or for another entity type."""
+
+
+class AlreadyAwarded(AwardError):
+    """The entity already holds every award the goal allows (once for a goal that is not
+    repeatable, ``max_awards`` times for a repeatable one)."""
+
+
+class AwardNotFound(_HTTPGamifyError, NotFound):
+    """The award to revoke does not exist (the entity does not hold it)."""

@@ -12,19 +12,30 @@ import redis
 from blinker import ANY
 from flask import Flask, abort, current_app
 from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from . import assignments as assignment_store
 from . import goals as goal_store
+from . import manual_awards
 from . import progress as progress_store
 from . import versions as version_store
 from .backfill import BackfillView, enqueue_backfill, list_backfills, run_backfill, start_backfill
-from .errors import GoalNotFound, InvalidInputError
+from .errors import GamifyError, GoalNotFound, InvalidInputError
 from .events import make_event
+from .failures import attempts_allowed
 from .models import Event, Goal, utcnow
 from .preview import Preview, preview_goal
 from .principal import ApiPrincipal
-from .records import AssignmentView, AwardView, GoalVersion, GoalView, NotificationView
-from .state import GamifyState, flush_request_events, get_state
+from .records import (
+    AssignmentView,
+    AwardChangeView,
+    AwardView,
+    GoalVersion,
+    GoalView,
+    NotificationView,
+)
+from .state import GamifyState, flush_request_events, get_state, send_signals
 from .tracking import EntityLoader, SignalBridge, current_entity, tracks
 
 if TYPE_CHECKING:
@@ -560,6 +571,172 @@ class Gamify:
         state = self.state
         with state.transaction() as session:
             return progress_store.points(session, state.entity_type(entity_type), str(entity))
+
+    # -- awards given and revoked by hand -------------------------------------------
+
+    def award(
+        self,
+        entity: str | int,
+        goal: str,
+        *,
+        reason: str,
+        changed_by: str | None = None,
+        entity_type: str | None = None,
+    ) -> AwardView:
+        """Give ``entity`` the next occurrence of ``goal`` by hand; return the award.
+
+        It counts like an award the criteria give: the points, the progress
+        (``times_completed``), ``goal_completed`` (with ``manual=True``), the
+        ``goal-completed`` notification (``GAMIFY_NOTIFY_AWARDS``), and, for an
+        ``assigned_only`` goal, the completion of the entity's open assignment. The
+        criteria then give only occurrences after it. Recorded in the audit trail
+        (:meth:`award_changes`) with ``reason`` and ``changed_by``. A goal's start and
+        end dates do not limit awards given by hand.
+
+        :param reason: why, recorded with the award; required.
+        :param changed_by: who gives it, recorded with it.
+        :raises InvalidInputError: an empty reason, or a malformed entity (the fields
+            are named).
+        :raises GoalNotFound: no goal has this key.
+        :raises AlreadyAwarded: the entity already holds every award the goal allows (a
+            goal that is not repeatable, once; a repeatable one, ``max_awards`` times).
+        :raises AwardError: the goal is archived, a draft or for another entity type.
+        """
+        state = self.state
+        kind = state.entity_type(entity_type)
+        entity_id = manual_awards.entity_text(entity)
+        errors = manual_awards.check_change(entity_id, kind, reason, changed_by)
+        if errors:
+            raise InvalidInputError(errors)
+        change = self._by_hand(
+            lambda session: manual_awards.give_award(
+                session,
+                state.processor,
+                goal,
+                kind,
+                entity_id,
+                reason=reason.strip(),
+                changed_by=changed_by,
+                now=utcnow(),
+            )
+        )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        send_signals(app, change.result, manual=True)
+        send_signals(app, change.follow_up)
+        return change.award
+
+    def revoke_award(
+        self,
+        entity: str | int,
+        goal: str,
+        occurrence: int | None = None,
+        *,
+        reason: str,
+        changed_by: str | None = None,
+        entity_type: str | None = None,
+        reset_progress: bool = False,
+    ) -> AwardView:
+        """Take back an award of ``goal`` from ``entity``; return the award removed.
+
+        Its points go with it; ``award_revoked`` is sent (``manual=True``, with
+        ``reason`` and ``changed_by``) and the revocation is recorded in the audit trail
+        (:meth:`award_changes`).
+
+        By default the entity's progress stays: the revoked occurrence is not given again
+        by the events that earned it, nor by a later backfill, and a repeatable goal is
+        earned again by new completions (only :meth:`award` gives a revoked occurrence
+        back). With ``reset_progress=True`` the entity starts the goal over: its progress
+        is cleared and it earns the goal again from new events (a repeatable goal's next
+        award comes once its new completions pass the occurrences it still holds).
+
+        :param occurrence: which award (1 for the first); ``None``: the latest held.
+        :param reason: why, recorded with the revocation; required.
+        :param changed_by: who revokes it, recorded with it.
+        :raises InvalidInputError: an empty reason, a malformed entity or occurrence.
+        :raises GoalNotFound: no goal has this key.
+        :raises AwardNotFound: the entity does not hold that award.
+        """
+        state = self.state
+        kind = state.entity_type(entity_type)
+        entity_id = manual_awards.entity_text(entity)
+        errors = manual_awards.check_change(entity_id, kind, reason, changed_by, occurrence)
+        if errors:
+            raise InvalidInputError(errors)
+        change = self._by_hand(
+            lambda session: manual_awards.take_back_award(
+                session,
+                state.processor,
+                goal,
+                kind,
+                entity_id,
+                occurrence,
+                reason=reason.strip(),
+                changed_by=changed_by,
+                reset_progress=bool(reset_progress),
+                now=utcnow(),
+            )
+        )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        send_signals(app, change.result, manual=True, reason=reason.strip(), changed_by=changed_by)
+        send_signals(app, change.follow_up)
+        return change.award
+
+    def _by_hand(
+        self, change: Callable[[Session], manual_awards.HandChange]
+    ) -> manual_awards.HandChange:
+        """Run ``change`` in a transaction; again when another one won the same award."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.state.transaction() as session:
+                    return change(session)
+            except manual_awards.AwardContended:
+                if attempt >= 5:
+                    raise GamifyError(
+                        "The award changed in another transaction at the same time, five"
+                        " times in a row; try again."
+                    ) from None
+            except DBAPIError as error:  # a deadlock with a batch, say
+                if attempt >= attempts_allowed(error):
+                    raise
+
+    def award_changes(
+        self,
+        *,
+        goal: str | None = None,
+        owner: str | None = None,
+        entity: str | int | None = None,
+        entity_type: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[AwardChangeView]:
+        """The awards' audit trail: awards given and revoked by hand, newest first.
+
+        Awards the criteria give are not in it (their events are in the event log).
+
+        :param goal: only this goal's changes.
+        :param owner: only changes of goals with this ``owner``.
+        :param entity: only this entity's changes (of ``entity_type``, by default
+            ``GAMIFY_DEFAULT_ENTITY_TYPE``).
+        :param limit: at most this many rows (1 to 1000).
+        :param before_id: only rows older than this id: pass the last ``id`` of a page
+            to get the next one.
+        :raises GoalNotFound: no goal has the key ``goal``.
+        :raises InvalidInputError: ``limit`` or ``before_id`` is out of range.
+        """
+        manual_awards.check_listing(limit, before_id)
+        state = self.state
+        who = None if entity is None else (state.entity_type(entity_type), str(entity))
+        with state.transaction() as session:
+            return manual_awards.award_changes(
+                session,
+                goal_key=goal,
+                owner=owner,
+                entity=who,
+                limit=limit,
+                before_id=before_id,
+            )
 
     def requires(
         self, goal: str, *, on_denied: Callable[[], Any] | None = None

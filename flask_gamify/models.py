@@ -179,7 +179,9 @@ class Progress(Base):
     #: The goal's ``criteria_hash`` the state was built under.
     criteria_hash: Mapped[str] = mapped_column(String(64))
     percent: Mapped[int] = mapped_column(Integer, default=0)
-    #: Awards given for this goal (more than one for repeatable goals).
+    #: Occurrences given for this goal (more than one for repeatable goals), by the
+    #: criteria or by hand, revoked ones included: the criteria give only occurrences
+    #: above it. What the entity holds is in ``gamify_awards``.
     times_completed: Mapped[int] = mapped_column(Integer, default=0)
     #: When the goal was first met, by event time (the completing event's occurred_at).
     completed_at: Mapped[datetime | None]
@@ -227,7 +229,8 @@ class AwardChange(Base):
     entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
     #: The award's occurrence (1 for the first award of a goal, ...).
     occurrence: Mapped[int] = mapped_column(Integer)
-    #: ``"awarded"`` or ``"revoked"``.
+    #: ``"awarded"`` or ``"revoked"``; ``"progress-reset"`` when a revocation also
+    #: restarted the entity's progress (``occurrence`` is then the highest it still held).
     action: Mapped[str] = mapped_column(String(16))
     #: The award's points, given or taken back.
     points: Mapped[int] = mapped_column(Integer, default=0)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from .criteria import Criterion, EventData, compile_criteria
 from .goals import validate_goal
 from .models import Event, Goal, Progress, utcnow
+from .processing import held_awards
 from .records import ProgressView
 
 if TYPE_CHECKING:
@@ -166,7 +167,12 @@ def _completed_goals(
     if not criterion.goal_refs:
         return {}
     rows = session.execute(
-        select(Goal.key, _PROGRESS.c.entity_id, _PROGRESS.c.times_completed)
+        select(
+            Goal.key,
+            _PROGRESS.c.entity_id,
+            _PROGRESS.c.times_completed,
+            held_awards(_PROGRESS),
+        )
         .join(Goal, Goal.id == _PROGRESS.c.goal_id)
         .where(
             Goal.key.in_(sorted(criterion.goal_refs)),
@@ -175,8 +181,9 @@ def _completed_goals(
         )
     )
     completed: dict[str, dict[str, int]] = {}
-    for key, entity, times in rows:
-        completed.setdefault(entity, {})[key] = times
+    for key, entity, times, held in rows:
+        if min(times, held):  # zero when every award was revoked by hand
+            completed.setdefault(entity, {})[key] = min(times, held)
     return completed
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, select, text, tuple_, update
+from sqlalchemy import Row, Table, delete, func, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,20 +37,35 @@ from .catalog import CatalogGoal, GoalCatalog
 from .criteria import Evaluation, EvaluationContext, EventData, occurrence_times
 from .events import TrackedEvent
 from .failures import attempts_allowed
-from .models import Assignment, Award, Event, Notification, Progress, utcnow
+from .models import Assignment, Award, AwardChange, Event, Notification, Progress, utcnow
 from .progress_rows import ProgressKey, lock_progress, write_progress
 from .records import AssignmentView, AwardView, ProgressView
 from .sql import insert_ignoring_conflicts
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchProcessor", "BatchResult", "ProgressChange", "catalog_barrier", "criteria_hash"]
+__all__ = [
+    "PROGRESS_RESET",
+    "BatchProcessor",
+    "BatchResult",
+    "ProgressChange",
+    "catalog_barrier",
+    "complete_assignment",
+    "criteria_hash",
+    "hand_changes",
+    "held_awards",
+    "notification",
+]
 
 _EVENTS = cast(Table, Event.__table__)
 _PROGRESS = cast(Table, Progress.__table__)
 _AWARDS = cast(Table, Award.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
 _NOTIFICATIONS = cast(Table, Notification.__table__)
+_AWARD_CHANGES = cast(Table, AwardChange.__table__)
+
+#: The action of an award change that restarted an entity's progress on a goal.
+PROGRESS_RESET = "progress-reset"
 
 EntityKey = tuple[str, str]
 
@@ -235,6 +250,27 @@ class BatchProcessor:
             lambda session: self._recompute(session, goal_key, entities, revoke, moment)
         )
 
+    def evaluate_dependents(
+        self, session: Session, goal_key: str, entity: EntityKey, now: datetime
+    ) -> BatchResult:
+        """Evaluate, for ``entity``, the live goals whose criteria name ``goal_key``.
+
+        For awards given or revoked by hand (in ``session``'s transaction): a goal that
+        needs ``goal_key`` completed is awarded as if a batch had given it.
+        """
+        result = BatchResult()
+        goals, goal_ids = self.active_goals(session)
+        goals_by_id = {goal.id: goal for goal in goals}
+        pending: dict[ProgressKey, list[TrackedEvent]] = {
+            (goal.id, *entity): []
+            for goal in goals
+            if goal_key in goal.criterion.goal_refs and goal.entity_type == entity[0]
+        }
+        if pending:
+            work = self._assigned_work(session, pending, goals_by_id)
+            self._apply(session, goals, goal_ids, work, result, now)
+        return result
+
     def _transaction(self, work: Callable[[Session], BatchResult]) -> BatchResult:
         """Run ``work`` in one transaction of its own, retried on deadlocks."""
         attempt = 0
@@ -323,11 +359,14 @@ class BatchProcessor:
         now: datetime,
         *,
         from_scratch: bool = False,
+        floors: Mapping[ProgressKey, int] | None = None,
     ) -> None:
         """Fold ``work`` into the locked progress rows, award, notify, write.
 
         :param from_scratch: ``work`` holds the whole history of its keys (a backfill):
             their states are rebuilt from it instead of folded into.
+        :param floors: with ``from_scratch``, occurrences a person gave or revoked by hand,
+            per key: the rebuilt count starts there, so that they are never given again.
         """
         if not work:
             return
@@ -339,7 +378,12 @@ class BatchProcessor:
         }
         if from_scratch:
             for key in work:
-                rows[key].reset()
+                slot = rows[key]
+                completed_at = slot.completed_at
+                slot.reset()
+                floor = (floors or {}).get(key, 0)
+                if floor:
+                    slot.times_completed, slot.completed_at = floor, completed_at
         keys_by_id = {goal_id: key for key, goal_id in goal_ids.items()}
         completed, reached = self._completed_counts(session, work, goals, keys_by_id)
         late_ids: set[str] = set()
@@ -396,6 +440,7 @@ class BatchProcessor:
         pending: dict[ProgressKey, list[TrackedEvent]] = {
             (goal.id, *entity): [] for entity in wanted
         }
+        floors, restarts = hand_changes(session, goal.id, wanted)
         if goal.criterion.event_types:
             rows = session.execute(
                 select(_EVENTS)
@@ -407,6 +452,9 @@ class BatchProcessor:
                 .order_by(_EVENTS.c.occurred_at, _EVENTS.c.id)
             )
             for row in rows:
+                restart = restarts.get((row.entity_type, row.entity_id))
+                if restart is not None and row.processed_at <= restart:
+                    continue  # counted before a person reset the entity's progress
                 event = TrackedEvent(
                     id=row.id,
                     type=row.type,
@@ -418,7 +466,16 @@ class BatchProcessor:
                 if goal.accepts(event):
                     pending[(goal.id, row.entity_type, row.entity_id)].append(event)
         work = self._assigned_work(session, pending, {goal.id: goal})
-        self._apply(session, goals, goal_ids, work, result, now, from_scratch=True)
+        self._apply(
+            session,
+            goals,
+            goal_ids,
+            work,
+            result,
+            now,
+            from_scratch=True,
+            floors={(goal.id, *entity): floor for entity, floor in floors.items()},
+        )
         if revoke and work:
             result.revoked = self._revoke_beyond(session, goal, list(work))
         return result
@@ -681,6 +738,7 @@ class BatchProcessor:
                 _PROGRESS.c.entity_id,
                 _PROGRESS.c.times_completed,
                 _PROGRESS.c.completed_at,
+                held_awards(_PROGRESS).label("held"),
             ).where(
                 _PROGRESS.c.goal_id.in_(ref_ids),
                 _PROGRESS.c.entity_id.in_({key[2] for key in work}),
@@ -688,8 +746,11 @@ class BatchProcessor:
             )
         )
         for row in rows:
+            times = min(row.times_completed, row.held)
+            if not times:
+                continue  # every award of the prerequisite was revoked
             entity = (row.entity_type, row.entity_id)
-            completed[entity][keys_by_id[row.goal_id]] = row.times_completed
+            completed[entity][keys_by_id[row.goal_id]] = times
             if row.completed_at is not None:
                 reached[entity][keys_by_id[row.goal_id]] = row.completed_at
         return completed, reached
@@ -727,7 +788,8 @@ class BatchProcessor:
         for row in sorted(won, key=lambda row: tuple(row)):
             goal = goals_by_id[row.goal_id]
             entity = (row.entity_type, row.entity_id)
-            completed[entity][goal.key] = max(completed[entity].get(goal.key, 0), row.occurrence)
+            # Awards held, not the occurrence: an occurrence revoked by hand leaves a gap.
+            completed[entity][goal.key] = completed[entity].get(goal.key, 0) + 1
             moment = achieved[(row.goal_id, row.entity_type, row.entity_id, row.occurrence)]
             if row.occurrence == 1 or goal.key not in reached[entity]:
                 reached[entity][goal.key] = moment
@@ -745,7 +807,7 @@ class BatchProcessor:
             )
             if self.notify_awards:
                 notifications.append(
-                    _notification(
+                    notification(
                         row.entity_type,
                         row.entity_id,
                         "goal-completed",
@@ -759,7 +821,7 @@ class BatchProcessor:
                     result.assignments.append(assignment)
                     if assignment.assigned_by is not None:
                         notifications.append(
-                            _notification(
+                            notification(
                                 assignment.assigned_by_type,
                                 assignment.assigned_by,
                                 "assignment-completed",
@@ -776,18 +838,84 @@ class BatchProcessor:
     def _complete_assignment(
         self, session: Session, goal: CatalogGoal, row: Row[Any], now: datetime
     ) -> AssignmentView | None:
-        completed = session.execute(
-            update(_ASSIGNMENTS)
-            .where(
-                _ASSIGNMENTS.c.goal_id == goal.id,
-                _ASSIGNMENTS.c.entity_type == row.entity_type,
-                _ASSIGNMENTS.c.entity_id == row.entity_id,
-                _ASSIGNMENTS.c.completed_at.is_(None),
-            )
-            .values(completed_at=now)
-            .returning(_ASSIGNMENTS)
-        ).first()
-        return None if completed is None else AssignmentView.from_row(completed, goal.key)
+        return complete_assignment(session, goal.id, goal.key, row.entity_type, row.entity_id, now)
+
+
+def complete_assignment(
+    session: Session, goal_id: int, goal_key: str, entity_type: str, entity_id: str, now: datetime
+) -> AssignmentView | None:
+    """Mark the entity's open assignment of the goal completed; return it (``None``: none)."""
+    completed = session.execute(
+        update(_ASSIGNMENTS)
+        .where(
+            _ASSIGNMENTS.c.goal_id == goal_id,
+            _ASSIGNMENTS.c.entity_type == entity_type,
+            _ASSIGNMENTS.c.entity_id == entity_id,
+            _ASSIGNMENTS.c.completed_at.is_(None),
+        )
+        .values(completed_at=now)
+        .returning(_ASSIGNMENTS)
+    ).first()
+    return None if completed is None else AssignmentView.from_row(completed, goal_key)
+
+
+def hand_changes(
+    session: Session, goal_id: int, entities: Sequence[EntityKey]
+) -> tuple[dict[EntityKey, int], dict[EntityKey, datetime]]:
+    """What people changed by hand on the goal for ``entities`` (the awards' audit trail).
+
+    Returns the highest occurrence given or revoked by hand per entity (since its
+    progress was last reset), and when its progress was last reset by hand: a rebuild
+    counts only events processed after that, and never gives an occurrence below the
+    floor again.
+    """
+    if not entities:
+        return {}, {}
+    floors: dict[EntityKey, int] = {}
+    restarts: dict[EntityKey, datetime] = {}
+    wanted = set(entities)
+    rows = session.execute(
+        select(
+            _AWARD_CHANGES.c.entity_type,
+            _AWARD_CHANGES.c.entity_id,
+            _AWARD_CHANGES.c.action,
+            _AWARD_CHANGES.c.occurrence,
+            _AWARD_CHANGES.c.changed_at,
+        )
+        .where(
+            _AWARD_CHANGES.c.goal_id == goal_id,
+            _AWARD_CHANGES.c.entity_id.in_(sorted({entity_id for _, entity_id in wanted})),
+        )
+        .order_by(_AWARD_CHANGES.c.id)
+    )
+    for row in rows:
+        entity = (row.entity_type, row.entity_id)
+        if entity not in wanted:
+            continue
+        if row.action == PROGRESS_RESET:
+            # The occurrences held then stay counted; what came before no longer binds.
+            floors[entity] = row.occurrence
+            restarts[entity] = row.changed_at
+        else:
+            floors[entity] = max(floors.get(entity, 0), row.occurrence)
+    return floors, restarts
+
+
+def held_awards(progress: Table) -> Any:
+    """The number of awards held for a progress row's goal and entity (a scalar subquery).
+
+    ``times_completed`` counts the occurrences given, revoked ones included (see
+    :mod:`flask_gamify.manual_awards`); what an entity holds is the smaller of the two.
+    """
+    return (
+        select(func.count(_AWARDS.c.id))
+        .where(
+            _AWARDS.c.goal_id == progress.c.goal_id,
+            _AWARDS.c.entity_type == progress.c.entity_type,
+            _AWARDS.c.entity_id == progress.c.entity_id,
+        )
+        .scalar_subquery()
+    )
 
 
 def _flag_late(session: Session, ids: set[str]) -> None:
@@ -799,9 +927,10 @@ def _flag_late(session: Session, ids: set[str]) -> None:
         )
 
 
-def _notification(
+def notification(
     entity_type: str, entity_id: str, kind: str, data: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
+    """A ``gamify_notifications`` row, to insert."""
     return {
         "entity_type": entity_type,
         "entity_id": entity_id,

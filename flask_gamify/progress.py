@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from .errors import GoalNotFound
 from .models import Assignment, Award, Goal, Progress, utcnow
-from .processing import BatchProcessor
+from .processing import BatchProcessor, held_awards
 from .records import AwardView, ProgressView
 
 __all__ = ["awards", "has_completed", "points", "progress"]
@@ -38,6 +38,7 @@ def progress(
         _PROGRESS.c.times_completed,
         _PROGRESS.c.completed_at,
         _PROGRESS.c.late_events,
+        held_awards(_PROGRESS).label("held"),
     )
     rows = {
         row.goal_id: row
@@ -64,14 +65,12 @@ def progress(
             ).scalars()
         )
     keys = {goal.id: goal.key for goal in catalog}
-    completed = {
-        keys[row.goal_id]: row.times_completed for row in rows.values() if row.times_completed
-    }
+    completed = {keys[row.goal_id]: _held(row) for row in rows.values() if _held(row)}
     context = processor.context(utcnow(), completed)
     views = []
     for goal in goals:
         row = rows.get(goal.id)
-        times = row.times_completed if row else 0
+        times = _held(row) if row else 0
         if goal_key is None:
             if goal.assigned_only and goal.id not in assigned:
                 continue
@@ -85,11 +84,16 @@ def progress(
                 goal.points,
                 goal.criterion.evaluate(state, context),
                 times,
-                row.completed_at if row else None,
+                row.completed_at if row and times else None,
                 row.late_events if row else 0,
             )
         )
     return views
+
+
+def _held(row: Any) -> int:
+    """Occurrences the entity holds: those given, less those revoked by hand."""
+    return min(int(row.times_completed), int(row.held))
 
 
 def has_completed(session: Session, entity_type: str, entity_id: str, goal_key: str) -> bool:

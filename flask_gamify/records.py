@@ -10,6 +10,7 @@ from .criteria import Evaluation
 
 __all__ = [
     "AssignmentView",
+    "AwardChangeView",
     "AwardView",
     "GoalVersion",
     "GoalView",
@@ -214,6 +215,46 @@ class AwardView:
             "points": self.points,
             "awarded_at": _iso(self.awarded_at),
             "achieved_at": _iso(self.achieved_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AwardChangeView:
+    """An award given or revoked by a person: a line of the awards' audit trail."""
+
+    id: int
+    #: The goal's key, and its display name.
+    goal: str
+    name: str
+    entity_type: str
+    entity: str
+    #: The award's occurrence (1 for the first award of the goal, ...); for
+    #: ``"progress-reset"``, the highest occurrence the entity still held.
+    occurrence: int
+    #: ``"awarded"``, ``"revoked"``, or ``"progress-reset"`` (a revocation with
+    #: ``reset_progress=True`` also restarted the entity's progress on the goal).
+    action: str
+    #: The award's points, given or taken back (0 for ``"progress-reset"``).
+    points: int
+    #: Why, in the words of who did it.
+    reason: str
+    #: Who did it (``changed_by=``), when known.
+    changed_by: str | None
+    changed_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "goal": self.goal,
+            "name": self.name,
+            "entity_type": self.entity_type,
+            "entity": self.entity,
+            "occurrence": self.occurrence,
+            "action": self.action,
+            "points": self.points,
+            "reason": self.reason,
+            "changed_by": self.changed_by,
+            "changed_at": _iso(self.changed_at),
         }
 
 

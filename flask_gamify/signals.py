@@ -13,14 +13,22 @@ Every signal is sent with the Flask app as sender. Connect with
 
 Every signal also gets ``backfill``: ``True`` when the change comes from rebuilding
 history (a backfill of a new or changed goal, ``flask gamify events import``), so that
-a host can skip what only makes sense live (mails, pushes) and avoid a storm of them.
+a host can skip what only makes sense live (mails, pushes) and avoid a storm of them;
+and ``manual``: ``True`` when a person gave or revoked an award by hand
+(:meth:`~flask_gamify.Gamify.award`, :meth:`~flask_gamify.Gamify.revoke_award`).
 """
 
 from __future__ import annotations
 
 from blinker import Namespace
 
-__all__ = ["assignment_completed", "event_tracked", "goal_completed", "progress_changed"]
+__all__ = [
+    "assignment_completed",
+    "award_revoked",
+    "event_tracked",
+    "goal_completed",
+    "progress_changed",
+]
 
 _signals = Namespace()
 
@@ -41,3 +49,10 @@ goal_completed = _signals.signal("goal-completed")
 #: ``goal`` (key), ``entity``, ``entity_type`` (the assignee), ``assigned_by``,
 #: ``assignment`` (an :class:`~flask_gamify.AssignmentView`).
 assignment_completed = _signals.signal("assignment-completed")
+
+#: An award was taken back: by a person (:meth:`~flask_gamify.Gamify.revoke_award`,
+#: ``manual=True``) or by a backfill asked to revoke what the entity no longer qualifies
+#: for (``backfill=True``). Keyword arguments: ``goal`` (key), ``entity``,
+#: ``entity_type``, ``award`` (the :class:`~flask_gamify.AwardView` removed), ``reason``
+#: and ``changed_by`` (``None`` for a backfill).
+award_revoked = _signals.signal("award-revoked")

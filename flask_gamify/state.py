@@ -158,14 +158,24 @@ def flush_request_events(error: BaseException | None = None) -> None:
         state.pipeline.emitter.flush_request(state)
 
 
-def send_signals(app: Flask, result: BatchResult, *, backfill: bool = False) -> None:
+def send_signals(
+    app: Flask,
+    result: BatchResult,
+    *,
+    backfill: bool = False,
+    manual: bool = False,
+    reason: str | None = None,
+    changed_by: str | None = None,
+) -> None:
     """Send the signals of a committed batch, with ``app`` as sender.
 
     :param backfill: the batch rebuilt history (a backfill or an import): receivers get
         ``backfill=True`` and can skip what only makes sense live, such as mails.
+    :param manual: a person gave or revoked an award by hand (receivers get
+        ``manual=True``); ``reason`` and ``changed_by`` go with ``award_revoked``.
     """
     for event in result.accepted:
-        signals.event_tracked.send(app, event=event, backfill=backfill)
+        signals.event_tracked.send(app, event=event, backfill=backfill, manual=manual)
     # Progress views are built only when someone listens: most batches have no receiver.
     for change in result.changes if signals.progress_changed.receivers else ():
         signals.progress_changed.send(
@@ -175,6 +185,7 @@ def send_signals(app: Flask, result: BatchResult, *, backfill: bool = False) -> 
             entity_type=change.entity_type,
             progress=change.progress,
             backfill=backfill,
+            manual=manual,
         )
     for award in result.awards:
         signals.goal_completed.send(
@@ -184,6 +195,7 @@ def send_signals(app: Flask, result: BatchResult, *, backfill: bool = False) -> 
             entity_type=award.entity_type,
             award=award,
             backfill=backfill,
+            manual=manual,
         )
     for assignment in result.assignments:
         signals.assignment_completed.send(
@@ -194,6 +206,19 @@ def send_signals(app: Flask, result: BatchResult, *, backfill: bool = False) -> 
             assigned_by=assignment.assigned_by,
             assignment=assignment,
             backfill=backfill,
+            manual=manual,
+        )
+    for award in result.revoked:
+        signals.award_revoked.send(
+            app,
+            goal=award.goal,
+            entity=award.entity,
+            entity_type=award.entity_type,
+            award=award,
+            reason=reason,
+            changed_by=changed_by,
+            backfill=backfill,
+            manual=manual,
         )
 
 
