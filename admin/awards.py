@@ -31,6 +31,7 @@ from flask_gamify.models import Award, AwardChange, Goal
 from flask_gamify.records import AwardChangeView, GoalView
 
 from .base import GamifyView, asset_url
+from .display import format_time, zone_name
 
 __all__ = ["AwardsView"]
 
@@ -44,8 +45,8 @@ BULK_MAX_BYTES = 1024 * 1024
 
 
 def readable_time(moment: datetime | None) -> str:
-    """``2026-03-01 14:05 UTC``: minutes are enough for people."""
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    """``2026-03-01 14:05 UTC`` in ``GAMIFY_TIMEZONE``: minutes are enough for people."""
+    return "" if moment is None else f"{format_time(moment)} {zone_name()}"
 
 
 @dataclass
@@ -125,9 +126,7 @@ class AwardsView(GamifyView):
         kwargs.setdefault("default_entity_type", self.state.default_entity_type)
         return self.render(template, **kwargs)
 
-    def manual_flags(
-        self, goal_ids: set[int], rows: list[tuple[int, str, str, int]]
-    ) -> set[tuple[int, str, str, int]]:
+    def manual_flags(self, goal_ids: set[int], rows: list[Any]) -> set[tuple[int, str, str, int]]:
         """Which of ``rows`` (goal id, entity type, entity id, occurrence) were given by
         hand: the latest change of that occurrence in the audit trail is ``awarded``."""
         if not rows:
@@ -222,7 +221,7 @@ class AwardsView(GamifyView):
     # -- pages --------------------------------------------------------------------------
 
     @expose("/")
-    def index(self) -> str:
+    def index(self) -> Any:
         return self.index_page()
 
     def index_page(
@@ -308,7 +307,7 @@ class AwardsView(GamifyView):
 
     @expose("/revoke/", methods=("POST",))
     def revoke(self) -> Any:
-        form = {
+        form: dict[str, Any] = {
             "goal": (request.form.get("goal") or "").strip(),
             "entity": (request.form.get("entity") or "").strip(),
             "entity_type": self.entity_type_or_default(request.form.get("entity_type")),
@@ -340,13 +339,13 @@ class AwardsView(GamifyView):
             return self.index_page(revoke_form=form, revoke_errors=error.errors, status=400)
         except AwardNotFound as error:
             flash(error.message, "error")
-            return redirect(url_for(".index", **request.args))
+            return redirect(url_for(".index", **dict(request.args.items())))  # type: ignore[arg-type]
         flash(
             f"Revoked “{goal.name}” (occurrence {removed.occurrence}) from"
             f" {removed.entity_type} {removed.entity}.",
             "success",
         )
-        return redirect(url_for(".index", **request.args))
+        return redirect(url_for(".index", **dict(request.args.items())))  # type: ignore[arg-type]
 
     @expose("/bulk/", methods=("GET", "POST"))
     def bulk(self) -> Any:
