@@ -12,6 +12,7 @@ from __future__ import annotations
 from .backfill import BackfillView
 from .errors import (
     AssignmentError,
+    BadgeImageError,
     ConfigurationError,
     CriteriaError,
     EventError,
@@ -43,6 +44,7 @@ __all__ = [
     "AssignmentView",
     "AwardView",
     "BackfillView",
+    "BadgeImageError",
     "ConfigurationError",
     "CriteriaError",
     "EventError",

@@ -13,6 +13,7 @@ from werkzeug.exceptions import Conflict, HTTPException, NotFound, Unprocessable
 
 __all__ = [
     "AssignmentError",
+    "BadgeImageError",
     "ConfigurationError",
     "CriteriaError",
     "EventError",
@@ -76,6 +77,14 @@ class CriteriaError(InvalidInputError):
 
 class GoalError(InvalidInputError):
     """A goal definition (other than its criteria) is invalid."""
+
+
+class BadgeImageError(InvalidInputError):
+    """An uploaded badge image was refused (its type or size); the message is in
+    ``errors["image"]``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"image": [message]})
 
 
 class EventError(InvalidInputError):

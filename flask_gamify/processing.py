@@ -220,6 +220,7 @@ class BatchProcessor:
         entities: Sequence[EntityKey],
         *,
         revoke: bool = False,
+        notify: bool = True,
         now: datetime | None = None,
     ) -> BatchResult:
         """Rebuild the progress of ``goal_key`` for ``entities`` from the event log.
@@ -229,10 +230,14 @@ class BatchProcessor:
         afterwards into the rebuilt state. New occurrences are awarded; awards already
         given stay, unless ``revoke`` removes those beyond what the entity now has.
         Draft and archived goals are left alone.
+
+        :param notify: whether the awards given notify their entities (``goal-completed``
+            notifications, when ``GAMIFY_NOTIFY_AWARDS`` is on); ``False`` keeps a
+            backfill from flooding inboxes with old achievements.
         """
         moment = now or utcnow()
         return self._transaction(
-            lambda session: self._recompute(session, goal_key, entities, revoke, moment)
+            lambda session: self._recompute(session, goal_key, entities, revoke, notify, moment)
         )
 
     def _transaction(self, work: Callable[[Session], BatchResult]) -> BatchResult:
@@ -323,11 +328,13 @@ class BatchProcessor:
         now: datetime,
         *,
         from_scratch: bool = False,
+        notify: bool = True,
     ) -> None:
         """Fold ``work`` into the locked progress rows, award, notify, write.
 
         :param from_scratch: ``work`` holds the whole history of its keys (a backfill):
             their states are rebuilt from it instead of folded into.
+        :param notify: whether awards notify their entities (with ``GAMIFY_NOTIFY_AWARDS``).
         """
         if not work:
             return
@@ -369,7 +376,14 @@ class BatchProcessor:
                 )
             ]
             self._award(
-                session, awards, goals_by_id, (completed, reached), result, notifications, now
+                session,
+                awards,
+                goals_by_id,
+                (completed, reached),
+                result,
+                notifications,
+                now,
+                notify=notify,
             )
         write_progress(session, [slot.as_update() for slot in rows.values() if slot.dirty], now)
         if late_ids:
@@ -383,6 +397,7 @@ class BatchProcessor:
         goal_key: str,
         entities: Sequence[EntityKey],
         revoke: bool,
+        notify: bool,
         now: datetime,
     ) -> BatchResult:
         result = BatchResult()
@@ -418,7 +433,7 @@ class BatchProcessor:
                 if goal.accepts(event):
                     pending[(goal.id, row.entity_type, row.entity_id)].append(event)
         work = self._assigned_work(session, pending, {goal.id: goal})
-        self._apply(session, goals, goal_ids, work, result, now, from_scratch=True)
+        self._apply(session, goals, goal_ids, work, result, now, from_scratch=True, notify=notify)
         if revoke and work:
             result.revoked = self._revoke_beyond(session, goal, list(work))
         return result
@@ -703,8 +718,14 @@ class BatchProcessor:
         result: BatchResult,
         notifications: list[dict[str, Any]],
         now: datetime,
+        *,
+        notify: bool = True,
     ) -> None:
-        """Insert awards; for each one this transaction wins, record and notify."""
+        """Insert awards; for each one this transaction wins, record and notify.
+
+        :param notify: whether awards notify their entities (``goal-completed``);
+            assigners are told of completed assignments either way.
+        """
         completed, reached = known
         achieved = {
             (award["goal_id"], award["entity_type"], award["entity_id"], award["occurrence"]): (
@@ -743,7 +764,7 @@ class BatchProcessor:
                     moment,
                 )
             )
-            if self.notify_awards:
+            if self.notify_awards and notify:
                 notifications.append(
                     _notification(
                         row.entity_type,
