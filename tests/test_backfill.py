@@ -156,9 +156,7 @@ def test_activation_notifies_backfilled_awards_only_when_asked(
 
 
 def test_a_quiet_backfill_still_tells_assigners(app: Flask, gamify: Gamify) -> None:
-    gamify.define_goal(
-        "todo", criteria={**LOGINS, "target": 1}, assigned_only=True, status="draft"
-    )
+    gamify.define_goal("todo", criteria={**LOGINS, "target": 1}, assigned_only=True, status="draft")
     gamify.assign("todo", assignee="ann", assigned_by="boss")
     logins(gamify, "ann", 1)
     gamify.activate_goal("todo", notify=False)
