@@ -163,15 +163,18 @@ def criteria_diff(before: Any, after: Any) -> list[dict[str, str]]:
     return diff
 
 
-def version_changes(changes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """A version's changes for the history page, in the form's order."""
+def version_changes(
+    changes: dict[str, dict[str, Any]], *, created: bool = False
+) -> list[dict[str, Any]]:
+    """A version's changes for the history page, in the form's order (``created``: the
+    first version, whose values are shown as they are)."""
     order = list(LABELS)
     rows = []
     for name in sorted(changes, key=lambda name: order.index(name) if name in order else 99):
         before, after = changes[name]["before"], changes[name]["after"]
         row: dict[str, Any] = {"field": name, "label": LABELS.get(name, name)}
         if name == "criteria":
-            row["diff"] = criteria_diff(before, after)
+            row["diff"] = criteria_diff(after if created else before, after)
         else:
             row["before"], row["after"] = _shown(before), _shown(after)
         rows.append(row)
@@ -206,9 +209,11 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
         "hidden",
     )
     column_labels: ClassVar[dict[str, str]] = {
-        "entity_type": "Entity type",
+        **LABELS,
         "awards": "Awards",
         "completion": "Completion",
+        "created_at": "Created",
+        "updated_at": "Last changed",
     }
     column_descriptions: ClassVar[dict[str, str]] = {
         "completion": "Entities with an award, out of the entities with progress.",
@@ -394,12 +399,22 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
             )
             name = StringField("Name", description="Shown to people (default: the key).")
             description = TextAreaField("Description", render_kw={"rows": 3})
+            icon = StringField("Icon", widget=IconInput())
+            icon_upload = FileField(
+                "Upload a badge image",
+                description=(
+                    f"PNG, JPEG, GIF or WebP, at most {MAX_BADGE_IMAGE_BYTES // 1024} KB;"
+                    " replaces the icon."
+                ),
+                render_kw={"accept": "image/png,image/jpeg,image/gif,image/webp"},
+            )
+
+            points = IntegerField("Points", [validators.Optional()], default=0)
             criteria = CriteriaField(
                 "Criteria",
                 [validators.InputRequired(message="Give the goal criteria.")],
                 render_kw={"rows": 8, "class": "gamify-criteria-json"},
             )
-            points = IntegerField("Points", [validators.Optional()], default=0)
             repeatable = BooleanField("Repeatable", description="Awarded again on each completion.")
             max_awards = IntegerField(
                 "Max awards",
@@ -418,15 +433,6 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
             )
             entity_type = StringField("Entity type", default="user")
             owner = StringField("Owner", description="Who authored the goal.")
-            icon = StringField("Icon", widget=IconInput())
-            icon_upload = FileField(
-                "Upload a badge image",
-                description=(
-                    f"PNG, JPEG, GIF or WebP, at most {MAX_BADGE_IMAGE_BYTES // 1024} KB;"
-                    " replaces the icon."
-                ),
-                render_kw={"accept": "image/png,image/jpeg,image/gif,image/webp"},
-            )
 
         return GoalForm
 
@@ -550,7 +556,6 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
         except GamifyError as error:
             self.show_errors(form, error)
             return False
-        flash(f"The goal {key!r} is saved as a draft; make it active when it is ready.", "info")
         return self._reload(key)
 
     def update_model(self, form: Any, model: Goal) -> bool:
@@ -796,7 +801,8 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
                         name: change
                         for name, change in version.changes.items()
                         if version.version > 1 or change["after"] not in (None, "", False)
-                    }
+                    },
+                    created=version.version == 1,
                 ),
             }
             for version in reversed(self.gamify.goal_versions(goal.key))
@@ -853,6 +859,17 @@ def _icon_cell(view: GoalsView, context: Any, goal: Goal, name: str) -> Markup:
     return Markup("{} <code>{}</code>").format(view.icon_image(goal, 32), goal.icon)
 
 
+def _flag_cell(view: GoalsView, context: Any, goal: Goal, name: str) -> Markup:
+    return Markup("yes") if getattr(goal, name) else Markup('<span class="text-muted">no</span>')
+
+
+def _optional_cell(view: GoalsView, context: Any, goal: Goal, name: str) -> Markup:
+    value = getattr(goal, name)
+    if value is None or value == "":
+        return Markup('<span class="text-muted">none</span>')
+    return Markup("{}").format(value)
+
+
 def _moment_cell(view: GoalsView, context: Any, goal: Goal, name: str) -> Markup:
     moment = getattr(goal, name)
     if moment is None:
@@ -868,6 +885,12 @@ GoalsView.column_formatters = {
     "completion": _completion_cell,
     "criteria": _criteria_cell,
     "icon": _icon_cell,
+    "hidden": _flag_cell,
+    "repeatable": _flag_cell,
+    "assigned_only": _flag_cell,
+    "owner": _optional_cell,
+    "max_awards": _optional_cell,
+    "description": _optional_cell,
     "starts_at": _moment_cell,
     "ends_at": _moment_cell,
     "created_at": _moment_cell,

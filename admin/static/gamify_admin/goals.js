@@ -18,6 +18,12 @@
     }
   });
 
+  /* Flask-Admin's filter menu links (their inline handlers are gone): no navigation. */
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.filter");
+    if (link) { event.preventDefault(); }
+  });
+
   /* -- the icon picker and the badge preview card ------------------------------------ */
 
   function setupBadgePreview() {
@@ -106,10 +112,9 @@
     if (backfill.status === "running") {
       return "Counting history: " + backfill.done + " of " + plural(backfill.total, "entity", "entities") + "…";
     }
-    return "Done: history counted for " + plural(backfill.total, "entity", "entities") + ", " +
+    return "Done: history counted for " + plural(backfill.total, "entity", "entities") + "; " +
       plural(backfill.awarded, "award", "awards") + " given" +
-      (backfill.notify ? "" : " without notifications") + ". " +
-      plural(status.awards, "award", "awards") + " in all.";
+      (backfill.notify ? ", with notifications." : ", without notifications.");
   }
 
   /* Poll the status URL until the backfill is over; onStatus gets each answer. */
@@ -170,7 +175,7 @@
           if (finished(status) || !body.count_history) {
             bar.classList.remove("progress-bar-animated", "progress-bar-striped");
             bar.classList.add(status.backfill && status.backfill.status === "failed" ? "bg-danger" : "bg-success");
-            result.textContent = plural(status.awards, "award", "awards") + " for this goal now.";
+            result.textContent = "This goal now has " + plural(status.awards, "award", "awards") + ".";
             result.classList.add("gamify-activate-finished");
             var count = byId("gamify-awards-count");
             if (count) { count.textContent = String(status.awards); }

@@ -1,5 +1,4 @@
-"""Badge icons and uploaded badge images, the audit trail of awards changed by hand, and
-whether a backfill's awards notify.
+"""Badge icons and images, the audit trail of awards changed by hand, quiet backfills.
 
 Revision ID: 0006
 Revises: 0005
