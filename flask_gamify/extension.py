@@ -17,8 +17,8 @@ from . import assignments as assignment_store
 from . import goals as goal_store
 from . import progress as progress_store
 from . import versions as version_store
-from .badges import badge_image_url, load_badge_image, save_badge_image
 from .backfill import BackfillView, enqueue_backfill, list_backfills, run_backfill, start_backfill
+from .badges import badge_image_url, load_badge_image, save_badge_image
 from .errors import GoalNotFound, InvalidInputError
 from .events import make_event
 from .models import Event, Goal, utcnow
