@@ -123,6 +123,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(tzinfo=UTC)
 
 
+def _lower(label: str) -> str:
+    """A label inside a sentence: "Starts at (UTC)" -> "starts at (UTC)"."""
+    return label[:1].lower() + label[1:]
+
+
 def _plain(value: Any) -> Any:
     """A value as the goal's JSON form has it (moments as ISO text)."""
     if isinstance(value, datetime):
@@ -294,6 +299,8 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
         try:
             goal_id = int(id)
         except (TypeError, ValueError):
+            return None
+        if not 0 < goal_id < 2**31:  # beyond what the id column holds
             return None
         goal = self.session.execute(
             select(Goal).where(Goal.id == goal_id).execution_options(populate_existing=True)
@@ -476,9 +483,7 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
             key, number = f"{wanted}-{number}", number + 1
         return key
 
-    def _definition(
-        self, form: Any, goal: Goal | None, *, store_upload: bool = True
-    ) -> dict[str, Any]:
+    def _definition(self, form: Any, *, store_upload: bool = True) -> dict[str, Any]:
         """The goal definition a submitted form means (raises InvalidInputError)."""
         scope = self.scope()
         definition: dict[str, Any] = {
@@ -549,7 +554,7 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
                     f"A goal with the key {key!r} exists already{where}. Choose another key.",
                 ]
                 return False
-            definition = self._definition(form, None)
+            definition = self._definition(form)
             self.gamify.define_goal(
                 key, changed_by=self._changed_by(), status="draft", **definition
             )
@@ -560,7 +565,7 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
 
     def update_model(self, form: Any, model: Goal) -> bool:
         try:
-            definition = self._definition(form, model)
+            definition = self._definition(form)
             self.gamify.define_goal(
                 model.key, changed_by=self._changed_by(), status=model.status, **definition
             )
@@ -715,7 +720,7 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
                 **{name: list(errors) for name, errors in form.errors.items()},
             )
         try:
-            definition = self._definition(form, goal, store_upload=False)
+            definition = self._definition(form, store_upload=False)
             current = self.gamify.goal(goal.key)
             options = {k: v for k, v in definition.items() if k != "criteria"}
             preview = self.gamify.preview(definition["criteria"], sample=0, key=goal.key, **options)
@@ -753,7 +758,7 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
             messages.append("Nothing changed.")
         elif rebuild:
             reasons = ", ".join(
-                LABELS[name].lower() for name in changed if name in REBUILDING_FIELDS
+                _lower(LABELS[name]) for name in changed if name in REBUILDING_FIELDS
             )
             messages.append(
                 f"Progress will be rebuilt from the event log ({reasons} changed): under the new"
@@ -765,7 +770,7 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
                 " who now qualify without an award get one; none is revoked."
             )
         else:
-            fields = ", ".join(LABELS.get(name, name).lower() for name in changed)
+            fields = ", ".join(_lower(LABELS.get(name, name)) for name in changed)
             messages.append(f"Progress and awards stay as they are: only {fields} changed.")
             if "points" in changed:
                 messages.append(

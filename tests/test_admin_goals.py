@@ -140,6 +140,9 @@ def test_authors_see_and_reach_only_their_own_goals(
     for url in (f"{GOALS}/details/?id={bobs}", f"{GOALS}/edit/?id={bobs}"):
         assert admin_client.get(url).status_code == 302, url  # "record does not exist"
     assert admin_client.get(f"{GOALS}/versions/?id={bobs}").status_code == 302
+    for odd in ("x", "99999999999999999999", "-1"):
+        assert admin_client.get(f"{GOALS}/details/?id={odd}").status_code == 302, odd
+        assert admin_client.get(f"{GOALS}/backfill-status/?id={odd}").status_code == 404, odd
     token = csrf_token(admin_client, GOALS + "/")
     response = admin_client.post(f"{GOALS}/archive/", data={"id": bobs, "csrf_token": token})
     assert response.status_code == 302
