@@ -269,12 +269,15 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
     def extra_js(self) -> list[str]:
         return [*super().extra_js, asset_url("gamify_admin/goals.js")]
 
-    def _handle_view(self, name: str, **kwargs: Any) -> Any:
-        # Start each request on a fresh session: goals change through the API's own
-        # sessions, and an app context kept open across requests (tests, CLI) would
-        # otherwise show objects loaded before those changes.
-        self.session.remove()
-        return super()._handle_view(name, **kwargs)
+    def _run_view(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        # End the read session with each request (its page is rendered by then), not
+        # only with the app context: goals change through the API's own sessions, and an
+        # app context kept open across requests (tests, scripts) would otherwise show
+        # objects loaded before those changes, and hold its transaction open.
+        try:
+            return super()._run_view(fn, *args, **kwargs)
+        finally:
+            self.session.remove()
 
     # -- reading: scope, archived goals, aggregates --------------------------------
 

@@ -89,6 +89,7 @@ def test_create_activate_edit_and_read_the_history(
         "src", "/gamify/api/icons/trophy.svg"
     )
     page.fill("#criteria", json.dumps(THREE_LOGINS, indent=2))
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky badge card beside the top of the form
     screenshot(page, "admin-goal-edit")
     page.locator('input[type="submit"][value="Save"]').click()
 

@@ -145,7 +145,8 @@ def test_without_the_rest_api_nothing_is_stored(database_url: str) -> None:
 
     app = Flask("no_api")
     app.config.update(SQLALCHEMY_DATABASE_URI=database_url, GAMIFY_API_PREFIX="")
-    gamify = Gamify(app, db=SQLAlchemy(app))
+    db = SQLAlchemy(app)
+    gamify = Gamify(app, db=db)
     with app.app_context():
         gamify.create_all()
         with pytest.raises(Exception, match="GAMIFY_API_PREFIX"):
@@ -154,3 +155,5 @@ def test_without_the_rest_api_nothing_is_stored(database_url: str) -> None:
             assert session.query(BadgeImage).count() == 0
         assert gamify.define_goal("x", criteria=LOGIN, icon="star").icon_url is None
         gamify.drop_all()
+        for engine in db.engines.values():
+            engine.dispose()
