@@ -77,6 +77,8 @@ class BackfillView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: Whether the awards it gives notify their entities (``goal-completed``).
+    notify: bool = True
 
     @property
     def finished(self) -> bool:
@@ -92,6 +94,7 @@ class BackfillView:
             "awarded": self.awarded,
             "revoked": self.revoked,
             "revoke": self.revoke,
+            "notify": self.notify,
             "error": self.error,
             "created_at": self.created_at.isoformat(),
             "started_at": None if self.started_at is None else self.started_at.isoformat(),
@@ -109,6 +112,7 @@ def _view(row: Any, goal_key: str) -> BackfillView:
         awarded=row.awarded,
         revoked=row.revoked,
         revoke=row.revoke,
+        notify=row.notify,
         error=row.error,
         created_at=row.created_at,
         started_at=row.started_at,
@@ -157,8 +161,14 @@ def _entities(state: GamifyState, goal: CatalogGoal) -> Any:
     return union(*selects).subquery()
 
 
-def start_backfill(state: GamifyState, key: str, *, revoke: bool = False) -> BackfillView:
-    """Record a backfill of goal ``key`` (queued); older open ones are superseded."""
+def start_backfill(
+    state: GamifyState, key: str, *, revoke: bool = False, notify: bool = True
+) -> BackfillView:
+    """Record a backfill of goal ``key`` (queued); older open ones are superseded.
+
+    :param notify: whether the awards it gives notify their entities; stored with the
+        backfill, so that the worker that runs it knows.
+    """
     with state.transaction() as session:
         goal = _live_goal(state, session, key)
         entities = _entities(state, goal)
@@ -172,6 +182,7 @@ def start_backfill(state: GamifyState, key: str, *, revoke: bool = False) -> Bac
             goal_id=goal.id,
             criteria_hash=goal.criteria_hash,
             revoke=revoke,
+            notify=notify,
             status="queued",
             total=total,
             done=0,
@@ -258,7 +269,9 @@ def run_backfill(
             if not chunk:
                 _finish(state, backfill_id, "done")
                 break
-            result = state.processor.recompute(goal_key, chunk, revoke=view.revoke)
+            result = state.processor.recompute(
+                goal_key, chunk, revoke=view.revoke, notify=view.notify
+            )
             _advance(state, backfill_id, chunk, result)
             send_signals(app, result, backfill=True)
             if on_progress is not None:

@@ -16,6 +16,7 @@ __all__ = [
     "AssignmentError",
     "AwardError",
     "AwardNotFound",
+    "BadgeImageError",
     "ConfigurationError",
     "CriteriaError",
     "EventError",
@@ -79,6 +80,14 @@ class CriteriaError(InvalidInputError):
 
 class GoalError(InvalidInputError):
     """A goal definition (other than its criteria) is invalid."""
+
+
+class BadgeImageError(InvalidInputError):
+    """An uploaded badge image was refused (its type or size); the message is in
+    ``errors["image"]``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"image": [message]})
 
 
 class EventError(InvalidInputError):

@@ -21,6 +21,7 @@ from . import manual_awards
 from . import progress as progress_store
 from . import versions as version_store
 from .backfill import BackfillView, enqueue_backfill, list_backfills, run_backfill, start_backfill
+from .badges import badge_image_url, load_badge_image, save_badge_image
 from .errors import GamifyError, GoalNotFound, InvalidInputError
 from .events import make_event
 from .failures import attempts_allowed
@@ -218,39 +219,68 @@ class Gamify:
             self.backfill(key)
         return saved
 
-    def activate_goal(self, key: str, *, changed_by: str | None = None) -> GoalView:
-        """Make a draft goal live; it counts the history in the event log (a backfill).
+    def activate_goal(
+        self,
+        key: str,
+        *,
+        changed_by: str | None = None,
+        count_history: bool = True,
+        notify: bool = True,
+    ) -> GoalView:
+        """Make a draft goal live; by default it counts the history in the event log.
 
         Activating an active goal changes nothing.
 
         :param changed_by: who activates it, recorded with the goal's version.
+        :param count_history: rebuild its progress from the event log (a backfill:
+            entities who already qualify get the award now). ``False``: only events from
+            now on count.
+        :param notify: whether the awards the backfill gives notify their entities
+            (``goal-completed`` notifications, with ``GAMIFY_NOTIFY_AWARDS``). Signals
+            are sent either way, with ``backfill=True``.
+        :raises GoalNotFound: no such goal.
+        :raises GoalArchived: the goal is archived; restore it first.
         """
-        return self._activate(key, changed_by=changed_by)[0]
+        return self._activate(
+            key, changed_by=changed_by, count_history=count_history, notify=notify
+        )[0]
 
     def _activate(
-        self, key: str, *, changed_by: str | None = None
+        self,
+        key: str,
+        *,
+        changed_by: str | None = None,
+        count_history: bool = True,
+        notify: bool = True,
     ) -> tuple[GoalView, BackfillView | None]:
-        """:meth:`activate_goal`, with the backfill it started (``None``: was active)."""
+        """:meth:`activate_goal`, with the backfill it started (``None``: none started)."""
         state = self.state
         with state.transaction() as session:
             before = session.execute(select(Goal.status).where(Goal.key == key)).scalar()
             goal = goal_store.activate_goal(session, key, changed_by=changed_by)
-        return goal, None if before == "active" else self.backfill(key)
+        if before == "active" or not count_history:
+            return goal, None
+        return goal, self.backfill(key, notify=notify)
 
-    def backfill(self, key: str, *, revoke: bool = False, wait: bool | None = None) -> BackfillView:
+    def backfill(
+        self, key: str, *, revoke: bool = False, notify: bool = True, wait: bool | None = None
+    ) -> BackfillView:
         """Rebuild the progress of goal ``key`` from the event log.
 
         Entities reach what the retained history gives under the current definition;
         new occurrences are awarded (signals carry ``backfill=True``). Awards already
         given stay, unless ``revoke`` removes those the entity no longer qualifies for.
 
+        :param notify: whether the awards it gives notify their entities
+            (``goal-completed`` notifications, with ``GAMIFY_NOTIFY_AWARDS``); recorded
+            with the backfill, so workers that run it follow it too.
         :param wait: run it now, in this process, and return when it is done. By
             default only without ``GAMIFY_REDIS_URL``; with it the backfill is an RQ job
             on the workers, and the returned view is ``queued`` (follow it with
             :meth:`backfills`).
         """
         state = self.state
-        view = start_backfill(state, key, revoke=revoke)
+        view = start_backfill(state, key, revoke=revoke, notify=notify)
         if wait is None:
             wait = state.pipeline is None
         if wait:
@@ -351,6 +381,31 @@ class Gamify:
         if was_archived and goal.status == "active":
             self.backfill(key)
         return goal
+
+    # -- badge images ---------------------------------------------------------------
+
+    def store_badge_image(self, data: bytes) -> str:
+        """Store an uploaded badge picture; return its address, for a goal's ``icon``.
+
+        The image must be PNG, JPEG, GIF or WebP (judged by its first bytes, not a file
+        name), of at most 256 KB; SVG is refused (it can carry scripts). It is stored
+        once per content, keyed by its SHA-256, and served by the REST blueprint at
+        ``{GAMIFY_API_PREFIX}/badge-images/<digest>`` with long caching.
+
+        :raises BadgeImageError: the image was refused (the message says why and what to
+            do); an :class:`InvalidInputError` with ``errors["image"]``.
+        :raises InvalidInputError: the REST API is off (``GAMIFY_API_PREFIX`` empty), so
+            nothing could serve the image.
+        """
+        with self.state.transaction() as session:
+            digest = save_badge_image(session, data)
+            # Raises (and so stores nothing) when nothing would serve the image.
+            return badge_image_url(digest)
+
+    def badge_image(self, digest: str) -> tuple[str, bytes] | None:
+        """``(content type, bytes)`` of the stored badge image ``digest``, or ``None``."""
+        with self.state.transaction() as session:
+            return load_badge_image(session, digest)
 
     # -- events ---------------------------------------------------------------------
 

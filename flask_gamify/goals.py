@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .badges import BUILTIN_ICONS, ICON_URL_PATTERN, check_icon
 from .criteria import compile_criteria
 from .criteria.base import parse_json_float
 from .criteria.json_schema import Ref, object_schema
@@ -28,7 +29,7 @@ from .errors import (
     GoalReferenceError,
 )
 from .events import to_utc
-from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, Goal, utcnow
+from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, ICON_LENGTH, Goal, utcnow
 from .processing import criteria_hash
 from .records import GoalView
 from .versions import check_changed_by, definition_fields, record_change
@@ -101,6 +102,27 @@ class _Points(fields.Field[int]):
         return value
 
 
+class _Icon(fields.Field[str]):
+    """A built-in icon's name, or an image address (see :mod:`flask_gamify.badges`)."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "string", "enum": list(BUILTIN_ICONS)},
+                {"type": "string", "maxLength": ICON_LENGTH, "pattern": f"^{ICON_URL_PATTERN}$"},
+            ],
+            "description": "The badge's picture: a built-in icon's name, or the address of"
+            " an image (https://..., http://... or a path on the same site such as an"
+            " uploaded image's /gamify/api/badge-images/<digest>).",
+        }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            return check_icon(value)
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+
+
 class GoalSchema(Schema):
     """A goal definition; ``criteria`` are checked separately for precise paths."""
 
@@ -133,6 +155,7 @@ class GoalSchema(Schema):
     )
     starts_at = _Moment(allow_none=True, load_default=None)
     ends_at = _Moment(allow_none=True, load_default=None)
+    icon = _Icon(allow_none=True, load_default=None)
     entity_type = fields.String(
         load_default="user", validate=validate.Length(min=1, max=ENTITY_TYPE_LENGTH)
     )
@@ -432,6 +455,7 @@ def goal_view(goal: Goal) -> GoalView:
         starts_at=goal.starts_at,
         ends_at=goal.ends_at,
         entity_type=goal.entity_type,
+        icon=goal.icon,
         archived=goal.archived_at is not None,
         created_at=goal.created_at,
         updated_at=goal.updated_at,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -332,6 +333,8 @@ class Backfill(Base):
     criteria_hash: Mapped[str] = mapped_column(String(64))
     #: Whether awards the entity no longer qualifies for are revoked.
     revoke: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whether the awards it gives notify their entities (``goal-completed``).
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: ``queued``, ``running``, ``done``, ``superseded`` or ``failed``.
     status: Mapped[str] = mapped_column(String(16), default="queued")
     #: Entities to rebuild, and how many are done.

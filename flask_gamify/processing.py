@@ -235,6 +235,7 @@ class BatchProcessor:
         entities: Sequence[EntityKey],
         *,
         revoke: bool = False,
+        notify: bool = True,
         now: datetime | None = None,
     ) -> BatchResult:
         """Rebuild the progress of ``goal_key`` for ``entities`` from the event log.
@@ -244,10 +245,14 @@ class BatchProcessor:
         afterwards into the rebuilt state. New occurrences are awarded; awards already
         given stay, unless ``revoke`` removes those beyond what the entity now has.
         Draft and archived goals are left alone.
+
+        :param notify: whether the awards given notify their entities (``goal-completed``
+            notifications, when ``GAMIFY_NOTIFY_AWARDS`` is on); ``False`` keeps a
+            backfill from flooding inboxes with old achievements.
         """
         moment = now or utcnow()
         return self._transaction(
-            lambda session: self._recompute(session, goal_key, entities, revoke, moment)
+            lambda session: self._recompute(session, goal_key, entities, revoke, notify, moment)
         )
 
     def evaluate_dependents(
@@ -360,6 +365,7 @@ class BatchProcessor:
         *,
         from_scratch: bool = False,
         floors: Mapping[ProgressKey, int] | None = None,
+        notify: bool = True,
     ) -> None:
         """Fold ``work`` into the locked progress rows, award, notify, write.
 
@@ -367,6 +373,7 @@ class BatchProcessor:
             their states are rebuilt from it instead of folded into.
         :param floors: with ``from_scratch``, occurrences a person gave or revoked by hand,
             per key: the rebuilt count starts there, so that they are never given again.
+        :param notify: whether awards notify their entities (with ``GAMIFY_NOTIFY_AWARDS``).
         """
         if not work:
             return
@@ -413,7 +420,14 @@ class BatchProcessor:
                 )
             ]
             self._award(
-                session, awards, goals_by_id, (completed, reached), result, notifications, now
+                session,
+                awards,
+                goals_by_id,
+                (completed, reached),
+                result,
+                notifications,
+                now,
+                notify=notify,
             )
         write_progress(session, [slot.as_update() for slot in rows.values() if slot.dirty], now)
         if late_ids:
@@ -427,6 +441,7 @@ class BatchProcessor:
         goal_key: str,
         entities: Sequence[EntityKey],
         revoke: bool,
+        notify: bool,
         now: datetime,
     ) -> BatchResult:
         result = BatchResult()
@@ -475,6 +490,7 @@ class BatchProcessor:
             now,
             from_scratch=True,
             floors={(goal.id, *entity): floor for entity, floor in floors.items()},
+            notify=notify,
         )
         if revoke and work:
             result.revoked = self._revoke_beyond(session, goal, list(work))
@@ -764,8 +780,14 @@ class BatchProcessor:
         result: BatchResult,
         notifications: list[dict[str, Any]],
         now: datetime,
+        *,
+        notify: bool = True,
     ) -> None:
-        """Insert awards; for each one this transaction wins, record and notify."""
+        """Insert awards; for each one this transaction wins, record and notify.
+
+        :param notify: whether awards notify their entities (``goal-completed``);
+            assigners are told of completed assignments either way.
+        """
         completed, reached = known
         achieved = {
             (award["goal_id"], award["entity_type"], award["entity_id"], award["occurrence"]): (
@@ -805,7 +827,7 @@ class BatchProcessor:
                     moment,
                 )
             )
-            if self.notify_awards:
+            if self.notify_awards and notify:
                 notifications.append(
                     notification(
                         row.entity_type,

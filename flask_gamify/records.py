@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .badges import icon_url
 from .criteria import Evaluation
 
 __all__ = [
@@ -45,6 +46,16 @@ class GoalView:
     updated_at: datetime
     #: ``"active"``, or ``"draft"`` (never progresses; see :meth:`Gamify.activate_goal`).
     status: str = "active"
+    #: The badge's picture: a built-in icon's name (``"trophy"``), or an image's address;
+    #: :attr:`icon_url` is where to show it.
+    icon: str | None = None
+
+    @property
+    def icon_url(self) -> str | None:
+        """Where to show :attr:`icon` (``<img src>``): a built-in icon's file, served by
+        the REST blueprint at ``{GAMIFY_API_PREFIX}/icons/<name>.svg``, or the image's
+        address; ``None`` without an icon. Needs an app context."""
+        return icon_url(self.icon)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +63,7 @@ class GoalView:
             "status": self.status,
             "name": self.name,
             "description": self.description,
+            "icon": self.icon,
             "criteria": self.criteria,
             "points": self.points,
             "repeatable": self.repeatable,

@@ -125,6 +125,46 @@ def test_drafts_never_progress_and_activation_counts_history(app: Flask, gamify:
     assert len(gamify.backfills("talker")) == 1, "activating an active goal changes nothing"
 
 
+def _goal_notifications(gamify: Gamify, entity: str) -> list[str]:
+    return [n.data["goal"] for n in gamify.notifications(entity) if n.kind == "goal-completed"]
+
+
+def test_activation_without_history_counts_only_new_events(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal("talker", criteria={**LOGINS, "target": 2}, status="draft")
+    logins(gamify, "ann", 3)
+    gamify.activate_goal("talker", changed_by="staff", count_history=False)
+    assert gamify.backfills("talker") == []
+    assert not gamify.has_completed("ann", "talker")
+    logins(gamify, "ann", 1)
+    assert gamify.progress("ann", "talker").current == 1
+    assert gamify.goal_versions("talker")[-1].changed_by == "staff"
+
+
+@pytest.mark.parametrize("notify", [True, False])
+def test_activation_notifies_backfilled_awards_only_when_asked(
+    app: Flask, gamify: Gamify, notify: bool
+) -> None:
+    gamify.define_goal("talker", criteria={**LOGINS, "target": 2}, status="draft")
+    logins(gamify, "ann", 3)
+    gamify.activate_goal("talker", notify=notify)
+    assert gamify.has_completed("ann", "talker")
+    [view] = gamify.backfills("talker")
+    assert (view.notify, view.to_dict()["notify"], view.awarded) == (notify, notify, 1)
+    assert _goal_notifications(gamify, "ann") == (["talker"] if notify else [])
+    logins(gamify, "bob", 2)  # live awards notify as always
+    assert _goal_notifications(gamify, "bob") == ["talker"]
+
+
+def test_a_quiet_backfill_still_tells_assigners(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal("todo", criteria={**LOGINS, "target": 1}, assigned_only=True, status="draft")
+    gamify.assign("todo", assignee="ann", assigned_by="boss")
+    logins(gamify, "ann", 1)
+    gamify.activate_goal("todo", notify=False)
+    assert gamify.has_completed("ann", "todo")
+    assert _goal_notifications(gamify, "ann") == []
+    assert [n.kind for n in gamify.notifications("boss")] == ["assignment-completed"]
+
+
 def test_a_backfill_resumes_from_its_checkpoint_without_counting_twice(
     app: Flask, gamify: Gamify, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,6 +324,27 @@ def test_a_backfill_runs_on_the_workers_and_survives_a_killed_worker(
     for entity, count in counts.items():
         assert gamify.progress(entity, "many-logins").current == min(count, 4), entity
     assert view.status == "active"
+
+
+def test_the_workers_follow_a_backfill_s_notify_flag(papp: Flask, workers: Workers) -> None:
+    gamify = gamify_of(papp)
+    history = [make_event("login", entity, entity_type="user") for entity in ("ann", "bob")]
+    gamify.state.processor.process(history)
+    gamify.define_goal("loud", criteria={**LOGINS, "target": 1}, status="draft")
+    gamify.define_goal("quiet", criteria={**LOGINS, "target": 1}, status="draft")
+    gamify.activate_goal("loud", notify=True)
+    gamify.activate_goal("quiet", notify=False)
+    assert [gamify.backfills(key)[0].status for key in ("loud", "quiet")] == ["queued"] * 2
+    workers.start("w1")
+    wait_for(
+        lambda: all(gamify.backfills(key)[0].status == "done" for key in ("loud", "quiet")),
+        timeout=60,
+        message="the workers ran both backfills",
+    )
+    for entity in ("ann", "bob"):
+        assert gamify.has_completed(entity, "quiet") and gamify.has_completed(entity, "loud")
+        assert "loud" in _goal_notifications(gamify, entity)
+        assert "quiet" not in _goal_notifications(gamify, entity)
 
 
 def test_a_backfill_waits_for_batches_that_read_the_goals_before_the_change(

@@ -25,6 +25,7 @@ def test_the_first_version_records_the_whole_definition(app: Flask, gamify: Gami
     assert first.changes == {
         "name": {"before": None, "after": "Regular"},
         "description": {"before": None, "after": ""},
+        "icon": {"before": None, "after": None},
         "criteria": {"before": None, "after": LOGIN},
         "points": {"before": None, "after": 10},
         "repeatable": {"before": None, "after": False},

@@ -12,6 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
+from ..badges import BUILTIN_ICONS
 from ..criteria.base import MAX_NUMBER
 from ..criteria.json_schema import LOOSER_THAN_SERVER, criteria_definitions, object_schema
 from ..criteria.limits import MAX_DEPTH, NO_NUL, VISIBLE_NO_NUL
@@ -686,6 +687,48 @@ def build_spec(
             errors=(),
         ),
     )
+    badge_image = _operation(
+        "An uploaded badge image",
+        operation_id="getBadgeImage",
+        scope=None,
+        description="The bytes of a badge image stored with `gamify.store_badge_image()`"
+        " (PNG, JPEG, GIF or WebP; never SVG), with its content type, `nosniff` and a year"
+        " of caching: an image's address is the SHA-256 of its bytes, so it never changes.",
+        parameters=[
+            {
+                "in": "path",
+                "name": "digest",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "description": "The SHA-256 of the image's bytes, in lower-case hex.",
+            }
+        ],
+        ok=(200, "The image.", {}),
+        errors=(404,),
+    )
+    badge_image["responses"]["200"]["content"] = {
+        content_type: {"schema": {"type": "string", "format": "binary"}}
+        for content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+    }
+    path("/badge-images/{digest}", get=badge_image)
+    icon = _operation(
+        "A built-in badge icon",
+        operation_id="getIcon",
+        scope=None,
+        description="One of the built-in icons a goal's `icon` may name, as SVG.",
+        parameters=[
+            {
+                "in": "path",
+                "name": "name",
+                "required": True,
+                "schema": {"type": "string", "enum": list(BUILTIN_ICONS)},
+            }
+        ],
+        ok=(200, "The icon.", {}),
+        errors=(404,),
+    )
+    icon["responses"]["200"]["content"] = {"image/svg+xml": {"schema": {"type": "string"}}}
+    path("/icons/{name}.svg", get=icon)
     path(
         "/openapi.json",
         get=_operation(

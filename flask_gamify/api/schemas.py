@@ -347,6 +347,15 @@ class GoalOut(Schema):
     starts_at = fields.DateTime(required=True, allow_none=True)
     ends_at = fields.DateTime(required=True, allow_none=True)
     entity_type = fields.String(required=True)
+    icon = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The badge's picture: a built-in icon's name (served at"
+            " /icons/{name}.svg) or an image's address (uploaded ones at"
+            " /badge-images/{digest})."
+        },
+    )
     status = fields.String(required=True, validate=validate.OneOf(["active", "draft"]))
     archived = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
@@ -488,6 +497,10 @@ class BackfillOut(Schema):
     awarded = fields.Integer(required=True)
     revoked = fields.Integer(required=True)
     revoke = fields.Boolean(required=True)
+    notify = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether the awards it gives notify their entities."},
+    )
     error = fields.String(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
     started_at = fields.DateTime(required=True, allow_none=True)

@@ -12,6 +12,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError
 
 from ..backfill import BackfillView
+from ..badges import BUILTIN_ICONS, ICONS_DIRECTORY, is_builtin_icon
 from ..criteria.base import parse_json_float
 from ..criteria.limits import is_visible, too_deep
 from ..criteria.schema import flatten_errors
@@ -613,6 +614,45 @@ class NotificationsReadView(MethodView):
         return jsonify(marked=marked)
 
 
+# -- badge pictures -------------------------------------------------------------------
+
+#: Badge pictures never change at their address (built-in icons change only with a
+#: release; an uploaded image's address is the digest of its bytes).
+_LONG_CACHE = "public, max-age=31536000, immutable"
+
+
+class BadgeImageView(MethodView):
+    def get(self, digest: str) -> Response:
+        found = _extension().badge_image(digest)
+        if found is None:
+            raise ApiError(
+                404,
+                f"No badge image has the digest {digest!r}; upload it with"
+                " gamify.store_badge_image() (the dashboard's goal form does).",
+            )
+        content_type, data = found
+        response = Response(data, mimetype=content_type)
+        response.headers["Cache-Control"] = _LONG_CACHE
+        response.set_etag(digest)
+        response.make_conditional(request)  # 304 to a client that has it
+        return response
+
+
+class IconView(MethodView):
+    def get(self, name: str) -> Response:
+        if not is_builtin_icon(name):
+            raise ApiError(
+                404,
+                f"There is no built-in icon {name!r}; the icons are {', '.join(BUILTIN_ICONS)}.",
+            )
+        data = (ICONS_DIRECTORY / f"{name}.svg").read_bytes()
+        response = Response(data, mimetype="image/svg+xml")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        response.add_etag()
+        response.make_conditional(request)
+        return response
+
+
 #: ``(rule, endpoint, view class)`` of every resource.
 ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/events", "events", EventsView),
@@ -625,6 +665,8 @@ ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
     ("/goals/<key>/backfills", "goal_backfills", GoalBackfillsView),
     ("/goals/<key>/backfills/<backfill_id>", "goal_backfill", GoalBackfillView),
     ("/previews", "previews", PreviewsView),
+    ("/badge-images/<digest>", "badge_image", BadgeImageView),
+    ("/icons/<name>.svg", "icon", IconView),
     ("/entities/<entity_type>/<entity>/progress", "progress_list", ProgressListView),
     ("/entities/<entity_type>/<entity>/progress/<goal>", "progress", ProgressView),
     ("/entities/<entity_type>/<entity>/awards", "awards", AwardsView),
