@@ -29,4 +29,9 @@ def make_session(app: Flask) -> GamifyScopedSession:
     def remove_session(error: BaseException | None = None) -> None:
         scoped.remove()
 
+    # A request inside an app context that is already pushed (tests, CLI commands that
+    # call the app) does not end that context: end the session with the request too, or
+    # its open transaction holds locks (PostgreSQL's DROP TABLE waits on it forever).
+    app.teardown_request(remove_session)
+
     return scoped

@@ -341,3 +341,33 @@ def test_posts_without_the_csrf_token_are_refused(admin_client: FlaskClient, url
     assert response.get_json()["error"] == "csrf"
     response = admin_client.post(url, json={"criteria": READER}, headers={"X-CSRFToken": "bad"})
     assert response.status_code == 400
+
+
+def test_the_edit_form_shows_the_saved_criteria_and_saves_changes(
+    admin_app: Flask, admin_client: FlaskClient, gamify: Gamify
+) -> None:
+    from flask_gamify.models import Goal
+
+    gamify.define_goal("reader", criteria=READER, owner="alice", status="draft")
+    with admin_app.extensions["gamify"].transaction() as session:
+        goal_id = session.query(Goal.id).filter(Goal.key == "reader").scalar()
+    login(admin_client, "alice")
+    page = f"{GOALS}/edit/?id={goal_id}"
+    html = admin_client.get(page).get_data(as_text=True)
+    assert 'data-role="gamify-criteria"' in html
+    assert "&#34;article.read&#34;" in html
+    assert 'data-role="gamify-preview"' in html
+    token = csrf_token(admin_client, page)
+    changed = {**READER, "values": ["A", "B"]}
+    response = admin_client.post(
+        page,
+        data={
+            "csrf_token": token,
+            "key": "reader",
+            "name": "Reader",
+            "criteria": str(changed).replace("'", '"'),
+        },
+    )
+    assert response.status_code == 302
+    assert gamify.goal("reader").criteria == changed
+    assert gamify.goal("reader").status == "draft"
