@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flask import Response, abort, jsonify, make_response, url_for
 from flask_admin import BaseView
@@ -28,7 +28,9 @@ def asset_url(filename: str) -> str:
     return url_for(f"{ASSETS}.static", filename=filename)
 
 
-def json_error(message: str, status: int = 400, *, fields: dict[str, Any] | None = None) -> Any:
+def json_error(
+    message: str, status: int = 400, *, fields: dict[str, Any] | None = None
+) -> NoReturn:
     """Abort with ``{"message": ..., "fields": {path: [messages]}}``."""
     abort(make_response(jsonify(message=message, fields=fields or {}), status))
 

@@ -263,11 +263,21 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
 
     @property
     def extra_css(self) -> list[str]:
-        return [*super().extra_css, asset_url("gamify_admin/goals.css")]
+        return [
+            *super().extra_css,
+            asset_url("gamify_admin/criteria-builder.css"),
+            asset_url("gamify_admin/goals.css"),
+        ]
 
     @property
     def extra_js(self) -> list[str]:
-        return [*super().extra_js, asset_url("gamify_admin/goals.js")]
+        # The builder before the preview panel, which reads the criteria it writes.
+        return [
+            *super().extra_js,
+            asset_url("gamify_admin/criteria-builder.js"),
+            asset_url("gamify_admin/preview.js"),
+            asset_url("gamify_admin/goals.js"),
+        ]
 
     # -- reading: scope, archived goals, aggregates --------------------------------
 

@@ -219,6 +219,32 @@ class Gamify:
             self.backfill(key)
         return saved
 
+    def check_goal(
+        self, key: str, *, criteria: Mapping[str, Any], **options: Any
+    ) -> dict[str, Any]:
+        """Check a goal definition as :meth:`define_goal` would, without saving anything.
+
+        Editors use it to report mistakes as they are made: the errors, and their field
+        paths, are the ones :meth:`define_goal` would raise, ``goal`` criteria that name
+        no goal or form a cycle included.
+
+        :param key: the goal's key (an existing key checks a change to that goal).
+        :param criteria: the criteria to check.
+        :param options: the other options, as :meth:`define_goal` takes them.
+        :returns: the validated definition, defaults filled in.
+        :raises CriteriaError: invalid criteria (:class:`~flask_gamify.GoalReferenceError`
+            for references).
+        :raises GoalError: another invalid option.
+        """
+        definition = {
+            "entity_type": self.state.default_entity_type,
+            "key": key,
+            "criteria": criteria,
+            **options,
+        }
+        with self.state.transaction() as session:
+            return goal_store.check_goal(session, definition)
+
     def activate_goal(
         self,
         key: str,

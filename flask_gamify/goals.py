@@ -37,6 +37,7 @@ from .versions import check_changed_by, definition_fields, record_change
 __all__ = [
     "GoalSchema",
     "archive_goal",
+    "check_goal",
     "define_goals",
     "goal_definition_schema",
     "goal_view",
@@ -268,6 +269,17 @@ def _check_references(session: Session, goals: list[dict[str, Any]], prefixes: l
                         ]
                     }
                 )
+
+
+def check_goal(session: Session, definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one definition as :func:`define_goals` would, references included.
+
+    Writes nothing. Returns the validated definition; raises :class:`GoalError`,
+    :class:`CriteriaError` or :class:`GoalReferenceError` with the same paths.
+    """
+    goal = validate_goal(definition)
+    _check_references(session, [goal], [""])
+    return goal
 
 
 def _reaches(graph: Mapping[str, set[str]], start: str, target: str) -> bool:

@@ -88,6 +88,7 @@ def test_create_activate_edit_and_read_the_history(
     expect(card.locator("img.gamify-badge-icon")).to_have_attribute(
         "src", "/gamify/api/icons/trophy.svg"
     )
+    page.click('[data-gc-tab="json"]')  # the criteria as JSON, beside the builder
     page.fill("#criteria", json.dumps(THREE_LOGINS, indent=2))
     page.evaluate("window.scrollTo(0, 0)")  # the sticky badge card beside the top of the form
     screenshot(page, "admin-goal-edit")
@@ -116,6 +117,7 @@ def test_create_activate_edit_and_read_the_history(
 
     # Edit the live goal: the impact shows before the save.
     page.goto(page.url.replace("/details/", "/edit/"))
+    page.click('[data-gc-tab="json"]')
     page.fill("#criteria", json.dumps({**THREE_LOGINS, "target": 2}, indent=2))
     page.fill("#name", "Regular")
     page.locator('input[type="submit"][value="Save"]').click()

@@ -201,7 +201,7 @@ def test_create_saves_a_draft_through_the_api(admin_app: Flask, admin_client: Fl
         ({"points": "-5"}, "points", "0 or more"),
         ({"points": "many"}, "points", "Not a valid integer"),
         ({"criteria": '{"type": "count"}'}, "criteria", "criteria"),
-        ({"criteria": "{not json"}, "criteria", "Criteria must be JSON"),
+        ({"criteria": "{not json"}, "criteria", "The criteria are not valid JSON"),
         ({"key": "bad key!"}, "key", "Must start with a letter"),
         ({"icon": "javascript:alert(1)"}, "icon", "built-in icon"),
         ({"max_awards": "3"}, "max_awards", "Only repeatable goals"),
