@@ -37,6 +37,10 @@ def _runtime_imports(path: Path, package: str) -> list[str]:
     return names
 
 
+def _id(value: object) -> str:
+    return str(value.relative_to(ROOT)) if isinstance(value, Path) else str(value)
+
+
 def _modules(folder: Path, package: str) -> list[tuple[Path, str]]:
     found = []
     for path in sorted(folder.rglob("*.py")):
@@ -48,9 +52,7 @@ def _modules(folder: Path, package: str) -> list[tuple[Path, str]]:
     return found
 
 
-@pytest.mark.parametrize(
-    ("path", "package"), _modules(CORE, "flask_gamify"), ids=lambda value: str(value)
-)
+@pytest.mark.parametrize(("path", "package"), _modules(CORE, "flask_gamify"), ids=_id)
 def test_the_core_imports_neither_the_extension_module_nor_the_admin(
     path: Path, package: str
 ) -> None:
@@ -65,9 +67,7 @@ def test_the_core_imports_neither_the_extension_module_nor_the_admin(
         )
 
 
-@pytest.mark.parametrize(
-    ("path", "package"), _modules(ADMIN, "flask_gamify.admin"), ids=lambda value: str(value)
-)
+@pytest.mark.parametrize(("path", "package"), _modules(ADMIN, "flask_gamify.admin"), ids=_id)
 def test_the_admin_does_not_import_the_extension_module(path: Path, package: str) -> None:
     imports = _runtime_imports(path, package)
     assert "flask_gamify.extension" not in imports, (
