@@ -36,6 +36,7 @@ from .processing import (
     BatchProcessor,
     BatchResult,
     ProgressChange,
+    assigner_notifications,
     catalog_barrier,
     complete_assignment,
     notification,
@@ -326,21 +327,7 @@ def give_award(
         assignment = complete_assignment(session, goal.id, goal.key, entity_type, entity_id, now)
         if assignment is not None:
             result.assignments.append(assignment)
-            if assignment.assigned_by is not None:
-                notifications.append(
-                    notification(
-                        assignment.assigned_by_type,
-                        assignment.assigned_by,
-                        "assignment-completed",
-                        {
-                            "goal": goal.key,
-                            "assignment": assignment.id,
-                            "assignee": entity_id,
-                            "assignee_type": entity_type,
-                        },
-                        now,
-                    )
-                )
+            notifications.extend(assigner_notifications(assignment, goal.key, now))
     if notifications:
         session.execute(_NOTIFICATIONS.insert(), notifications)
     _record(

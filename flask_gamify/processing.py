@@ -841,21 +841,7 @@ class BatchProcessor:
                 assignment = self._complete_assignment(session, goal, row, now)
                 if assignment is not None:
                     result.assignments.append(assignment)
-                    if assignment.assigned_by is not None:
-                        notifications.append(
-                            notification(
-                                assignment.assigned_by_type,
-                                assignment.assigned_by,
-                                "assignment-completed",
-                                {
-                                    "goal": goal.key,
-                                    "assignment": assignment.id,
-                                    "assignee": row.entity_id,
-                                    "assignee_type": row.entity_type,
-                                },
-                                now,
-                            )
-                        )
+                    notifications.extend(assigner_notifications(assignment, goal.key, now))
 
     def _complete_assignment(
         self, session: Session, goal: CatalogGoal, row: Row[Any], now: datetime
@@ -947,6 +933,29 @@ def _flag_late(session: Session, ids: set[str]) -> None:
         session.execute(
             update(_EVENTS).where(_EVENTS.c.id.in_(ordered[start : start + 500])).values(late=True)
         )
+
+
+def assigner_notifications(
+    assignment: AssignmentView, goal_key: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The ``assignment-completed`` notification of a completed assignment's assigner
+    (none when nobody assigned it)."""
+    if assignment.assigned_by is None:
+        return []
+    return [
+        notification(
+            assignment.assigned_by_type,
+            assignment.assigned_by,
+            "assignment-completed",
+            {
+                "goal": goal_key,
+                "assignment": assignment.id,
+                "assignee": assignment.entity,
+                "assignee_type": assignment.entity_type,
+            },
+            now,
+        )
+    ]
 
 
 def notification(
