@@ -260,18 +260,37 @@ def _backfill_outcome(view: BackfillView) -> None:
     )
 
 
+_NO_NOTIFY_HELP = (
+    "Give the backfill's awards without goal-completed notifications (signals are sent either way)."
+)
+
+
 @goals_group.command("activate")
 @click.argument("key")
+@click.option(
+    "--no-history",
+    is_flag=True,
+    help="Do not count the event log's history (no backfill): only events from now on count.",
+)
+@click.option("--no-notify", is_flag=True, help=_NO_NOTIFY_HELP)
 @click.option("--no-wait", is_flag=True, help="With Redis, do not follow the backfill.")
-def activate_command(key: str, no_wait: bool) -> None:
-    """Make the draft goal KEY live; it counts the event log's history (a backfill)."""
+def activate_command(key: str, no_history: bool, no_notify: bool, no_wait: bool) -> None:
+    """Make the draft goal KEY live; it counts the event log's history (a backfill).
+
+    Activating an active goal changes nothing.
+    """
     try:
-        _goal, started = get_state().extension._activate(key)
+        _goal, started = get_state().extension._activate(
+            key, count_history=not no_history, notify=not no_notify
+        )
     except GamifyError as error:
         raise _fail(error) from error
     if started is not None and not no_wait:
         started = _follow_backfill(started)
-    click.echo(f"{key} is active.")
+    if no_history:
+        click.echo(f"{key} is active; history not counted: only events from now on count.")
+    else:
+        click.echo(f"{key} is active.")
     if started is not None:
         _backfill_outcome(started)
 
@@ -279,8 +298,9 @@ def activate_command(key: str, no_wait: bool) -> None:
 @goals_group.command("backfill")
 @click.argument("key")
 @click.option("--revoke", is_flag=True, help="Revoke awards entities no longer qualify for.")
+@click.option("--no-notify", is_flag=True, help=_NO_NOTIFY_HELP)
 @click.option("--no-wait", is_flag=True, help="With Redis, do not follow the backfill.")
-def backfill_command(key: str, revoke: bool, no_wait: bool) -> None:
+def backfill_command(key: str, revoke: bool, no_notify: bool, no_wait: bool) -> None:
     """Rebuild the progress of goal KEY from the event log.
 
     Without Redis it runs here; with GAMIFY_REDIS_URL it runs on the workers, and this
@@ -291,10 +311,10 @@ def backfill_command(key: str, revoke: bool, no_wait: bool) -> None:
         inline = get_state().pipeline is None
         if inline:
             with click.progressbar(length=1, label=f"Backfilling {key}") as bar:
-                view = extension.backfill(key, revoke=revoke, wait=True)
+                view = extension.backfill(key, revoke=revoke, notify=not no_notify, wait=True)
                 bar.update(1)
         else:
-            view = extension.backfill(key, revoke=revoke, wait=False)
+            view = extension.backfill(key, revoke=revoke, notify=not no_notify, wait=False)
             if not no_wait:
                 view = _follow_backfill(view)
     except GamifyError as error:

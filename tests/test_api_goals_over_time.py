@@ -12,6 +12,10 @@ from flask_gamify import Gamify
 COMMENTS = {"type": "count", "event": "comment.posted", "target": 2}
 
 
+def goal_notifications(gamify: Gamify, entity: str) -> list[str]:
+    return [n.data["goal"] for n in gamify.notifications(entity) if n.kind == "goal-completed"]
+
+
 @pytest.fixture
 def headers(app: Flask) -> dict[str, str]:
     return bearer(make_token("goals:read", "goals:write"))
@@ -74,6 +78,102 @@ def test_activating_a_draft_starts_a_backfill_with_a_status_url(
 
     again = client.post(f"{PREFIX}/goals/talker/activate", json={}, headers=headers)
     assert again.status_code == 200 and again.get_json()["backfill"] is None
+
+
+@pytest.mark.usefixtures("history")
+def test_activating_without_a_body_counts_history(
+    client: FlaskClient, headers: dict[str, str], gamify: Gamify
+) -> None:
+    gamify.define_goal("talker", criteria=COMMENTS, status="draft")
+    response = client.post(f"{PREFIX}/goals/talker/activate", headers=headers)
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["backfill"]["notify"] is True
+    assert gamify.has_completed("ann", "talker")
+    assert goal_notifications(gamify, "ann") == ["talker"]
+
+
+@pytest.mark.usefixtures("history")
+def test_activating_without_history_counts_only_new_events(
+    client: FlaskClient, headers: dict[str, str], gamify: Gamify
+) -> None:
+    gamify.define_goal("talker", criteria=COMMENTS, status="draft")
+    response = client.post(
+        f"{PREFIX}/goals/talker/activate", json={"count_history": False}, headers=headers
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["goal"]["status"] == "active" and body["backfill"] is None
+    assert "Location" not in response.headers
+    assert gamify.backfills("talker") == []
+    assert not gamify.has_completed("ann", "talker"), "ann's 3 past comments do not count"
+    gamify.track("comment.posted", "bob")
+    assert not gamify.has_completed("bob", "talker"), "bob's past comment does not count"
+    gamify.track("comment.posted", "ann")
+    gamify.track("comment.posted", "ann")
+    assert gamify.has_completed("ann", "talker"), "new events count"
+    assert goal_notifications(gamify, "ann") == ["talker"]
+
+
+@pytest.mark.usefixtures("history")
+@pytest.mark.parametrize("notify", [True, False])
+def test_activating_notifies_backfilled_awards_only_when_asked(
+    client: FlaskClient, headers: dict[str, str], gamify: Gamify, notify: bool
+) -> None:
+    gamify.define_goal("talker", criteria=COMMENTS, status="draft")
+    response = client.post(
+        f"{PREFIX}/goals/talker/activate", json={"notify": notify}, headers=headers
+    )
+    assert response.status_code == 202, response.get_json()
+    backfill = response.get_json()["backfill"]
+    assert (backfill["notify"], backfill["awarded"]) == (notify, 1)
+    assert gamify.has_completed("ann", "talker")
+    assert goal_notifications(gamify, "ann") == (["talker"] if notify else [])
+
+
+@pytest.mark.usefixtures("history")
+@pytest.mark.parametrize("notify", [True, False])
+def test_a_backfill_notifies_only_when_asked(
+    client: FlaskClient, headers: dict[str, str], gamify: Gamify, notify: bool
+) -> None:
+    gamify.define_goal("talker", criteria=COMMENTS, status="draft")
+    gamify.activate_goal("talker", count_history=False)
+    response = client.post(
+        f"{PREFIX}/goals/talker/backfills", json={"notify": notify}, headers=headers
+    )
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["backfill"]["notify"] is notify
+    assert gamify.has_completed("ann", "talker")
+    assert goal_notifications(gamify, "ann") == (["talker"] if notify else [])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("activate", {"count_history": "yes"}, "count_history"),
+        ("activate", {"notify": 1}, "notify"),
+        ("activate", {"count_history": False, "history": False}, "history"),
+        ("backfills", {"notify": "no"}, "notify"),
+        ("backfills", {"revoke": False, "quiet": True}, "quiet"),
+    ],
+)
+def test_activation_and_backfill_options_are_checked(
+    client: FlaskClient,
+    headers: dict[str, str],
+    gamify: Gamify,
+    path: str,
+    body: dict[str, object],
+    field: str,
+) -> None:
+    gamify.define_goal(
+        "talker", criteria=COMMENTS, status="active" if path == "backfills" else "draft"
+    )
+    before = gamify.backfills("talker")
+    response = client.post(f"{PREFIX}/goals/talker/{path}", json=body, headers=headers)
+    assert response.status_code == 422, response.get_json()
+    assert list(error_of(response)["errors"]) == [field]
+    assert gamify.backfills("talker") == before, "nothing started"
+    expected = "active" if path == "backfills" else "draft"
+    assert gamify.goal("talker").status == expected, "nothing changed"
 
 
 @pytest.mark.usefixtures("history")

@@ -479,3 +479,51 @@ def test_goals_activate_command_reports_only_the_backfill_it_started(
     assert "done; 1 of 1 entities rebuilt, 1 award(s) given" in first.output
     again = runner.invoke(args=["gamify", "goals", "activate", "talker"])
     assert again.exit_code == 0 and "Backfill" not in again.output, again.output
+
+
+def test_goals_activate_command_without_history(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal("talker", criteria={**LOGINS, "target": 2}, status="draft")
+    logins(gamify, "ann", 2)
+    result = app.test_cli_runner().invoke(
+        args=["gamify", "goals", "activate", "talker", "--no-history"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "talker is active; history not counted" in result.output
+    assert "Backfill" not in result.output
+    assert gamify.goal("talker").status == "active"
+    assert gamify.backfills("talker") == []
+    assert not gamify.has_completed("ann", "talker")
+    logins(gamify, "ann", 2)
+    assert gamify.has_completed("ann", "talker"), "new events count"
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_goals_activate_command_notifies_only_without_no_notify(
+    app: Flask, gamify: Gamify, quiet: bool
+) -> None:
+    gamify.define_goal("talker", criteria={**LOGINS, "target": 2}, status="draft")
+    logins(gamify, "ann", 2)
+    flags = ["--no-notify"] if quiet else []
+    result = app.test_cli_runner().invoke(args=["gamify", "goals", "activate", "talker", *flags])
+    assert result.exit_code == 0, result.output
+    assert "1 award(s) given" in result.output
+    assert gamify.has_completed("ann", "talker")
+    [view] = gamify.backfills("talker")
+    assert view.notify is not quiet
+    assert _goal_notifications(gamify, "ann") == ([] if quiet else ["talker"])
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_goals_backfill_command_notifies_only_without_no_notify(
+    app: Flask, gamify: Gamify, quiet: bool
+) -> None:
+    gamify.define_goal("talker", criteria={**LOGINS, "target": 2}, status="draft")
+    logins(gamify, "ann", 2)
+    gamify.activate_goal("talker", count_history=False)
+    flags = ["--no-notify"] if quiet else []
+    result = app.test_cli_runner().invoke(args=["gamify", "goals", "backfill", "talker", *flags])
+    assert result.exit_code == 0, result.output
+    assert "1 award(s) given" in result.output
+    [view] = gamify.backfills("talker")
+    assert view.notify is not quiet
+    assert _goal_notifications(gamify, "ann") == ([] if quiet else ["talker"])

@@ -311,6 +311,7 @@ def build_spec(
         "AssignmentCreate": object_schema(schemas.AssignIn(), _ref),
         "MarkRead": object_schema(schemas.MarkReadIn(), _ref),
         "BackfillRequest": object_schema(schemas.BackfillIn(), _ref),
+        "ActivationRequest": object_schema(schemas.ActivateIn(), _ref),
         "PreviewRequest": {
             "type": "object",
             "additionalProperties": False,
@@ -517,9 +518,13 @@ def build_spec(
         scope="goals:write",
         description="The goal counts the history in the event log: a backfill starts"
         " (202, with its status URL in `Location`; without Redis it is done already)."
-        " An active goal answers 200 with `backfill` null. An archived goal answers"
-        " 409 (restore it first).",
+        " With `count_history` false only events from now on count: no backfill, 200"
+        " with `backfill` null. `notify` false keeps the awards the backfill gives out of"
+        " the entities' notifications. An active goal answers 200 with `backfill` null."
+        " An archived goal answers 409 (restore it first). The body is optional.",
         parameters=[_GOAL_KEY],
+        body="ActivationRequest",
+        body_required=False,
         ok=(202, "The goal and the backfill it started.", "BackfillStarted"),
         errors=(404, 409),
         headers=backfill_started,
@@ -528,7 +533,11 @@ def build_spec(
         sorted(
             {
                 **activate["responses"],
-                "200": {"description": "The goal was active already.", **_json("BackfillStarted")},
+                "200": {
+                    "description": "The goal was active already, or `count_history` was"
+                    " false: no backfill.",
+                    **_json("BackfillStarted"),
+                },
             }.items()
         )
     )
@@ -552,7 +561,8 @@ def build_spec(
             scope="goals:write",
             description="Entities reach what the retained history gives under the current"
             " definition; new occurrences are awarded (signals say `backfill`). Awards"
-            " already given stay unless `revoke` is true. With Redis the backfill runs on"
+            " already given stay unless `revoke` is true; they notify their entities"
+            " unless `notify` is false. With Redis the backfill runs on"
             " the workers: follow the status URL in `Location`. A draft (activate it first)"
             " and an archived goal answer 409.",
             parameters=[_GOAL_KEY],

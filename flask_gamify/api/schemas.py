@@ -225,6 +225,35 @@ class BackfillIn(Schema):
         load_default=False,
         metadata={"description": "Also revoke awards entities no longer qualify for."},
     )
+    notify = Flag(
+        load_default=True,
+        metadata={
+            "description": "Whether the awards it gives notify their entities"
+            " (goal-completed notifications, with GAMIFY_NOTIFY_AWARDS)."
+        },
+    )
+
+
+class ActivateIn(Schema):
+    """How a draft goal is made live."""
+
+    class Meta:
+        unknown = RAISE
+
+    count_history = Flag(
+        load_default=True,
+        metadata={
+            "description": "Count the history in the event log (a backfill: entities who"
+            " qualify already get the award now). false: only events from now on count."
+        },
+    )
+    notify = Flag(
+        load_default=True,
+        metadata={
+            "description": "Whether the awards the backfill gives notify their entities"
+            " (goal-completed notifications, with GAMIFY_NOTIFY_AWARDS)."
+        },
+    )
 
 
 class PreviewIn(Schema):

@@ -429,9 +429,14 @@ class GoalActivationView(MethodView):
     def post(self, key: str) -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
         caller = authorize("goals:write", key)
         _readable_goal(caller, key)
-        goal, started = _extension()._activate(key, changed_by=caller.name)
+        body = json_body() if request.content_length else {}
+        data = load(schemas.ActivateIn(), body, what="body")
+        goal, started = _extension()._activate(
+            key, changed_by=caller.name, count_history=data["count_history"], notify=data["notify"]
+        )
         if started is None:
-            return jsonify(goal=goal.to_dict(), backfill=None), 200  # was active already
+            # Active already, or activated without counting history.
+            return jsonify(goal=goal.to_dict(), backfill=None), 200
         return _started(goal, started)
 
 
@@ -447,7 +452,7 @@ class GoalBackfillsView(MethodView):
         goal = _readable_goal(caller, key)
         body = json_body() if request.content_length else {}
         data = load(schemas.BackfillIn(), body, what="body")
-        view = _extension().backfill(key, revoke=data["revoke"])
+        view = _extension().backfill(key, revoke=data["revoke"], notify=data["notify"])
         return _started(goal, view)
 
 
