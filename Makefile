@@ -17,7 +17,7 @@ help:
 	@echo "make install      create $(VENV) and pip install -e '.[dev]'"
 	@echo "make demo         run the demo app on http://127.0.0.1:$(PORT)/"
 	@echo "make test         lint + docs + pytest (SKIP_CHECKS=1: pytest only; PYTEST_ARGS=...)"
-	@echo "make screenshots  run the browser tests, saving their screenshots into docs/_static/screenshots"
+	@echo "make screenshots  run the browser tests and refresh the screenshots the docs show"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make docs         Sphinx HTML docs, warnings are errors"
 	@echo "make bench        run the benchmarks"
@@ -62,9 +62,14 @@ docs: $(STAMP)
 test: $(STAMP) $(if $(SKIP_CHECKS),,lint docs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The dashboard's screenshots in docs/admin.rst are the browser tests' own.
+# The dashboard's screenshots in docs/ are the browser tests' own: run them, then copy
+# the ones the docs show.
 screenshots: $(STAMP)
-	GAMIFY_SCREENSHOTS_DIR=docs/_static/screenshots $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+	GAMIFY_SCREENSHOTS_DIR=build/screenshots $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+	mkdir -p docs/_static/screenshots
+	for name in $$(grep -oh '_static/screenshots/[a-z0-9-]*\.png' docs/*.rst | sed 's#.*/##' | sort -u); do \
+	    cp build/screenshots/$$name docs/_static/screenshots/ || exit 1; \
+	done
 
 demo: $(STAMP)
 	@echo "Flask-Gamify demo: http://127.0.0.1:$(PORT)/"

@@ -108,6 +108,7 @@ def test_create_activate_edit_and_read_the_history(
     expect(modal.locator(".gamify-activate-finished")).to_have_text("This goal now has 2 awards.")
     expect(modal.locator("#gamify-backfill-bar")).to_have_attribute("aria-valuenow", "100")
     expect(modal.locator(".gamify-activate-message")).to_contain_text("2 awards given")
+    expect(page.locator(".gamify-draft-note")).to_be_hidden()  # the page behind says so too
     screenshot(page, "admin-goal-activate", full_page=False)
     assert gamify_of(admin_app).has_completed("ann", "regular")
     assert [n.kind for n in gamify_of(admin_app).notifications("bob")] == ["goal-completed"]

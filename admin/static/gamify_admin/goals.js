@@ -167,6 +167,8 @@
         if (holder) { holder.innerHTML = '<span class="badge badge-success gamify-status">active</span>'; }
         var button = byId("gamify-activate-button");
         if (button) { button.classList.add("d-none"); }
+        var draftNote = document.querySelector(".gamify-draft-note");
+        if (draftNote) { draftNote.classList.add("d-none"); }  // it is not a draft any more
         var update = function (status, failure) {
           if (!status) { error.textContent = failure || "Lost track of the backfill; reload the page."; error.classList.remove("d-none"); return; }
           var percent = body.count_history ? percentOf(status.backfill) : 100;
