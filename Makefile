@@ -9,20 +9,23 @@ SKIP_CHECKS ?=
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.install.stamp
+# The demo's own virtualenv: the package and its `demo` extra only, not the dev tools.
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.install.stamp
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install lint check-packages docs test screenshots demo bench migration clean distclean
 
 help:
 	@echo "make install      create $(VENV) and pip install -e '.[dev]'"
-	@echo "make demo         run the demo app on http://127.0.0.1:$(PORT)/"
+	@echo "make demo         run the demo app on http://127.0.0.1:$(PORT)/ (own $(DEMO_VENV))"
 	@echo "make test         lint + docs + pytest (SKIP_CHECKS=1: pytest only; PYTEST_ARGS=...)"
 	@echo "make screenshots  run the browser tests and refresh the screenshots the docs show"
 	@echo "make lint         ruff check, ruff format --check, mypy"
 	@echo "make docs         Sphinx HTML docs, warnings are errors"
 	@echo "make bench        run the benchmarks"
 	@echo "make migration MESSAGE=\"...\"  write the next Alembic revision for model changes"
-	@echo "make clean        remove build and cache files (distclean: also $(VENV))"
+	@echo "make clean        remove build and cache files (distclean: also $(VENV), $(DEMO_VENV))"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,9 +74,17 @@ screenshots: $(STAMP)
 	    cp build/screenshots/$$name docs/_static/screenshots/ || exit 1; \
 	done
 
-demo: $(STAMP)
+$(DEMO_VENV)/bin/python:
+	$(PYTHON) -m venv $(DEMO_VENV)
+
+$(DEMO_STAMP): $(DEMO_VENV)/bin/python setup.cfg pyproject.toml
+	$(DEMO_VENV)/bin/python -m pip install --upgrade pip
+	$(DEMO_VENV)/bin/python -m pip install -e ".[demo]"
+	touch $@
+
+demo: $(DEMO_STAMP)
 	@echo "Flask-Gamify demo: http://127.0.0.1:$(PORT)/"
-	FLASK_DEBUG=0 $(BIN)/flask --app demo_app run --port $(PORT)
+	FLASK_DEBUG=0 $(DEMO_VENV)/bin/flask --app demo_app run --port $(PORT)
 
 bench: $(STAMP)
 	@if [ -f benchmarks/__main__.py ]; then \
@@ -95,7 +106,7 @@ migration: $(STAMP)
 
 clean:
 	rm -rf build dist *.egg-info docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./$(DEMO_VENV) \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(DEMO_VENV)

@@ -11,8 +11,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template
+from flask_login import current_user
 
+from flask_gamify.admin import GamifyAdmin
 from flask_gamify.signals import assignment_completed, goal_completed
 
 from . import views
@@ -43,12 +45,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.login_message_category = "info"
 
     app.register_blueprint(views.bp)
+    app.register_error_handler(404, _not_found)
+    # The dashboard at /gamify/admin: alice (an author) sees and edits her own goals,
+    # staff see everything; everyone else gets 403.
+    GamifyAdmin(
+        app,
+        can_access=lambda: current_user.is_authenticated and current_user.may_open_dashboard,
+        current_author=lambda: current_user.get_id(),
+        is_superuser=lambda: current_user.is_staff,
+    )
     # Gamify sends its signals with the app as sender: listen to this app's only.
     goal_completed.connect(views.congratulate, app)
     assignment_completed.connect(views.report_done, app)
     with app.app_context():
         init_database()
     return app
+
+
+def _not_found(error: Exception) -> tuple[str, int]:
+    return render_template("404.html"), 404
 
 
 @login_manager.user_loader

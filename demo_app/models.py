@@ -20,6 +20,17 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined, misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(40), unique=True)
+    #: ``"member"``, ``"author"`` (owns content: edits their own goals in the dashboard)
+    #: or ``"staff"`` (sees and edits everything in the dashboard).
+    role: Mapped[str] = mapped_column(String(20), default="member")
+
+    @property
+    def may_open_dashboard(self) -> bool:
+        return self.role in ("author", "staff")
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == "staff"
 
 
 class Article(db.Model):  # type: ignore[name-defined, misc]

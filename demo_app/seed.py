@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import inspect, select
 
 from .extensions import db, gamify
 from .models import Article, User
 
-USERNAMES = ("alice", "bob", "carol")
+#: ``(username, role)``: alice owns the articles and their unlock rules; admin is staff.
+USERS = (("alice", "author"), ("bob", "member"), ("carol", "member"), ("admin", "staff"))
 
 #: ``(slug, title, body)``; alice owns them all. Reading A, B and C unlocks the premium page.
 ARTICLES = (
@@ -26,12 +28,17 @@ PREMIUM_ARTICLES = ("a", "b", "c")
 
 def init_database() -> None:
     """Create the tables, then the seed users, articles and goals (inside an app context)."""
+    if _schema_is_outdated():
+        # A demo.db from an older demo: start afresh rather than fail on a missing column.
+        current_app.logger.warning("The demo database has an older schema: recreating it.")
+        gamify.drop_all()
+        db.drop_all()
     db.create_all()
     gamify.create_all()
     users = {user.username: user for user in db.session.scalars(select(User))}
-    for username in USERNAMES:
+    for username, role in USERS:
         if username not in users:
-            users[username] = User(username=username)
+            users[username] = User(username=username, role=role)
             db.session.add(users[username])
     db.session.flush()
     articles = {article.slug: article for article in db.session.scalars(select(Article))}
@@ -42,6 +49,17 @@ def init_database() -> None:
     db.session.commit()
     # define_goals() upserts by key: running it on every start keeps the goals current.
     gamify.define_goals(seed_goals(users["alice"].id, {s: a.id for s, a in articles.items()}))
+
+
+def _schema_is_outdated() -> bool:
+    """Whether a demo table exists without one of the columns the models have now."""
+    inspector = inspect(db.engine)
+    for table in db.metadata.sorted_tables:
+        if inspector.has_table(table.name):
+            existing = {column["name"] for column in inspector.get_columns(table.name)}
+            if not {column.name for column in table.columns} <= existing:
+                return True
+    return False
 
 
 def seed_goals(owner: int, article_ids: dict[str, int]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from flask import (
     Flask,
     flash,
     has_request_context,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -47,9 +48,9 @@ def _user(username: str) -> User:
 
 
 def congratulate(sender: Flask, award: AwardView, **extra: Any) -> None:
-    """Receives ``goal_completed``: events are processed inline, in the user's request."""
-    if has_request_context():
-        flash(f"Badge earned: {award.name} (+{award.points} points)", "success")
+    """Receives ``goal_completed``. The user sees a toast (``demo.js`` polls
+    :func:`new_notifications`), which works with workers too: here we only log."""
+    sender.logger.info("User %s earned %r.", award.entity, award.name)
 
 
 def report_done(
@@ -298,6 +299,34 @@ def notifications() -> str:
     return render_template("notifications.html", items=items)
 
 
+@bp.get("/notifications/new")
+def new_notifications() -> ResponseReturnValue:
+    """The unread notifications newer than ``?after=<id>``, as JSON, marked read.
+
+    ``demo.js`` polls this every few seconds and shows each as a toast. It only reads
+    what gamify recorded, so it works the same whether events are processed inline or by
+    workers.
+    """
+    if not current_user.is_authenticated:
+        return jsonify(error="Log in to receive notifications."), 401
+    after = request.args.get("after", 0, type=int)
+    # Newest first from gamify: show them oldest first.
+    notes = [
+        note
+        for note in reversed(gamify.notifications(current_user.id, unread_only=True))
+        if note.id > after
+    ]
+    if notes:
+        gamify.mark_notifications_read(current_user.id, [note.id for note in notes])
+    unread = len(gamify.notifications(current_user.id, unread_only=True))
+    return jsonify(
+        notifications=[
+            {"id": note.id, "kind": note.kind, "text": toast_text(note)} for note in notes
+        ],
+        unread=unread,
+    )
+
+
 @bp.post("/notifications/read")
 @login_required
 def mark_read() -> Response:
@@ -307,14 +336,35 @@ def mark_read() -> Response:
 
 
 def describe(note: NotificationView) -> str:
-    """A notification in words."""
+    """A notification in words, for the notifications page."""
     if note.kind == "assignment-completed":
-        who = db.session.get(User, int(note.data["assignee"]))
-        name = who.username if who else note.data["assignee"]
+        name = _username(note.data["assignee"])
         return f"{name} completed the to-do list {_goal_name(note.data['goal'])!r} you assigned."
     if note.kind == "goal-completed":
-        return f"You earned {_goal_name(note.data['goal'])!r} (+{note.data['points']} points)."
+        name, points = _goal_name(note.data["goal"]), note.data["points"]
+        if _is_todo(note.data["goal"]):
+            return f"You completed the to-do list {name!r} (+{points} points)."
+        return f"You earned {name!r} (+{points} points)."
     return f"{note.kind}: {note.data}"
+
+
+def toast_text(note: NotificationView) -> str:
+    """A notification in a few words, for a toast."""
+    if note.kind == "assignment-completed":
+        name = _username(note.data["assignee"])
+        return f"Your to-do list {_goal_name(note.data['goal'])!r} was completed by {name}"
+    if note.kind == "goal-completed":
+        name, points = _goal_name(note.data["goal"]), note.data["points"]
+        # A to-do list is a job done, not a badge.
+        if _is_todo(note.data["goal"]):
+            return f"To-do list done: {name} (+{points} points)"
+        return f"Badge earned: {name} (+{points} points)"
+    return describe(note)
+
+
+def _username(user_id: str) -> str:
+    user = db.session.get(User, int(user_id))
+    return user.username if user else user_id
 
 
 def _goal_name(key: str) -> str:
@@ -322,3 +372,10 @@ def _goal_name(key: str) -> str:
         return gamify.goal(key).name
     except GamifyError:
         return key
+
+
+def _is_todo(key: str) -> bool:
+    try:
+        return gamify.goal(key).assigned_only
+    except GamifyError:
+        return False

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from demo_app import create_app, init_database
 from demo_app.extensions import db, gamify
@@ -62,7 +63,7 @@ def test_startup_is_idempotent(demo: Flask) -> None:
         goals = [goal.key for goal in gamify.goals()]
         init_database()
         assert [goal.key for goal in gamify.goals()] == goals
-        assert db.session.scalar(select(func.count()).select_from(User)) == 3
+        assert db.session.scalar(select(func.count()).select_from(User)) == 4
     assert {"premium-unlock", "explorer", "regular", "engaged", "onboarding"} <= set(goals)
     home = _text(demo.test_client(), "/")
     assert "Article A: Flask in five minutes" in home
@@ -101,8 +102,9 @@ def test_custom_badge(demo: Flask) -> None:
     page = _text(bob, "/users/bob")
     assert "Commenter" in page
     assert "2/3" in page
-    response = bob.post(url, data={"body": "And a third"}, follow_redirects=True)
-    assert "Badge earned: Commenter (+10 points)" in response.get_data(as_text=True)
+    assert bob.post(url, data={"body": "And a third"}).status_code == 302
+    toasts = [note["text"] for note in bob.get("/notifications/new").json["notifications"]]
+    assert "Badge earned: Commenter (+10 points)" in toasts
     page = _text(bob, "/users/bob")
     assert "<strong>Commenter</strong> ✔" in page
     assert "First words" in page.split("<h2>Awards</h2>")[1]
@@ -162,12 +164,12 @@ def test_todo_list_is_assigned_completed_and_notified(demo: Flask) -> None:
     assert completed[0]["assignment"].completed
 
     notifications = _text(alice, "/notifications")
-    assert "Notifications (1)" in notifications
+    assert 'Notifications (<span id="unread-count">1</span>)' in notifications
     assert "bob completed the to-do list &#39;Basics&#39; you assigned." in notifications
     assert "completed" in _text(alice, "/todos")
     assert alice.post("/notifications/read", data={}).status_code == 302
     notifications = _text(alice, "/notifications")
-    assert "Notifications (0)" in notifications
+    assert 'Notifications (<span id="unread-count">0</span>)' in notifications
     assert "Mark read" not in notifications
 
 
@@ -181,8 +183,103 @@ def test_onboarding_sequence(demo: Flask) -> None:
     assert carol.post(f"/articles/{welcome}/comments", data={"body": "Hi"}).status_code == 302
     _text(carol, f"/articles/{welcome}")
     assert "1/2" in _text(carol, "/todos")
-    assert "Notifications (0)" in _text(alice, "/")
+    assert 'Notifications (<span id="unread-count">0</span>)' in _text(alice, "/")
     carol.post(f"/articles/{welcome}/comments", data={"body": "Hello again"})
     assert "Onboarding" in _text(alice, "/notifications")
     notes = _text(alice, "/notifications")
     assert "carol completed the to-do list &#39;Onboarding&#39; you assigned." in notes
+
+
+def _unread_in_nav(client: FlaskClient) -> int:
+    page = _text(client, "/")
+    return int(page.split('<span id="unread-count">')[1].split("<")[0])
+
+
+def _user_id(app: Flask, username: str) -> int:
+    with app.app_context():
+        return db.session.scalars(select(User.id).where(User.username == username)).one()
+
+
+def test_dashboard_opens_for_the_author_and_staff_only(demo: Flask) -> None:
+    assert demo.test_client().get("/gamify/admin/").status_code == 403
+    assert _client(demo, "bob").get("/gamify/admin/").status_code == 403
+    assert "/gamify/admin/" not in _text(_client(demo, "bob"), "/")
+    for username in ("alice", "admin"):
+        client = _client(demo, username)
+        assert 'href="/gamify/admin/">Dashboard</a>' in _text(client, "/")
+        assert _text(client, "/gamify/admin/")
+
+
+def test_alice_sees_only_her_goals_in_the_dashboard(demo: Flask) -> None:
+    keys = {"premium-unlock", "onboarding", "explorer", "chatterbox"}
+
+    def goal_keys(username: str) -> set[str]:
+        page = _text(_client(demo, username), "/gamify/admin/gamify_goals/")
+        return {key for key in keys if key in page}
+
+    assert goal_keys("alice") == {"premium-unlock", "onboarding"}
+    assert goal_keys("admin") == keys
+    with demo.app_context():
+        assert gamify.goal("premium-unlock").owner == str(_user_id(demo, "alice"))
+
+
+def test_new_notifications_are_returned_once_and_marked_read(demo: Flask) -> None:
+    assert demo.test_client().get("/notifications/new").status_code == 401
+    bob = _client(demo, "bob")
+    assert bob.get("/notifications/new").json == {"notifications": [], "unread": 0}
+    for slug in ("a", "b", "c"):
+        _text(bob, f"/articles/{_article_id(demo, slug)}")
+    assert _unread_in_nav(bob) == 2
+    new = bob.get("/notifications/new").json
+    assert [note["text"] for note in new["notifications"]] == [
+        "Badge earned: Explorer (+10 points)",
+        "Badge earned: Premium access (+25 points)",
+    ]
+    assert new["unread"] == 0
+    assert _unread_in_nav(bob) == 0
+    assert bob.get("/notifications/new").json["notifications"] == []
+    # ?after=<id> skips what the page has shown already.
+    _text(bob, f"/articles/{_article_id(demo, 'welcome')}")  # nothing new to earn
+    bob.post(f"/articles/{_article_id(demo, 'a')}/comments", data={"body": "Hi"})
+    last = max(note["id"] for note in new["notifications"])
+    newer = bob.get(f"/notifications/new?after={last}").json["notifications"]
+    assert [note["text"] for note in newer] == ["Badge earned: First words (+5 points)"]
+    assert all(note["id"] > last for note in newer)
+
+
+def test_a_completed_todo_list_is_not_a_badge(demo: Flask) -> None:
+    alice = _client(demo, "alice")
+    d = _article_id(demo, "d")
+    form = {"assignee": "bob", "goal": "", "title": "Testing", "articles": [str(d)]}
+    assert alice.post("/todos", data=form).status_code == 302
+    bob = _client(demo, "bob")
+    _text(bob, f"/articles/{d}")
+    texts = [note["text"] for note in bob.get("/notifications/new").json["notifications"]]
+    assert texts == ["To-do list done: Testing (+5 points)"]
+    assert "You completed the to-do list" in _text(bob, "/notifications")
+    texts = [note["text"] for note in alice.get("/notifications/new").json["notifications"]]
+    assert texts == ["Your to-do list 'Testing' was completed by bob"]
+
+
+def test_pages_of_their_own(demo: Flask) -> None:
+    page = _text(demo.test_client(), "/no/such/page", 404)
+    assert "Page not found" in page
+    assert '<a href="/">Back to the articles</a>' in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "demo.js" not in page  # only signed-in users poll for notifications
+    assert 'src="/static/demo.js"' in _text(_client(demo, "bob"), "/")
+    assert "<script>" not in _text(_client(demo, "bob"), "/")  # no inline scripts
+
+
+def test_a_database_of_an_older_demo_is_recreated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old-demo.db'}"
+    with create_engine(url).begin() as connection:  # demo_users before the role column
+        connection.execute(text("CREATE TABLE demo_users (id INTEGER PRIMARY KEY, username TEXT)"))
+        connection.execute(text("INSERT INTO demo_users (username) VALUES ('zoe')"))
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        roles = dict(db.session.execute(select(User.username, User.role)).all())
+        assert roles == {"alice": "author", "bob": "member", "carol": "member", "admin": "staff"}
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
