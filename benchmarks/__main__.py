@@ -18,13 +18,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from flask_gamify.testing import RedisServer
+
 from . import baselines, emit, freshness, memory, naive, query, throughput
 from . import preview as preview_bench
 from .harness import (
     DEFAULT_POSTGRES,
     Database,
     Options,
-    RedisServer,
     Row,
     bench_app_context,
     environment,
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"seed {args.seed}; work dir {options.workdir}", flush=True)
     server = RedisServer(options.workdir)
-    info = server.client.info("server")
+    server.start()
+    info = server.client().info("server")
     print(f"redis {info['redis_version']}; PostgreSQL: {'yes' if has_pg else 'no (skipped)'}")
     rows: list[Row] = []
     try:
@@ -193,8 +195,8 @@ def run(
         return
 
     log("baselines: PING, RQ no-op jobs (SimpleWorker, GamifyWorker)")
-    ping = baselines.ping_seconds(server.client, 2000)
-    simple_rate = baselines.noop_rate(server.client, args.noop_jobs)
+    ping = baselines.ping_seconds(server.client(), 2000)
+    simple_rate = baselines.noop_rate(server.client(), args.noop_jobs)
     sqlite.reset()
     with bench_app_context(environment(sqlite, server.url)) as app:
         prepare_database(app)
@@ -449,7 +451,7 @@ def run_naive(
 ) -> float:
     log(f"naive baseline: {args.naive_events} events, one RQ job each, {database.kind}")
     database.reset()
-    return naive.run(database.url, server.client, events[: args.naive_events])
+    return naive.run(database.url, server.client(), events[: args.naive_events])
 
 
 def run_preview(args: argparse.Namespace, database: Database) -> list[Row]:

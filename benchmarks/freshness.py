@@ -22,11 +22,11 @@ from sqlalchemy import select
 
 from flask_gamify.models import Award
 from flask_gamify.pipeline.streams import FIELD, shard_for
+from flask_gamify.testing import RedisServer
 
 from .harness import (
     Database,
     Options,
-    RedisServer,
     Worker,
     backlog,
     bench_app_context,
@@ -66,14 +66,14 @@ def run(
     wait: float,
 ) -> Freshness:
     database.reset()
-    server.client.flushall()
+    server.client().flushall()
     env = environment(database, server.url)
     with bench_app_context(env) as app:
         prepare_database(app)
         keys = app.extensions["gamify"].pipeline.keys
         worker = Worker(env, options.workdir / "worker-freshness.log")
         try:
-            client = server.client
+            client = server.client()
             wait_for_workers(client, 1, [worker])
             sent_at: dict[str, float] = {}
             seen_at: dict[str, float] = {}

@@ -4,8 +4,6 @@ worker subprocesses, loading the streams, and the result rows of the table."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,55 +59,6 @@ class Options:
     freshness_seconds: float
     postgres: str | None
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gamify-bench-")))
-
-
-class RedisServer:
-    """A private ``redis-server`` on a free port (no persistence)."""
-
-    def __init__(self, directory: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is not on PATH; install it (apt-get install redis).")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        self.client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Database:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_gamify.pipeline.streams import FIELD, shard_for
+from flask_gamify.testing import RedisServer
 
 from .harness import (
     Database,
     Options,
-    RedisServer,
     Worker,
     backlog,
     bench_app_context,
@@ -45,9 +45,9 @@ def run(
     rounds: int = 4,
 ) -> Memory:
     database.reset()
-    server.client.flushall()
+    server.client().flushall()
     env = environment(database, server.url)
-    client = server.client
+    client = server.client()
     with bench_app_context(env) as app:
         prepare_database(app)
         keys = app.extensions["gamify"].pipeline.keys

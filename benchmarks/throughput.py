@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from flask_gamify.models import Event
+from flask_gamify.testing import RedisServer
 
 from .harness import (
     Database,
     Options,
-    RedisServer,
     Worker,
     backlog,
     bench_app_context,
@@ -63,12 +63,12 @@ def run(
     """Drain ``events`` with ``workers`` worker processes on ``database``; stop after
     ``budget`` seconds of draining (or when the streams are empty)."""
     database.reset()
-    server.client.flushall()
+    server.client().flushall()
     env = environment(database, server.url)
     with bench_app_context(env) as app:
         prepare_database(app)
         keys = app.extensions["gamify"].pipeline.keys
-    client = server.client
+    client = server.client()
     redis_before = int(client.info("memory")["used_memory"])
     staging = stage_events(client, keys, events)
     prefix = None
@@ -132,6 +132,7 @@ def main() -> None:  # pragma: no cover - a manual probe
     args = parser.parse_args()
     options = Options(False, 42, 10000, args.events, 0, 0, 0, 0, 0, 0, 0, DEFAULT_POSTGRES)
     server = RedisServer(options.workdir)
+    server.start()
     try:
         started = time.perf_counter()
         events = make_events(args.events)
@@ -144,7 +145,7 @@ def main() -> None:  # pragma: no cover - a manual probe
                 stream,
                 [
                     (c["name"], c["pending"])
-                    for c in server.client.xinfo_consumers(stream, "gamify")
+                    for c in server.client().xinfo_consumers(stream, "gamify")
                 ],
             )
         print(result)

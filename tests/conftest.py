@@ -8,17 +8,13 @@ The database is SQLite in a temporary file, or the one named by
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
@@ -29,6 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from workload import GOALS
 
 from flask_gamify import Gamify
+
+if TYPE_CHECKING:
+    from flask_gamify.testing import RedisServer
+#: The fixtures host apps get (``gamify_redis``), used here as a host uses them. (This
+#: module must not import flask_gamify.testing itself: pytest could not load it as a
+#: plugin after that.)
+pytest_plugins = ["flask_gamify.testing"]
 
 #: The host app's own Flask-SQLAlchemy instance, with a model of its own.
 db = SQLAlchemy()
@@ -110,69 +113,10 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-class RedisServer:
-    """A private ``redis-server`` on a free port, which tests may stop and restart."""
-
-    def __init__(self, directory: Path, *, durable: bool = False) -> None:
-        self.directory = directory
-        #: Append every write to an fsynced log, so that a restart loses nothing.
-        self.durable = durable
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed; .ci/run installs it (apt-get).")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.durable else "no",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
-
-
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+def redis_server(gamify_redis: RedisServer) -> RedisServer:
+    """A private ``redis-server`` of the test (see :class:`flask_gamify.testing.RedisServer`)."""
+    return gamify_redis
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, message: str) -> Any:

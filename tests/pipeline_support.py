@@ -22,7 +22,7 @@ from flask_gamify.events import TrackedEvent
 from flask_gamify.models import Event
 
 if TYPE_CHECKING:
-    from conftest import RedisServer
+    from flask_gamify.testing import RedisServer
 
 TESTS = Path(__file__).parent
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from admin_support import ADMIN, install_admin
 from browser_support import LiveServer, PageProblems, screenshot
-from conftest import RedisServer, wait_for
+from conftest import wait_for
 from flask import Flask
 from pipeline_app import POISON
 from pipeline_support import Workers, emit, logged_events
@@ -20,6 +20,7 @@ from rq import Worker
 from flask_gamify import Gamify
 from flask_gamify.events import make_event
 from flask_gamify.models import utcnow
+from flask_gamify.testing import RedisServer
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from admin_support import ADMIN, install_admin, login
-from conftest import RedisServer
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_admin import Admin
@@ -20,6 +19,7 @@ from flask_gamify import Gamify
 from flask_gamify.admin.access import Scope
 from flask_gamify.admin.statistics import collect, local_days
 from flask_gamify.models import Progress, utcnow
+from flask_gamify.testing import RedisServer
 
 PAGE = ADMIN + "/"
 

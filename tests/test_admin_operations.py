@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from admin_support import ADMIN, csrf_token, install_admin, login
 from api_support import PREFIX, bearer
-from conftest import RedisServer, wait_for
+from conftest import wait_for
 from flask import Flask
 from flask.testing import FlaskClient
 from pipeline_app import POISON
@@ -17,6 +17,7 @@ from pipeline_support import Workers, emit, gamify_of, logged_events
 
 from flask_gamify import Gamify
 from flask_gamify.events import make_event
+from flask_gamify.testing import RedisServer
 
 PAGE = ADMIN + "/gamify_operations/"
 POSTS = ["dead-letters/replay/", "dead-letters/drop/", "api-keys/", "api-keys/revoke/"]

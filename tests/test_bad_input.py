@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from api_support import PREFIX, bearer, error_of, make_token
-from conftest import RedisServer, db
+from conftest import db
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_login import LoginManager
@@ -38,6 +38,7 @@ from flask_gamify.criteria.limits import MAX_CHILDREN, MAX_SIZE, MAX_STEPS, MAX_
 from flask_gamify.events import EventLimits
 from flask_gamify.extension import DEFAULTS
 from flask_gamify.pipeline.streams import decode_event
+from flask_gamify.testing import RedisServer
 
 COUNT = {"type": "count", "event": "login", "target": 1}
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import RedisServer, wait_for
+from conftest import wait_for
 from flask import Flask
 from pipeline_app import DATABASE, REDIS
 from pipeline_support import Workers, emit, gamify_of
@@ -26,6 +26,7 @@ from workload import GOALS
 from flask_gamify import Gamify
 from flask_gamify.catalog import catalog_version
 from flask_gamify.events import make_event
+from flask_gamify.testing import RedisServer
 
 TESTS = Path(__file__).parent
 LOGIN_3 = {"type": "count", "event": "login", "target": 3}

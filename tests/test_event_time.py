@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api_support import PREFIX, bearer, make_token
-from conftest import RedisServer
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy import SQLAlchemy
@@ -18,6 +17,7 @@ from sqlalchemy import select
 
 from flask_gamify import Gamify
 from flask_gamify.models import Event
+from flask_gamify.testing import RedisServer
 
 NINE_MONTHS_AGO = datetime.now(UTC).replace(microsecond=0) - timedelta(days=270)
 MINUTE = timedelta(minutes=1)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import RedisServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from flask_gamify.errors import EventError
 from flask_gamify.events import make_event
 from flask_gamify.failures import attempts_allowed, is_transient
+from flask_gamify.testing import RedisServer
 
 #: SQLSTATE -> transient? (what the same statement would do if run again later)
 POSTGRES_ERRORS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RedisServer, wait_for
+from conftest import wait_for
 from flask import Flask
 from pipeline_app import POISON
 from pipeline_support import (
@@ -31,6 +31,7 @@ from workload import make_events, snapshot
 from flask_gamify.events import make_event
 from flask_gamify.models import Award, Event, Outbox
 from flask_gamify.pipeline.streams import FIELD, encode_event, shard_for
+from flask_gamify.testing import RedisServer
 
 
 def test_events_flow_through_redis_to_progress(

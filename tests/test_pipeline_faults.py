@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RedisServer, wait_for
+from conftest import wait_for
 from flask import Flask
 from pipeline_app import POISON
 from pipeline_support import (
@@ -32,6 +32,7 @@ from workload import make_events, snapshot
 
 from flask_gamify.events import make_event
 from flask_gamify.pipeline.streams import FIELD
+from flask_gamify.testing import RedisServer
 
 STREAM = "gamify:events:1"
 
