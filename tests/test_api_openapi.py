@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,9 @@ from schemathesis.checks import CHECKS, load_all_checks, positive_data_acceptanc
 from schemathesis.core import NOT_SET
 
 from flask_gamify import Gamify
+from flask_gamify.api import API_POLICY
+from flask_gamify.api.docs_page import STATIC_FOLDER, SWAGGER_UI
+from flask_gamify.api.examples import REQUEST_EXAMPLES
 from flask_gamify.criteria.limits import MAX_SIZE, json_size
 from flask_gamify.models import Base
 
@@ -45,7 +49,8 @@ def test_document_describes_every_route(app: Flask, client: FlaskClient) -> None
         (rule.rule, method)
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("gamify_api.")
-        and rule.endpoint not in {"gamify_api.unmatched", "gamify_api.index", "gamify_api.docs"}
+        and rule.endpoint
+        not in {"gamify_api.unmatched", "gamify_api.index", "gamify_api.docs", "gamify_api.static"}
         for method in rule.methods or ()
         if method not in {"HEAD", "OPTIONS"}
     }
@@ -75,14 +80,82 @@ def test_document_follows_configuration(app: Flask, client: FlaskClient) -> None
     assert batch["properties"]["events"]["maxItems"] == 7
 
 
-def test_docs_page_links_to_the_document(client: FlaskClient) -> None:
+def test_docs_page_shows_the_document_in_swagger_ui(client: FlaskClient) -> None:
     response = client.get(f"{PREFIX}/docs")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert f"href='{PREFIX}/openapi.json'" in page
-    assert "/entities/{entity_type}/{entity}/progress/{goal}" in page
+    assert f"data-openapi-url='{PREFIX}/openapi.json'" in page
+    assert (
+        f"<noscript><p>This page needs JavaScript. Read the <a href='{PREFIX}/openapi.json'>"
+        in page
+    )
     assert "http://" not in page and "https://" not in page  # nothing loaded from elsewhere
+    assets = re.findall(r"(?:src|href)='([^']+\.(?:js|css))'", page)
+    assert len(assets) == 4
+    for asset in assets:
+        assert asset.startswith(f"{PREFIX}/static/")
+        with client.get(asset) as served:
+            assert served.status_code == 200, asset
+            assert served.mimetype in {"text/css", "text/javascript"}
+            assert served.headers["X-Content-Type-Options"] == "nosniff"
+            assert served.headers["Content-Security-Policy"] == API_POLICY
+            assert served.get_data()
+
+
+def test_the_viewer_is_vendored_with_its_licence() -> None:
+    folder = STATIC_FOLDER / SWAGGER_UI
+    assert {path.name for path in folder.iterdir()} == {
+        "LICENSE",
+        "NOTICE",
+        "swagger-ui-bundle.js",
+        "swagger-ui-bundle.js.LICENSE.txt",
+        "swagger-ui.css",
+    }
+    assert "Apache License" in (folder / "LICENSE").read_text()
+
+
+def test_an_unknown_static_file_answers_json_404(client: FlaskClient) -> None:
+    with client.get(f"{PREFIX}/static/nothing.js") as response:
+        assert response.status_code == 404
+        assert response.is_json
+
+
+def test_request_examples_are_accepted(gamify: Gamify, client: FlaskClient) -> None:
+    """Every request example in the document is a request the API takes."""
+    gamify.define_goal("reader", criteria=READER)
+    gamify.define_goal("todo", criteria=READER, assigned_only=True)
+    document = client.get(f"{PREFIX}/openapi.json").get_json()
+    headers = bearer(make_token())
+    operations = {
+        operation["operationId"]: (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert set(operations) >= set(REQUEST_EXAMPLES)
+    define = operations["defineGoal"][2]["requestBody"]["content"]["application/json"]
+    kinds = {example["value"]["criteria"]["type"] for example in define["examples"].values()}
+    kinds |= {
+        child["type"]
+        for example in define["examples"].values()
+        for child in example["value"]["criteria"].get("of", ())
+    }
+    assert kinds == set(document["components"]["schemas"]["Criterion"]["discriminator"]["mapping"])
+    keys = {"changeGoal": "reader", "assignGoal": "todo", "startBackfill": "reader"}
+    for operation_id, examples in REQUEST_EXAMPLES.items():
+        path, method, operation = operations[operation_id]
+        content = operation["requestBody"]["content"]["application/json"]
+        assert content["examples"] == examples
+        schema = {**content["schema"], "components": document["components"]}
+        for name, example in examples.items():
+            assert jsonschema.Draft202012Validator(schema).is_valid(example["value"]), name
+            url = PREFIX + path.format(
+                key=keys.get(operation_id, example["value"].get("key", "newcomer")),
+                entity_type="user",
+                entity="42",
+            )
+            answer = client.open(url, method=method.upper(), json=example["value"], headers=headers)
+            assert answer.status_code < 300, (operation_id, name, answer.get_json())
 
 
 def test_index_links(client: FlaskClient) -> None:

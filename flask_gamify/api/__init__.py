@@ -12,9 +12,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from ..state import get_state
 from .auth import refuse_cross_site_requests
+from .docs_page import DOCS_PAGE_POLICY, STATIC_FOLDER, render_docs_page
 from .errors import register_error_handlers
 from .keys import ApiKey
-from .openapi import DOCS_PAGE_POLICY, build_spec, render_docs_page
+from .openapi import build_spec
 from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, check_request
 
 __all__ = ["ApiKey", "create_blueprint"]
@@ -38,9 +39,9 @@ def openapi_document() -> Response:
 
 
 def docs_page() -> Response:
-    """A small HTML page listing the endpoints and linking to the OpenAPI document."""
-    document = _document()
-    response = Response(render_docs_page(document, url_for(".openapi")), mimetype="text/html")
+    """Swagger UI showing the OpenAPI document, with try-it-out (a bearer key)."""
+    page = render_docs_page(url_for(".openapi"), url_for(".static", filename=""))
+    response = Response(page, mimetype="text/html")
     response.headers["Content-Security-Policy"] = DOCS_PAGE_POLICY
     return response
 
@@ -66,7 +67,10 @@ def add_security_headers(response: Response) -> Response:
 
 def create_blueprint() -> Blueprint:
     """A new blueprint serving the REST API (registered by :meth:`Gamify.init_app`)."""
-    blueprint = Blueprint("gamify_api", __name__)
+    # The static folder serves the docs page's viewer (see docs_page).
+    blueprint = Blueprint(
+        "gamify_api", __name__, static_folder=STATIC_FOLDER, static_url_path="/static"
+    )
     blueprint.before_request(refuse_cross_site_requests)
     blueprint.before_request(check_request)
     blueprint.after_request(add_security_headers)

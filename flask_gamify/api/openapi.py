@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import html
 from typing import Any
 
 from apispec import APISpec
@@ -19,9 +16,10 @@ from ..criteria.limits import MAX_DEPTH, NO_NUL, VISIBLE_NO_NUL
 from ..goals import goal_definition_schema
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH
 from . import schemas
+from .examples import REQUEST_EXAMPLES
 from .keys import SCOPES
 
-__all__ = ["DOCS_PAGE_POLICY", "build_spec", "render_docs_page"]
+__all__ = ["build_spec"]
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -80,6 +78,24 @@ _GOAL_KEY = {
 }
 
 
+#: The groups the docs page shows operations in, in this order.
+_TAGS = {
+    "Events": "What happened: the input of every goal.",
+    "Goals": "Define, change, preview, assign and archive goals; backfills.",
+    "Entities": "Progress, awards, assignments and notifications of an entity.",
+    "Badges": "Badge pictures (no API key needed).",
+    "Document": "This OpenAPI document.",
+}
+_TAG_OF_FIRST_SEGMENT = {
+    "events": "Events",
+    "goals": "Goals",
+    "previews": "Goals",
+    "entities": "Entities",
+    "badge-images": "Badges",
+    "icons": "Badges",
+    "openapi.json": "Document",
+}
+
 _STATE_CHANGING = frozenset({"post", "put", "patch", "delete"})
 
 
@@ -137,6 +153,9 @@ def _operation(
         operation["parameters"] = params
     if body is not None:
         operation["requestBody"] = {"required": body_required, **_json(body)}
+        if operation_id in REQUEST_EXAMPLES:
+            content = operation["requestBody"]["content"]["application/json"]
+            content["examples"] = REQUEST_EXAMPLES[operation_id]
     return operation
 
 
@@ -391,8 +410,13 @@ def build_spec(
             {"description": text, **_json("Error")},
         )
 
+    for name, description in _TAGS.items():
+        spec.tag({"name": name, "description": description})
+
     def path(rule: str, **operations: dict[str, Any]) -> None:
+        tag = _TAG_OF_FIRST_SEGMENT[rule.split("/")[1]]
         for method, operation in operations.items():
+            operation["tags"] = [tag]
             if method in _STATE_CHANGING and operation["security"]:
                 # Without a bearer key, a request with no JSON content type is refused.
                 responses = operation["responses"]
@@ -753,42 +777,3 @@ def build_spec(
     # Stored criteria are valid criteria: say so in answers too.
     document["components"]["schemas"]["Goal"]["properties"]["criteria"] = _ref("Criterion")
     return document
-
-
-#: The docs page's only style; the page has no script and loads nothing.
-_DOCS_STYLE = "body{font-family:sans-serif;margin:2em}td{padding:.2em 1em}"
-_STYLE_HASH = base64.b64encode(hashlib.sha256(_DOCS_STYLE.encode()).digest()).decode()
-#: The docs page's Content-Security-Policy: nothing but its own inline style (by hash).
-DOCS_PAGE_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none';"
-    " form-action 'none'; frame-ancestors 'none'"
-)
-
-
-def render_docs_page(document: dict[str, Any], spec_url: str) -> str:
-    """A self-contained HTML page listing every operation (no assets from elsewhere)."""
-    rows = []
-    for rule, operations in document["paths"].items():
-        for method, operation in operations.items():
-            scope = operation.get("x-scope") or "none"
-            rows.append(
-                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>"
-                "<td><code>{}</code></td></tr>".format(
-                    method.upper(),
-                    html.escape(rule),
-                    html.escape(operation.get("summary", "")),
-                    html.escape(scope),
-                )
-            )
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>Flask-Gamify REST API</title>"
-        f"<style>{_DOCS_STYLE}</style></head>"
-        "<body><h1>Flask-Gamify REST API</h1>"
-        f"<p>Base URL: <code>{html.escape(document['servers'][0]['url'])}</code>."
-        f" The full description is the <a href='{html.escape(spec_url)}'>OpenAPI"
-        " document</a>; load it in any OpenAPI viewer.</p>"
-        "<table><tr><th>Method</th><th>Path</th><th>What</th><th>Scope</th></tr>"
-        + "".join(rows)
-        + "</table></body></html>"
-    )
