@@ -13,7 +13,7 @@ and may name who assigns. Due dates are entered and shown in ``GAMIFY_TIMEZONE``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from flask_gamify.errors import GamifyError, GoalNotFound
 from flask_gamify.models import Assignment, Goal, utcnow
-from flask_gamify.records import GoalView
+from flask_gamify.records import AssignmentView, GoalView
 
 from .access import Scope
 from .assign_form import AssignRequest, LineOutcome, goal_problem, read_form
@@ -40,20 +40,12 @@ STATUSES = ("all", "open", "overdue", "completed")
 
 
 @dataclass(frozen=True, slots=True)
-class AssignmentRow:
-    """One assignment of the list."""
+class AssignmentRow(AssignmentView):
+    """One assignment of the list: the public view, with its goal's name and whether
+    it is overdue now."""
 
-    id: int
-    goal: str
-    goal_name: str
-    entity_type: str
-    entity: str
-    assigned_by: str | None
-    assigned_by_type: str
-    assigned_at: datetime
-    due_at: datetime | None
-    completed_at: datetime | None
-    overdue: bool
+    goal_name: str = ""
+    overdue: bool = False
 
 
 class AssignmentsView(GamifyView):
@@ -101,17 +93,9 @@ class AssignmentsView(GamifyView):
             pages = max(1, -(-total // PAGE_SIZE))
             page = min(page, pages)
             rows = [
-                AssignmentRow(
-                    id=assignment.id,
-                    goal=key,
+                replace(
+                    AssignmentRow.from_row(assignment, key),
                     goal_name=name,
-                    entity_type=assignment.entity_type,
-                    entity=assignment.entity_id,
-                    assigned_by=assignment.assigned_by,
-                    assigned_by_type=assignment.assigned_by_type,
-                    assigned_at=assignment.assigned_at,
-                    due_at=assignment.due_at,
-                    completed_at=assignment.completed_at,
                     overdue=assignment.completed_at is None
                     and assignment.due_at is not None
                     and assignment.due_at < now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from .badges import icon_url
 from .criteria import Evaluation
@@ -285,7 +285,7 @@ class AssignmentView:
     completed_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any, goal: str) -> AssignmentView:
+    def from_row(cls, row: Any, goal: str) -> Self:
         """Build from a ``gamify_assignments`` row (ORM object or result row)."""
         return cls(
             id=row.id,
