@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 5000
 PYTEST_ARGS ?=
+# pytest-xdist processes: one per core (tests use private redis-servers, temporary
+# SQLite files and a PostgreSQL database per process, so they run side by side).
+PYTEST_WORKERS ?= auto
 # SKIP_CHECKS=1 makes `make test` run only pytest (no lint, no docs).
 SKIP_CHECKS ?=
 
@@ -14,11 +17,12 @@ DEMO_VENV ?= .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.install.stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install lint check-packages docs test screenshots demo bench migration clean distclean
+.PHONY: help venv install lint check-packages docs test screenshots demo demo-workers bench migration clean distclean
 
 help:
 	@echo "make install      create $(VENV) and pip install -e '.[dev]'"
 	@echo "make demo         run the demo app on http://127.0.0.1:$(PORT)/ (own $(DEMO_VENV))"
+	@echo "make demo-workers  the demo with Redis and a flask gamify worker (Ctrl-C stops all)"
 	@echo "make test         lint + docs + pytest (SKIP_CHECKS=1: pytest only; PYTEST_ARGS=...)"
 	@echo "make screenshots  run the browser tests and refresh the screenshots the docs show"
 	@echo "make lint         ruff check, ruff format --check, mypy"
@@ -63,7 +67,7 @@ docs: $(STAMP)
 # GAMIFY_TEST_DATABASE_URL (e.g. postgresql+psycopg://...) is passed through from the
 # environment; unset means SQLite.
 test: $(STAMP) $(if $(SKIP_CHECKS),,lint docs)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The dashboard's screenshots in docs/ are the browser tests' own: run them, then copy
 # the ones the docs show.
@@ -85,6 +89,10 @@ $(DEMO_STAMP): $(DEMO_VENV)/bin/python setup.cfg pyproject.toml
 demo: $(DEMO_STAMP)
 	@echo "Flask-Gamify demo: http://127.0.0.1:$(PORT)/"
 	FLASK_DEBUG=0 $(DEMO_VENV)/bin/flask --app demo_app run --port $(PORT)
+
+# Its own redis-server on a free port (or GAMIFY_REDIS_URL), a worker and the web server.
+demo-workers: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python -m demo_app.run_with_workers --port $(PORT)
 
 bench: $(STAMP)
 	@if [ -f benchmarks/__main__.py ]; then \

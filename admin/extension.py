@@ -16,9 +16,11 @@ from .base import ASSETS, GamifyModelView, ViewMixin
 from .csrf import form_base_class, uses_flask_wtf
 from .dashboard import DashboardView
 from .goals import GoalsView
+from .leaderboards import LeaderboardsView
 from .operations import OperationsView
 from .progress_browser import ProgressBrowserView
 from .session import make_session
+from .webhooks import WebhooksView
 
 __all__ = ["GamifyAdmin"]
 
@@ -32,7 +34,8 @@ TOO_LATE = (
 
 
 class GamifyAdmin:
-    """The Flask-Gamify dashboard: goals, awards, progress, assignments and operations.
+    """The Flask-Gamify dashboard: goals, awards, progress, leaderboards, assignments and
+    operations.
 
     :param admin_or_app: the host's Flask-Admin ``Admin`` (our views join its menu under
         ``category``), or a Flask app: an ``Admin`` of our own is created at
@@ -116,10 +119,14 @@ class GamifyAdmin:
             ProgressBrowserView(
                 name="Progress", category=category_name, endpoint="gamify_progress"
             ),
+            LeaderboardsView(
+                name="Leaderboards", category=category_name, endpoint="gamify_leaderboards"
+            ),
             AssignmentsView(
                 name="Assignments", category=category_name, endpoint="gamify_assignments"
             ),
             OperationsView(name="Operations", category=category_name, endpoint="gamify_operations"),
+            WebhooksView(name="Webhooks", category=category_name, endpoint="gamify_webhooks"),
         ]
         base_class = form_base_class(app)
         for view in views:

@@ -30,6 +30,7 @@ from wtforms import (
 from wtforms.widgets import TextInput
 
 from flask_gamify.badges import BUILTIN_ICONS, MAX_BADGE_IMAGE_BYTES, icon_url
+from flask_gamify.criteria import without_labels
 from flask_gamify.errors import GamifyError, GoalArchived, InvalidInputError
 from flask_gamify.models import Award, Goal, Progress
 from flask_gamify.records import GoalView
@@ -58,6 +59,7 @@ LABELS = {
     "name": "Name",
     "description": "Description",
     "criteria": "Criteria",
+    "criteria_labels": "Labels of the criteria",
     "points": "Points",
     "repeatable": "Repeatable",
     "max_awards": "Max awards",
@@ -747,6 +749,11 @@ class GoalsView(CriteriaEditorMixin, GamifyModelView):
             ),
             key=order.index,
         )
+        if "criteria" in changed and without_labels(definition["criteria"]) == without_labels(
+            before.get("criteria")
+        ):
+            # Labels are presentation: the criteria count the same events as before.
+            changed[changed.index("criteria")] = "criteria_labels"
         live = current.status == "active" and not current.archived
         rebuild = live and any(name in REBUILDING_FIELDS for name in changed)
         awards = self.session.execute(

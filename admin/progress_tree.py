@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask_gamify.criteria import Evaluation
+from flask_gamify.criteria import Evaluation, Item, value_text
 from flask_gamify.records import ProgressView
 
 from .display import format_number
@@ -35,18 +35,34 @@ class ProgressNode:
     #: What is still missing, in words; ``""`` when complete.
     missing: str
     children: tuple[ProgressNode, ...] = ()
+    #: The listed values of an ``all_of``, the steps of a ``sequence``: a checklist.
+    items: tuple[Item, ...] = ()
 
     @property
     def started(self) -> bool:
-        return self.completed or self.percent > 0
+        """Whether anything is done: an ``all`` shows 0 % until a part is complete."""
+        return self.completed or self.percent > 0 or any(c.started for c in self.children)
 
 
-def _values(values: tuple[Any, ...]) -> str:
-    named = ", ".join(repr(value) if isinstance(value, str) else str(value) for value in values)
-    if len(values) > NAMED_MISSING:
-        shown = values[:NAMED_MISSING]
-        named = ", ".join(repr(value) if isinstance(value, str) else str(value) for value in shown)
-        named += f" and {len(values) - NAMED_MISSING} more"
+def _value_name(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _item_name(item: Item) -> str:
+    """An item by its goal's label; a value without one as :func:`_value_name` says it."""
+    return _value_name(item.value) if item.label == value_text(item.value) else item.label
+
+
+def _values(values: tuple[Any, ...], items: tuple[Item, ...] = ()) -> str:
+    """Name what is missing (by label when the goal gives one), the first
+    :data:`NAMED_MISSING` of them."""
+    if items:
+        names = [_item_name(item) for item in items if not item.done]
+    else:
+        names = [_value_name(value) for value in values]
+    named = ", ".join(names[:NAMED_MISSING])
+    if len(names) > NAMED_MISSING:
+        named += f" and {len(names) - NAMED_MISSING} more"
     return named
 
 
@@ -58,6 +74,7 @@ def missing_in_words(
     missing: tuple[Any, ...],
     children: tuple[Evaluation, ...],
     label: str = "",
+    items: tuple[Item, ...] = (),
 ) -> str:
     """What a criterion still needs, as a sentence; ``""`` when it is met."""
     if completed:
@@ -69,12 +86,15 @@ def missing_in_words(
     if kind == "any":
         return f"None of the {len(children)} parts is done yet; any one of them is enough."
     if kind == "goal":
-        prerequisite = label.removeprefix("goal ")
+        # The prerequisite's key is what is missing (its label may be the goal's own).
+        prerequisite = missing[0] if missing else label.removeprefix("goal ")
         return f"Needs the goal {prerequisite!r} completed first."
     if kind == "all_of":
-        return f"Not seen yet: {_values(missing)}."
+        return f"Not seen yet: {_values(missing, items)}."
     if kind == "sequence":
-        steps = " → ".join(str(step) for step in missing)
+        steps = " → ".join(
+            [item.label for item in items if not item.done] or [str(step) for step in missing]
+        )
         return f"Steps not reached yet: {steps}."
     remaining = target - current
     if isinstance(remaining, float):
@@ -108,8 +128,12 @@ def _node(evaluation: Evaluation, awarded: bool) -> ProgressNode:
             evaluation.missing,
             evaluation.children,
             evaluation.label,
+            evaluation.items,
         ),
         children=tuple(_node(child, awarded) for child in evaluation.children),
+        items=tuple(Item(i.value, i.label, True) for i in evaluation.items)
+        if awarded
+        else evaluation.items,
     )
 
 
@@ -118,7 +142,10 @@ def goal_tree(view: ProgressView, criterion_type: str) -> ProgressNode:
     if view.completed:
         missing = ""
     elif view.percent == 99 and view.current >= view.target:
-        missing = "The criteria are met but no award was given (the goal may have ended)."
+        missing = (
+            "The criteria are met but no award is held: it was revoked (see the audit"
+            " trail), or the goal had ended."
+        )
     else:
         missing = missing_in_words(
             criterion_type,
@@ -128,6 +155,7 @@ def goal_tree(view: ProgressView, criterion_type: str) -> ProgressNode:
             view.missing,
             view.children,
             view.label,
+            view.items,
         )
     return ProgressNode(
         type=criterion_type,
@@ -138,4 +166,5 @@ def goal_tree(view: ProgressView, criterion_type: str) -> ProgressNode:
         completed=view.completed,
         missing=missing,
         children=tuple(_node(child, view.completed) for child in view.children),
+        items=view.items,
     )

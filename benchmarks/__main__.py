@@ -13,6 +13,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,21 @@ from sqlalchemy import create_engine, text
 
 from flask_gamify.testing import RedisServer
 
-from . import baselines, emit, freshness, memory, naive, query, throughput
+from . import (
+    baselines,
+    emit,
+    floor,
+    freshness,
+    growth,
+    heavy_entity,
+    leaderboard,
+    ledger,
+    memory,
+    naive,
+    query,
+    throughput,
+    webhooks,
+)
 from . import preview as preview_bench
 from .harness import (
     DEFAULT_POSTGRES,
@@ -34,7 +49,22 @@ from .harness import (
 from .table import render, render_rst
 from .workload import GOALS, describe, make_events
 
-MEASUREMENTS = ["emit", "throughput", "scale", "naive", "query", "freshness", "memory", "preview"]
+MEASUREMENTS = [
+    "emit",
+    "throughput",
+    "scale",
+    "naive",
+    "query",
+    "freshness",
+    "memory",
+    "preview",
+    "webhooks",
+    "leaderboard",
+    "ledger",
+    "floor",
+    "growth",
+    "heavy",
+]
 HERE = Path(__file__).resolve().parent
 
 FULL = {
@@ -45,6 +75,7 @@ FULL = {
     "noop_jobs": 2_000,
     "requests": 5_000,
     "query_requests": 1_000,
+    "query_heavy_events": 6_000,
     "budget": 60.0,
     "sqlite_budget": 40.0,
     "freshness_rate": 1_000,
@@ -52,6 +83,19 @@ FULL = {
     "freshness_wait": 20.0,
     "memory_events": 4_000,
     "preview_events": 1_000_000,
+    "webhook_deliveries": 5_000,
+    "webhook_events": 20_000,
+    "board_entities": 10_000,
+    "board_large": 1_000_000,
+    "board_requests": 2_000,
+    "ledger_events": 20_000,
+    "floor_events": 20_000,
+    "floor_rounds": 3,
+    "growth_events": 2_000,
+    "growth_goals": 1_000,
+    "growth_entities": 1_000_000,
+    "heavy_events": 100_000,
+    "heavy_batch": 200,
 }
 QUICK = {
     "entities": 500,
@@ -61,6 +105,7 @@ QUICK = {
     "noop_jobs": 200,
     "requests": 400,
     "query_requests": 100,
+    "query_heavy_events": 600,
     "budget": 3.0,
     "sqlite_budget": 3.0,
     "freshness_rate": 200,
@@ -68,6 +113,19 @@ QUICK = {
     "freshness_wait": 5.0,
     "memory_events": 400,
     "preview_events": 5_000,
+    "webhook_deliveries": 300,
+    "webhook_events": 600,
+    "board_entities": 1_000,
+    "board_large": 0,
+    "board_requests": 200,
+    "ledger_events": 600,
+    "floor_events": 600,
+    "floor_rounds": 1,
+    "growth_events": 300,
+    "growth_goals": 30,
+    "growth_entities": 10_000,
+    "heavy_events": 1_000,
+    "heavy_batch": 50,
 }
 
 
@@ -245,7 +303,10 @@ def run(
                 ratio,
                 "<= 1.5 PING",
                 ratio <= 1.5,
-                note=f"{result.tracked * 1e6:.0f} vs {result.untracked * 1e6:.0f} µs",
+                note=(
+                    f"{result.tracked * 1e6:.0f} vs {result.untracked * 1e6:.0f} µs; PING at"
+                    f" a request's end, {result.ping_loop * 1e6:.0f} µs in a loop"
+                ),
             )
         )
         rows.append(
@@ -347,6 +408,9 @@ def run(
     if "preview" in selected:
         rows.extend(run_preview(args, pg or sqlite))
 
+    if "leaderboard" in selected:
+        rows.extend(run_leaderboard(args, server, main_db))
+
     if "freshness" in selected:
         log(
             f"freshness: {args.freshness_rate} events/s for {args.freshness_seconds:.0f} s,"
@@ -410,6 +474,252 @@ def run(
                 red <= 1.25,
             )
         )
+
+    if "floor" in selected:
+        # Quick mode checks that it runs: on one database.
+        for database in [main_db] if args.quick else [db for db in (pg, sqlite) if db]:
+            rows.extend(run_floor(args, options, server, database, events, gamify_rate))
+
+    if "growth" in selected:
+        rows.extend(run_growth(args, main_db, events))
+
+    if "webhooks" in selected:
+        rows.extend(run_webhooks(args, options, server, main_db, simple_rate, events))
+
+    if "ledger" in selected:
+        subset = events[: args.ledger_events]
+        log(f"ledger: {len(subset)} events, goals worth 0 points vs as defined, {main_db.kind}")
+        result = ledger.cost(options, server, main_db, subset, budget=args.budget)
+        rows.append(
+            Row(
+                f"ledger: worker throughput with the points ledger vs without, {main_db.kind}",
+                result.with_ledger.rate,
+                "events/s",
+                result.without.rate,
+                "events/s",
+                result.ratio,
+                ">= 0.9x",
+                result.ratio >= 0.9,
+                note=(
+                    f"{result.with_ledger.events} events;"
+                    f" best of {result.rounds} interleaved rounds each"
+                ),
+            )
+        )
+
+    if "heavy" in selected:
+        rows.extend(run_heavy(args, main_db))
+
+
+def run_heavy(args: argparse.Namespace, database: Database) -> list[Row]:
+    log(
+        f"heavy entity: {args.heavy_events:,} events in 30 days vs a light entity,"
+        f" {len(heavy_entity.CASES)} criterion types, {database.kind}"
+    )
+    database.reset()
+    results = heavy_entity.run(
+        database.url,
+        events=args.heavy_events,
+        batch=args.heavy_batch,
+        rounds=3 if args.quick else 5,
+        log=log,
+    )
+    return [
+        Row(
+            f"heavy entity: {result.name}, cost per event vs a light entity",
+            result.heavy_us,
+            "µs/event",
+            result.light_us,
+            "µs/event",
+            result.ratio,
+            "<= 2x",
+            result.ratio <= 2,
+            note=(
+                f"state {result.heavy_bytes:,} B (light {result.light_bytes:,} B);"
+                f" batches of {result.batch}; {database.kind}"
+            ),
+        )
+        for result in results
+    ]
+
+
+def run_floor(
+    args: argparse.Namespace,
+    options: Options,
+    server: RedisServer,
+    database: Database,
+    events: list[dict[str, Any]],
+    noop_rate: float,
+) -> list[Row]:
+    if database.kind == "sqlite":
+        step = max(1, len(events) // args.floor_events)
+        subset, budget = events[::step][: args.floor_events], args.sqlite_budget
+    else:
+        subset, budget = events[: args.floor_events], args.budget
+    log(
+        f"floor: {len(subset)} events, trivial states vs the real worker, {database.kind},"
+        f" {args.floor_rounds} interleaved round(s) each"
+    )
+    result = floor.measure(
+        options, server, database, subset, budget=budget, rounds=args.floor_rounds
+    )
+    noise = (
+        f"best of {args.floor_rounds}; spread {floor.Floor.spread(result.real_rates):.0%}"
+        f" real, {floor.Floor.spread(result.floor_rates):.0%} floor"
+    )
+    return [
+        Row(
+            f"floor: storage floor (trivial states) vs RQ no-op (GamifyWorker), {database.kind}",
+            result.floor.rate,
+            "events/s",
+            noop_rate,
+            "jobs/s",
+            result.floor.rate / noop_rate,
+            note=f"{result.floor.events} events",
+        ),
+        Row(
+            f"floor: worker throughput vs RQ no-op (GamifyWorker), {database.kind}",
+            result.real.rate,
+            "events/s",
+            noop_rate,
+            "jobs/s",
+            result.real.rate / noop_rate,
+            ">= 40x",
+            result.real.rate / noop_rate >= 40,
+            note=f"{result.real.events} events",
+        ),
+        Row(
+            f"floor: worker throughput vs the storage floor, {database.kind}",
+            result.real.rate,
+            "events/s",
+            result.floor.rate,
+            "events/s",
+            result.ratio,
+            ">= 0.8x",
+            result.ratio >= 0.8,
+            note=noise,
+        ),
+    ]
+
+
+def _sizes(start: int, largest: int) -> list[int]:
+    """``start``, ten times that, ... up to ``largest`` (always included)."""
+    sizes = [start]
+    while sizes[-1] * 10 < largest:
+        sizes.append(sizes[-1] * 10)
+    return [*sizes, largest] if largest > start else sizes
+
+
+def _flat_rows(
+    steps: list[growth.Step],
+    name: Callable[[growth.Step, growth.Step], str],
+    value: Callable[[growth.Step], float],
+    unit: str,
+    note: Callable[[growth.Step], str],
+) -> list[Row]:
+    """A growth sweep's rows: each step against the first (smallest) one, target flat.
+
+    :param name: the measurement's name, from the step and the first step.
+    """
+    first = steps[0]
+    return [
+        Row(
+            name(step, first),
+            value(step),
+            unit,
+            value(first),
+            unit,
+            value(step) / value(first),
+            "flat",
+            note=note(step),
+        )
+        for step in steps
+    ]
+
+
+def _read_p50(step: growth.Step) -> float:
+    assert step.read_p50 is not None
+    return step.read_p50
+
+
+def run_growth(
+    args: argparse.Namespace, database: Database, events: list[dict[str, Any]]
+) -> list[Row]:
+    subset = events[: args.growth_events]
+    goal_sizes = _sizes(10, args.growth_goals)
+    log(f"growth: {len(subset)} events into {goal_sizes} goals, {database.kind}")
+    steps = growth.goal_sweep(database, subset, goal_sizes)
+    rows = _flat_rows(
+        steps,
+        lambda step, first: (
+            f"growth: time per (event, goal) evaluation, {step.size:,} goals vs"
+            f" {first.size}, {database.kind}"
+        ),
+        lambda step: step.per_unit,
+        "µs",
+        lambda step: f"{step.units:,} evaluations in {step.seconds:.1f} s",
+    )
+    rows += _flat_rows(
+        steps,
+        lambda step, first: (
+            f"growth: GET .../progress?limit={growth.PAGE} p50, {step.size:,}"
+            f" goals vs {first.size}, {database.kind}"
+        ),
+        _read_p50,
+        "ms",
+        lambda step: "REST API, most active entity",
+    )
+    entity_sizes = _sizes(1_000, args.growth_entities)
+    log(f"growth: {len(subset)} events with {entity_sizes} entities' progress, {database.kind}")
+    steps = growth.entity_sweep(database, subset, entity_sizes)
+    rows += _flat_rows(
+        steps,
+        lambda step, first: (
+            f"growth: time per event, {step.size:,} entities with progress vs"
+            f" {first.size:,}, {database.kind}"
+        ),
+        lambda step: step.per_unit,
+        "µs",
+        lambda step: f"{step.units:,} events in {step.seconds:.1f} s; 50 goals",
+    )
+    return rows
+
+
+def run_webhooks(
+    args: argparse.Namespace,
+    options: Options,
+    server: RedisServer,
+    database: Database,
+    noop_rate: float,
+    events: list[dict[str, Any]],
+) -> list[Row]:
+    log(f"webhooks: {args.webhook_deliveries} deliveries to a local receiver, {database.kind}")
+    sent = webhooks.delivery_rate(database, args.webhook_deliveries, budget=args.budget)
+    subset = events[: args.webhook_events]
+    log(f"webhooks: {len(subset)} events without webhooks, then with a hanging receiver")
+    hanging = webhooks.hanging_ratio(options, server, database, subset, budget=args.budget)
+    return [
+        Row(
+            f"webhooks: deliveries/s, 1 process, {database.kind}",
+            sent.rate,
+            "deliveries/s",
+            noop_rate,
+            "jobs/s",
+            sent.rate / noop_rate,
+            note=f"{sent.delivered} to a receiver answering 200 at once; vs RQ no-op jobs",
+        ),
+        Row(
+            f"webhooks: worker throughput, a receiver hanging vs none, {database.kind}",
+            hanging.hanging.rate,
+            "events/s",
+            hanging.without.rate,
+            "events/s",
+            hanging.ratio,
+            ">= 0.8x",
+            hanging.ratio >= 0.8,
+            note=f"{hanging.hanging.events} events; 1 worker, drains and deliveries",
+        ),
+    ]
 
 
 def throughput_rows(
@@ -480,13 +790,108 @@ def run_preview(args: argparse.Namespace, database: Database) -> list[Row]:
     return found
 
 
+def _board_rows(result: leaderboard.Boards, where: str) -> list[Row]:
+    rows = []
+    size = f"{result.entities:,} entities"
+    for what, latency, bare in (
+        ("top 10", result.top, "ZREVRANGE 0 9"),
+        ("rank of an entity (+5 around)", result.rank, "ZREVRANK"),
+    ):
+        rows.append(
+            Row(
+                f"leaderboard {what}, Redis, {size}, p50 vs bare {bare}",
+                latency.p50,
+                "µs",
+                latency.bare_p50,
+                "µs",
+                latency.p50 / latency.bare_p50,
+                note=where,
+            )
+        )
+        rows.append(
+            Row(
+                f"leaderboard {what}, Redis, {size}, p99 vs bare {bare}",
+                latency.p99,
+                "µs",
+                latency.bare_p99,
+                "µs",
+                latency.p99 / latency.bare_p99,
+                "< 5 ms",
+                latency.p99 < 0.005,
+            )
+        )
+    for what, sql, redis_latency in (
+        ("top 10", result.sql_top, result.top),
+        ("rank of an entity (+5 around)", result.sql_rank, result.rank),
+    ):
+        if sql is not None:
+            rows.append(
+                Row(
+                    f"leaderboard {what}, SQL, {size}, p50 vs the Redis path",
+                    sql.p50,
+                    "ms",
+                    redis_latency.p50,
+                    "µs",
+                    sql.p50 / redis_latency.p50,
+                    note=f"{where}; p99 {sql.p99 * 1e3:.1f} ms",
+                )
+            )
+    return rows
+
+
+def run_leaderboard(args: argparse.Namespace, server: RedisServer, database: Database) -> list[Row]:
+    rows: list[Row] = []
+    database.reset()
+    with bench_app_context(environment(database, server.url)) as app:
+        app.extensions["gamify"].extension.create_all()
+        log(f"leaderboard: {args.board_entities:,} entities, {database.kind} and Redis")
+        result = leaderboard.run(
+            app,
+            entities=args.board_entities,
+            requests=args.board_requests,
+            seed=args.seed,
+            redis_only=False,
+        )
+        rows.append(
+            Row(
+                f"leaderboards rebuild from SQL, {result.entities:,} entities (all time)",
+                result.fill_seconds,
+                "s",
+                note=database.kind,
+            )
+        )
+        rows.extend(_board_rows(result, database.kind))
+        if args.board_large:
+            log(f"leaderboard: {args.board_large:,} entities, Redis only")
+            large = leaderboard.run(
+                app,
+                entities=args.board_large,
+                requests=args.board_requests,
+                seed=args.seed,
+                redis_only=True,
+            )
+            rows.append(
+                Row(
+                    f"leaderboard bulk fill of Redis, {large.entities:,} members",
+                    large.fill_seconds,
+                    "s",
+                    note="ZADD+HSET in chunks of 10,000, RENAME",
+                )
+            )
+            rows.extend(_board_rows(large, "Redis only"))
+    return rows
+
+
 def run_query(
     args: argparse.Namespace,
     server: RedisServer,
     database: Database,
     populate: list[dict[str, Any]] | None = None,
 ) -> list[Row]:
-    log(f"query latency: {args.query_requests} requests per view, {database.kind}")
+    log(
+        f"query latency: {args.query_requests} requests per view, light and heavy entity"
+        f" ({args.query_heavy_events} events), {database.kind}"
+    )
     with bench_app_context(environment(database, None)) as app:
         if populate is not None:
             from flask_gamify.events import make_event
@@ -505,29 +910,47 @@ def run_query(
             ]
             for start in range(0, len(tracked), 500):
                 app.extensions["gamify"].processor.process(tracked[start : start + 500])
-        result = query.run(app, "u0", args.query_requests)
-    ratio = result.p50 / result.bare_p50
-    return [
-        Row(
-            "query: GET /progress/<entity> p50 vs bare JSON view",
-            result.p50,
-            "ms",
-            result.bare_p50,
-            "ms",
-            ratio,
-            "<= 3x",
-            ratio <= 3,
-            note=f"{database.kind}, {result.goals} goals",
-        ),
-        Row(
-            "query: GET /progress/<entity> p99 vs bare JSON view",
-            result.p99,
-            "ms",
-            result.bare_p99,
-            "ms",
-            result.p99 / result.bare_p99,
-        ),
-    ]
+        query.add_heavy_entity(app, args.query_heavy_events)
+        results = [
+            ("light", query.run(app, "u0", args.query_requests)),
+            ("heavy", query.run(app, query.HEAVY, args.query_requests)),
+        ]
+    rows = []
+    for kind, result in results:
+        note = (
+            f"{database.kind}, {kind} entity, {result.goals} goals,"
+            f" {result.state_bytes / 1024:,.0f} KiB of states"
+        )
+        for name, p50, p99 in (
+            ("gamify.progress() view", result.python_p50, result.python_p99),
+            ("REST /entities/.../progress", result.rest_p50, result.rest_p99),
+        ):
+            ratio = p50 / result.floor_p50
+            rows.append(
+                Row(
+                    f"query: {name} p50 vs floor (rows as JSON)",
+                    p50,
+                    "ms",
+                    result.floor_p50,
+                    "ms",
+                    ratio,
+                    "<= 2x",
+                    ratio <= 2,
+                    note=note,
+                )
+            )
+            rows.append(
+                Row(
+                    f"query: {name} p99 vs floor",
+                    p99,
+                    "ms",
+                    result.floor_p99,
+                    "ms",
+                    p99 / result.floor_p99,
+                    note=f"{database.kind}, {kind} entity",
+                )
+            )
+    return rows
 
 
 def profile(

@@ -12,10 +12,12 @@ batch are not counted.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import func, select
 
 from flask_gamify.models import Event
@@ -59,14 +61,22 @@ def run(
     workers: int = 1,
     budget: float = 60.0,
     profile: Path | None = None,
+    setup: Callable[[Flask], None] | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> Throughput:
     """Drain ``events`` with ``workers`` worker processes on ``database``; stop after
-    ``budget`` seconds of draining (or when the streams are empty)."""
+    ``budget`` seconds of draining (or when the streams are empty).
+
+    :param setup: called with the app once the goals are defined (to add webhooks).
+    :param worker_env: more environment for the worker processes only (the floor).
+    """
     database.reset()
     server.client().flushall()
     env = environment(database, server.url)
     with bench_app_context(env) as app:
         prepare_database(app)
+        if setup is not None:
+            setup(app)
         keys = app.extensions["gamify"].pipeline.keys
     client = server.client()
     redis_before = int(client.info("memory")["used_memory"])
@@ -78,7 +88,7 @@ def run(
         prefix = [sys.executable, "-m", "cProfile", "-o", str(profile)]
     started = [
         Worker(
-            env,
+            {**env, **(worker_env or {})},
             options.workdir / f"worker-{database.kind}-{workers}-{index}.log",
             *(["--burst"] if profile is not None else []),
             prefix=prefix,
@@ -117,6 +127,24 @@ def run(
         redis_before=redis_before,
         redis_after=redis_after,
     )
+
+
+def interleaved(
+    first: Callable[[], Throughput], second: Callable[[], Throughput], rounds: int
+) -> tuple[list[Throughput], list[Throughput]]:
+    """Every round of two variants run in turn (``first``, ``second``, ``first``, ...),
+    ``rounds`` of each, so that a noisy neighbour costs both sides alike."""
+    firsts: list[Throughput] = []
+    seconds: list[Throughput] = []
+    for _ in range(rounds):
+        firsts.append(first())
+        seconds.append(second())
+    return firsts, seconds
+
+
+def best(results: list[Throughput]) -> Throughput:
+    """The round with the highest rate: the least disturbed one."""
+    return max(results, key=lambda result: result.rate)
 
 
 def main() -> None:  # pragma: no cover - a manual probe

@@ -2,7 +2,8 @@
 
 Run it with ``make demo`` (``flask --app demo_app run``). On first start it creates a
 SQLite database in the instance folder and seeds users, articles and goals; events are
-processed inline (no Redis needed).
+processed inline (no Redis needed). ``make demo-workers`` runs it with Redis and a
+``flask gamify worker`` instead (see :mod:`demo_app.run_with_workers`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from flask_login import current_user
 from flask_gamify.admin import GamifyAdmin
 from flask_gamify.signals import assignment_completed, goal_completed
 
-from . import views
+# The feature modules add their routes to views.bp as they are imported.
+from . import badges, notifications, todos, unlock, views  # noqa: F401
 from .extensions import db, gamify, login_manager
 from .models import User
 from .seed import init_database
@@ -34,6 +36,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY="demo-only-not-secret",
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{os.path.join(app.instance_path, 'demo.db')}",
     )
+    # make demo-workers sets GAMIFY_REDIS_URL: events then go through Redis to a worker.
+    if os.environ.get("GAMIFY_REDIS_URL"):
+        app.config["GAMIFY_REDIS_URL"] = os.environ["GAMIFY_REDIS_URL"]
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
@@ -55,8 +60,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         is_superuser=lambda: current_user.is_staff,
     )
     # Gamify sends its signals with the app as sender: listen to this app's only.
-    goal_completed.connect(views.congratulate, app)
-    assignment_completed.connect(views.report_done, app)
+    goal_completed.connect(notifications.congratulate, app)
+    assignment_completed.connect(notifications.report_done, app)
     with app.app_context():
         init_database()
     return app

@@ -25,10 +25,17 @@ from .errors import (
     GoalIsDraft,
     GoalNotFound,
     GoalReferenceError,
+    IdempotencyConflict,
     InvalidInputError,
+    LevelsNotDefined,
+    WebhookError,
+    WebhookNotFound,
 )
 from .extension import Gamify
 from .history import ImportReport
+from .leaderboards import LeaderboardView, Standing
+from .ledger import LedgerEntryView
+from .levels import Level, LevelView
 from .preview import Preview, PreviewEntity
 from .principal import ApiPrincipal
 from .records import (
@@ -41,6 +48,7 @@ from .records import (
     ProgressView,
 )
 from .tracking import tracks
+from .webhooks import WebhookDeliveryView, WebhookView
 
 __all__ = [
     "AlreadyAwarded",
@@ -65,11 +73,22 @@ __all__ = [
     "GoalReferenceError",
     "GoalVersion",
     "GoalView",
+    "IdempotencyConflict",
     "ImportReport",
     "InvalidInputError",
+    "LeaderboardView",
+    "LedgerEntryView",
+    "Level",
+    "LevelView",
+    "LevelsNotDefined",
     "NotificationView",
     "Preview",
     "PreviewEntity",
     "ProgressView",
+    "Standing",
+    "WebhookDeliveryView",
+    "WebhookError",
+    "WebhookNotFound",
+    "WebhookView",
     "tracks",
 ]

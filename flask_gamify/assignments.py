@@ -25,7 +25,8 @@ def assign(
     assigned_by_type: str,
     due_at: datetime | None,
 ) -> AssignmentView:
-    """Assign an ``assigned_only`` goal; assigning it again returns the first assignment."""
+    """Assign an ``assigned_only`` goal; assigning it again returns the first assignment,
+    unchanged (``due_at`` and ``assigned_by`` included)."""
     goal = session.execute(select(Goal).where(Goal.key == goal_key)).scalar_one_or_none()
     if goal is None:
         raise GoalNotFound(goal_key)

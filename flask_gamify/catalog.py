@@ -10,11 +10,13 @@ host whose clock is behind is seen as soon as it commits, by every process.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
@@ -86,6 +88,9 @@ class CatalogGoal:
     level: int
     #: ``"active"`` or ``"draft"``.
     status: str = "active"
+    #: Identifies what an evaluation of the goal's states shows: the criteria with their
+    #: labels and the occurrence cap. A stored view made under another key is stale.
+    view_key: str = ""
 
     @property
     def live(self) -> bool:
@@ -106,6 +111,12 @@ class CatalogGoal:
         return self.ends_at is None or event.occurred_at < self.ends_at
 
 
+def _fingerprint(criteria: Any) -> str:
+    """Identifies criteria with their labels (``criteria_hash`` leaves labels out)."""
+    document = json.dumps(criteria, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
 class GoalCatalog:
     """Goals of one app's database, reloaded when they change; thread-safe."""
 
@@ -113,16 +124,34 @@ class GoalCatalog:
         self._lock = threading.Lock()
         self._version: int | None = None
         self._goals: tuple[CatalogGoal, ...] = ()
-        self._compiled: dict[tuple[int, str], Criterion] = {}
+        self._compiled: dict[tuple[int, str, str], Criterion] = {}
 
-    def goals(self, session: Session) -> tuple[CatalogGoal, ...]:
+    @property
+    def version(self) -> int | None:
+        """The catalog version the goals were last loaded at (``None``: never loaded)."""
+        return self._version
+
+    def loaded(self) -> tuple[int, tuple[CatalogGoal, ...]] | None:
+        """The catalog version and the goals last loaded at it, without a query
+        (``None``: never loaded). A reader that checks the version later, in the
+        statement that reads its rows, saves a round trip while the goals are unchanged.
+        """
+        with self._lock:
+            return None if self._version is None else (self._version, self._goals)
+
+    def goals(self, session: Session, version: int | None = None) -> tuple[CatalogGoal, ...]:
         """Every goal, archived ones included, by id.
 
         Costs one primary-key read while the goals are unchanged. The version is read
         before the goals: a change committed in between makes the next call load again,
         never keeps a stale catalog.
+
+        :param version: the catalog version, when the caller read it already (in the
+            same transaction, before this call); no query at all while it is the one
+            the goals were loaded at.
         """
-        version = catalog_version(session)
+        if version is None:
+            version = catalog_version(session)
         with self._lock:
             if version == self._version:
                 return self._goals
@@ -134,12 +163,18 @@ class GoalCatalog:
     def _load(self, session: Session) -> list[CatalogGoal]:
         rows = session.execute(select(_GOALS).order_by(_GOALS.c.id)).all()
         compiled = {}
+        view_keys = {}
         for row in rows:
-            cache_key = (row.id, row.criteria_hash)
+            # The hash leaves labels out (they never reset progress), but the compiled
+            # criterion shows them: a change of labels alone compiles anew.
+            cache_key = (row.id, row.criteria_hash, _fingerprint(row.criteria))
             if cache_key not in self._compiled:
                 most = row.max_awards if row.repeatable else 1
                 self._compiled[cache_key] = compile_criteria(row.criteria, max_occurrences=most)
             compiled[row.key] = self._compiled[cache_key]
+            view_keys[row.key] = hashlib.sha256(":".join(map(str, cache_key)).encode()).hexdigest()[
+                :16
+            ]
         active = {row.key for row in rows if row.archived_at is None and row.status == "active"}
         levels: dict[str, int] = {}
 
@@ -171,6 +206,7 @@ class GoalCatalog:
                     criterion=criterion,
                     level=level_of(row.key),
                     status=row.status,
+                    view_key=view_keys[row.key],
                 )
             )
         return loaded

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 import redis
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import Engine
 
@@ -24,7 +25,9 @@ from .errors import GamifyError
 from .failures import is_transient
 from .goals import dump_goals, read_goals_file
 from .pipeline.settings import Pipeline
+from .points_cli import leaderboards_group, levels_group, points_group
 from .state import get_state
+from .webhooks import WebhookDeliveryView, WebhookView
 
 if TYPE_CHECKING:
     from .migrate import Revision
@@ -370,7 +373,6 @@ def import_events_command(file: BinaryIO, batch_size: int | None) -> None:
     without an id get one derived from their content: importing again changes nothing.
     Rejected lines are reported by number; the exit status is 1 if any was rejected.
     """
-    from flask import current_app
 
     from .history import import_events
 
@@ -452,6 +454,10 @@ def _pipeline() -> Pipeline:
 @click.option("--burst", "-b", is_flag=True, help="Drain what is there, then exit.")
 @click.option("--queue", "queue_name", help="RQ queue to listen on (default: GAMIFY_QUEUE).")
 @click.option("--name", "-n", help="Worker name (default: RQ's random name).")
+@click.option(
+    "--no-webhooks", is_flag=True, help="Do not deliver webhooks (leave them to other workers)."
+)
+@click.option("--webhooks-only", is_flag=True, help="Only deliver webhooks (GAMIFY_WEBHOOK_QUEUE).")
 @click.option("--max-jobs", type=int, help="Exit after this many jobs.")
 @click.option("--max-idle-time", type=int, help="Exit after being idle this many seconds.")
 @click.option(
@@ -461,19 +467,25 @@ def worker_command(
     burst: bool,
     queue_name: str | None,
     name: str | None,
+    no_webhooks: bool,
+    webhooks_only: bool,
     max_jobs: int | None,
     max_idle_time: int | None,
     logging_level: str,
 ) -> None:
     """Run a worker that drains events into progress and awards (an RQ worker).
 
-    Run as many as you like, on as many machines: they share the shards.
+    Run as many as you like, on as many machines: they share the shards. It also
+    delivers webhooks (after events), unless --no-webhooks; --webhooks-only makes a
+    worker that delivers webhooks only.
     """
+    if no_webhooks and webhooks_only:
+        raise click.UsageError("Give --no-webhooks or --webhooks-only, not both.")
     from rq import Queue
 
     from .pipeline.drain import ensure_groups
     from .pipeline.outages import current
-    from .pipeline.worker import GamifyWorker
+    from .pipeline.worker import GamifyWorker, tune_garbage_collector
 
     state = get_state()
     pipeline = _pipeline()
@@ -489,8 +501,22 @@ def worker_command(
             continue
         current.redis.recovered()
         break
-    queue = Queue(queue_name or pipeline.queue_name, connection=connection)
-    worker = GamifyWorker([queue], connection=connection, name=name, gamify_state=state)
+    webhook_queue = Queue(state.webhook_settings.queue_name, connection=connection)
+    if webhooks_only:
+        queues = [webhook_queue]
+    else:
+        queues = [Queue(queue_name or pipeline.queue_name, connection=connection)]
+        if not no_webhooks:
+            queues.append(webhook_queue)
+    worker = GamifyWorker(
+        queues,
+        connection=connection,
+        name=name,
+        gamify_state=state,
+        drains=not webhooks_only,
+        webhooks=not no_webhooks,
+    )
+    tune_garbage_collector(pipeline.worker_gc_threshold)
     worker.work(
         burst=burst,
         max_jobs=max_jobs,
@@ -533,6 +559,38 @@ def status_command() -> None:
     click.echo(f"backfills in progress: {len(running)}")
     for view in running:
         click.echo(f"  {view.goal}: {view.status}, {view.done} of {view.total} entities")
+    _webhook_status()
+
+
+def _webhook_status() -> None:
+    from .webhooks import DELIVERY_STATUSES
+
+    gamify = get_state().extension
+    endpoints = gamify.webhooks()
+    if not endpoints:
+        return
+    disabled = [endpoint for endpoint in endpoints if not endpoint.enabled]
+    click.echo(f"webhooks: {len(endpoints)}, disabled: {len(disabled)}")
+    for endpoint in disabled:
+        click.echo(f"  DISABLED {endpoint.id} {endpoint.url}: {endpoint.disabled_reason}")
+    counts = webhook_counts()
+    click.echo(
+        "webhook deliveries: "
+        + ", ".join(f"{status} {counts.get(status, 0)}" for status in DELIVERY_STATUSES)
+    )
+
+
+def webhook_counts() -> dict[str, int]:
+    """Deliveries per status."""
+    from sqlalchemy import func, select
+
+    from .models import WebhookDelivery
+
+    with get_state().transaction() as session:
+        rows = session.execute(
+            select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+        )
+        return {status: count for status, count in rows}
 
 
 @gamify_cli.group("dead-letters")
@@ -595,4 +653,188 @@ def drop_dead_letters_command(ids: tuple[str, ...], all_: bool) -> None:
     click.echo(f"Dropped {count} dead letter(s).")
 
 
+@gamify_cli.group("webhooks")
+def webhooks_group() -> None:
+    """Register webhook endpoints, follow and retry their deliveries."""
+
+
+def _webhook_line(endpoint: WebhookView) -> str:
+    state = "enabled" if endpoint.enabled else f"DISABLED ({endpoint.disabled_reason})"
+    description = f"  {endpoint.description}" if endpoint.description else ""
+    return f"{endpoint.id}  {endpoint.url}  [{', '.join(endpoint.events)}]  {state}{description}"
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    required=True,
+    help="An event type to receive (repeat the option), or '*' for all but the opt-in ones.",
+)
+@click.option("--description", default="", help="What the endpoint is for.")
+def add_webhook_command(url: str, events: tuple[str, ...], description: str) -> None:
+    """Register an endpoint; print its signing secret (shown this once)."""
+    try:
+        endpoint = get_state().extension.add_webhook(url, events=events, description=description)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Added webhook {endpoint.id}: {endpoint.url}")
+    click.echo(f"Signing secret (shown once, keep it): {endpoint.secret}")
+
+
+@webhooks_group.command("list")
+def list_webhooks_command() -> None:
+    """List the endpoints."""
+    endpoints = get_state().extension.webhooks()
+    for endpoint in endpoints:
+        click.echo(_webhook_line(endpoint))
+    click.echo(f"{len(endpoints)} webhook(s).")
+
+
+@webhooks_group.command("remove")
+@click.argument("webhook_id", type=int)
+def remove_webhook_command(webhook_id: int) -> None:
+    """Delete an endpoint and its delivery log."""
+    try:
+        endpoint = get_state().extension.remove_webhook(webhook_id)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Removed webhook {endpoint.id}: {endpoint.url}")
+
+
+@webhooks_group.command("enable")
+@click.argument("webhook_id", type=int)
+def enable_webhook_command(webhook_id: int) -> None:
+    """Enable a disabled endpoint again (its held deliveries are sent)."""
+    try:
+        endpoint = get_state().extension.enable_webhook(webhook_id)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(_webhook_line(endpoint))
+
+
+@webhooks_group.command("disable")
+@click.argument("webhook_id", type=int)
+@click.option("--reason", help="Why, shown with the endpoint.")
+def disable_webhook_command(webhook_id: int, reason: str | None) -> None:
+    """Stop delivering to an endpoint (its events are kept until it is enabled)."""
+    try:
+        endpoint = get_state().extension.disable_webhook(webhook_id, reason=reason)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(_webhook_line(endpoint))
+
+
+@webhooks_group.command("rotate-secret")
+@click.argument("webhook_id", type=int)
+@click.option(
+    "--grace",
+    default="24h",
+    show_default=True,
+    help="How long the old secret keeps signing too ('0' for not at all).",
+)
+def rotate_secret_command(webhook_id: int, grace: str) -> None:
+    """Give an endpoint a new signing secret (printed once)."""
+    try:
+        period = settings.duration({"--grace": grace}, "--grace", allow_zero=True)
+        endpoint = get_state().extension.rotate_webhook_secret(webhook_id, grace=period)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"New signing secret of webhook {endpoint.id} (shown once): {endpoint.secret}")
+    if endpoint.previous_secret_until is not None:
+        click.echo(f"The old secret also signs until {endpoint.previous_secret_until}.")
+
+
+@webhooks_group.command("test")
+@click.argument("webhook_id", type=int)
+def test_webhook_command(webhook_id: int) -> None:
+    """Send a webhook.test event to an endpoint."""
+    gamify = get_state().extension
+    try:
+        delivery = gamify.test_webhook(webhook_id)
+    except GamifyError as error:
+        raise _fail(error) from error
+    if get_state().pipeline is None:
+        gamify.deliver_webhooks()
+        (delivery,) = [
+            found
+            for found in gamify.webhook_deliveries(webhook_id, limit=10)
+            if found.id == delivery.id
+        ]
+        click.echo(_delivery_line(delivery))
+        if delivery.status != "delivered":
+            raise click.ClickException("The test event was not delivered; see the error above.")
+    else:
+        click.echo(f"Queued test delivery {delivery.id} ({delivery.event_id}) for the workers.")
+
+
+def _delivery_line(delivery: WebhookDeliveryView) -> str:
+    answer = "" if delivery.response_status is None else f"  HTTP {delivery.response_status}"
+    error = f"\n    error: {delivery.error}" if delivery.error else ""
+    return (
+        f"{delivery.id}  webhook {delivery.webhook_id}  {delivery.event_type}"
+        f"  {delivery.event_id}  {delivery.status}  attempts {delivery.attempts}{answer}"
+        f"  next {delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}{error}"
+    )
+
+
+@webhooks_group.command("deliveries")
+@click.option("--webhook", "webhook_id", type=int, help="Only this endpoint's deliveries.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "failed", "delivered", "dead"]),
+    help="Only deliveries in this status.",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+def deliveries_command(webhook_id: int | None, status: str | None, limit: int) -> None:
+    """List deliveries, newest first."""
+    try:
+        deliveries = get_state().extension.webhook_deliveries(
+            webhook_id, status=status, limit=limit
+        )
+    except GamifyError as error:
+        raise _fail(error) from error
+    for delivery in deliveries:
+        click.echo(_delivery_line(delivery))
+    click.echo(f"{len(deliveries)} deliveries.")
+
+
+@webhooks_group.command("retry")
+@click.argument("delivery_id", type=int, required=False)
+@click.option("--dead", is_flag=True, help="Retry every dead delivery.")
+def retry_delivery_command(delivery_id: int | None, dead: bool) -> None:
+    """Send a delivery again now (dead, or a replay), or every dead one with --dead."""
+    if dead == (delivery_id is not None):
+        raise click.UsageError("Give a delivery id, or --dead (not both).")
+    try:
+        retried = get_state().extension.retry_webhook_delivery(delivery_id)
+    except GamifyError as error:
+        raise _fail(error) from error
+    click.echo(f"Queued {len(retried)} deliveries again.")
+
+
+@webhooks_group.command("deliver")
+@click.option("--watch", is_flag=True, help="Keep delivering as deliveries come due.")
+@click.option(
+    "--interval", default=1.0, show_default=True, help="With --watch, seconds between checks."
+)
+def deliver_command(watch: bool, interval: float) -> None:
+    """Send the due deliveries from this process (how to deliver without Redis)."""
+    gamify = get_state().extension
+    while True:
+        counts = gamify.deliver_webhooks()
+        if any(counts.values()) or not watch:
+            click.echo(
+                f"Delivered {counts['delivered']}, failed {counts['failed']} (will retry),"
+                f" dead {counts['dead']}."
+            )
+        if not watch:
+            return
+        time.sleep(interval)
+
+
 gamify_cli.add_command(keys_group)
+for _group in (points_group, levels_group, leaderboards_group):
+    gamify_cli.add_command(_group)

@@ -26,7 +26,11 @@ __all__ = [
     "GoalIsDraft",
     "GoalNotFound",
     "GoalReferenceError",
+    "IdempotencyConflict",
     "InvalidInputError",
+    "LevelsNotDefined",
+    "WebhookError",
+    "WebhookNotFound",
 ]
 
 
@@ -157,3 +161,23 @@ class AlreadyAwarded(AwardError):
 
 class AwardNotFound(_HTTPGamifyError, NotFound):
     """The award to revoke does not exist (the entity does not hold it)."""
+
+
+class WebhookError(InvalidInputError):
+    """A webhook cannot be registered or changed as asked: a URL that is not http(s) or
+    points at a private address, an unknown event type, ..."""
+
+    def __init__(self, message: str, field: str = "url") -> None:
+        super().__init__({field: [message]})
+
+
+class WebhookNotFound(_HTTPGamifyError, NotFound):
+    """No webhook endpoint, or no delivery, has the id given."""
+
+
+class IdempotencyConflict(_HTTPGamifyError, Conflict):
+    """An idempotency key was used before for a different change (another amount, say)."""
+
+
+class LevelsNotDefined(_HTTPGamifyError, NotFound):
+    """No levels are defined for the entity type (``GAMIFY_LEVELS``, ``define_levels``)."""

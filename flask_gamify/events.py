@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,12 @@ ENTITY_NUMBER_MESSAGE = (
     f"Must be an integer between -{MAX_NUMBER} and {MAX_NUMBER} (2**53 - 1, what every JSON"
     " parser reads exactly); send larger ids as strings."
 )
+
+#: Encodes attributes to measure them (one encoder for all: json.dumps makes one per call).
+_COMPACT = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+#: The bits of a random (version 4, RFC 4122 variant) UUID that are not random.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (4 << 76) | (0x8000 << 48)
 
 _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
@@ -65,7 +71,15 @@ class TrackedEvent:
         }
 
 
+#: Names found valid, with their length limit: event and entity types repeat on every
+#: request, and so do the ids of active entities. Bounded: emptied when full.
+_VALID_NAMES: set[tuple[str, int]] = set()
+_VALID_NAMES_MAX = 4096
+
+
 def _check_name(errors: dict[str, list[str]], path: str, value: Any, limit: int, what: str) -> None:
+    if type(value) is str and (value, limit) in _VALID_NAMES:
+        return
     # is_visible: the OpenAPI document's pattern, so both say the same about blank text.
     if not isinstance(value, str) or not is_visible(value.replace("\x00", "")):
         errors[path] = [f"Must be a non-empty string naming the {what}."]
@@ -75,6 +89,10 @@ def _check_name(errors: dict[str, list[str]], path: str, value: Any, limit: int,
         problem = unstorable_text(value, path)
         if problem is not None:
             errors[path] = [problem[1]]
+        elif type(value) is str:
+            if len(_VALID_NAMES) >= _VALID_NAMES_MAX:
+                _VALID_NAMES.clear()
+            _VALID_NAMES.add((value, limit))
 
 
 def number_errors(value: Any, path: str) -> dict[str, list[str]]:
@@ -117,9 +135,18 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
+def new_event_id() -> str:
+    """A random UUID (version 4) as 32 hex digits, as ``uuid.uuid4().hex`` without the
+    ``UUID`` object (every tracked request makes one)."""
+    value = int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR | _UUID4_SET
+    return f"{value:032x}"
+
+
 def _check_attributes(
     errors: dict[str, list[str]], path: str, attributes: Any, limits: EventLimits
 ) -> None:
+    if type(attributes) is dict and not attributes:
+        return  # the usual case, and valid under any limits
     if not isinstance(attributes, Mapping) or not all(isinstance(k, str) for k in attributes):
         errors[path] = ["Must be an object with string keys."]
         return
@@ -142,7 +169,7 @@ def _check_attributes(
         errors.update(numbers)
         return
     try:
-        encoded = json.dumps(attributes, allow_nan=False, separators=(",", ":"))
+        encoded = _COMPACT.encode(attributes)
     except (TypeError, ValueError) as error:
         errors[path] = [f"Must contain only JSON values (strings, finite numbers, ...): {error}."]
         return
@@ -184,7 +211,7 @@ def make_event(
     attributes = {} if attributes is None else attributes
     _check_attributes(errors, f"{path}attributes", attributes, limits)
     if event_id is None:
-        event_id = uuid.uuid4().hex
+        event_id = new_event_id()
     elif (
         not isinstance(event_id, str)
         or not 1 <= len(event_id) <= EVENT_ID_LENGTH

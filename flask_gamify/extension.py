@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,17 +17,22 @@ from sqlalchemy.orm import Session
 
 from . import assignments as assignment_store
 from . import goals as goal_store
-from . import manual_awards
+from . import leaderboards, ledger, manual_awards
 from . import progress as progress_store
 from . import versions as version_store
+from . import webhooks as webhook_store
 from .backfill import BackfillView, enqueue_backfill, list_backfills, run_backfill, start_backfill
 from .badges import badge_image_url, load_badge_image, save_badge_image
-from .errors import GamifyError, GoalNotFound, InvalidInputError
+from .errors import GamifyError, GoalNotFound, InvalidInputError, LevelsNotDefined
 from .events import make_event
 from .failures import attempts_allowed
+from .leaderboards import LeaderboardView
+from .ledger import LedgerEntryView
+from .levels import Level, LevelView, level_view, parse_levels
 from .models import Event, Goal, utcnow
 from .preview import Preview, preview_goal
 from .principal import ApiPrincipal
+from .processing import BatchResult
 from .records import (
     AssignmentView,
     AwardChangeView,
@@ -35,9 +40,12 @@ from .records import (
     GoalVersion,
     GoalView,
     NotificationView,
+    ProgressPage,
 )
 from .state import GamifyState, flush_request_events, get_state, send_signals
 from .tracking import EntityLoader, SignalBridge, current_entity, tracks
+from .webhook_delivery import DEFAULT_RETRY_DELAYS, deliver_due, wake_delivery
+from .webhooks import WebhookDeliveryView, WebhookView
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -48,6 +56,7 @@ __all__ = ["Gamify", "GamifyState"]
 
 logger = logging.getLogger("flask_gamify")
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 #: ``authorizer(action, goal_or_None) -> bool | ApiPrincipal`` (see
 #: :meth:`Gamify.api_authorizer`).
 ApiAuthorizer = Callable[[str, GoalView | None], bool | ApiPrincipal | None]
@@ -62,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_MAX_ATTRIBUTES_DEPTH": 4,
     "GAMIFY_MAX_FUTURE": "5m",
     "GAMIFY_NOTIFY_AWARDS": True,
+    "GAMIFY_LEVELS": None,
+    "GAMIFY_NOTIFY_LEVELS": True,
     "GAMIFY_DEFAULT_ENTITY_TYPE": "user",
     "GAMIFY_API_PREFIX": "/gamify/api",
     "GAMIFY_MAX_BATCH": 1000,
@@ -75,6 +86,13 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_MAX_ATTEMPTS": 5,
     "GAMIFY_CLAIM_IDLE": "30s",
     "GAMIFY_DRAIN_SECONDS": "10s",
+    "GAMIFY_WORKER_GC_THRESHOLD": 10_000,
+    "GAMIFY_WEBHOOK_TIMEOUT": 5,
+    "GAMIFY_WEBHOOK_RETRY_DELAYS": list(DEFAULT_RETRY_DELAYS),
+    "GAMIFY_WEBHOOK_DISABLE_AFTER": "5d",
+    "GAMIFY_WEBHOOK_ALLOW_PRIVATE": False,
+    "GAMIFY_WEBHOOK_CONCURRENCY": 8,
+    "GAMIFY_WEBHOOK_QUEUE": "gamify-webhooks",
 }
 
 
@@ -520,7 +538,8 @@ class Gamify:
 
         It is called as ``authorizer(action, goal)`` for every API request, with the
         scope-like action (``"events:write"``, ``"goals:read"``, ``"goals:write"``,
-        ``"progress:read"``) and the :class:`GoalView` concerned, when there is one. Return
+        ``"progress:read"``, ``"webhooks:write"``) and the :class:`GoalView` concerned,
+        when there is one. Return
         ``True`` to allow without restriction; ``False`` (or ``None``) answers 403; an
         :class:`ApiPrincipal` allows, as a caller bound to a goal owner and/or an entity
         (see the REST API's authorization model). It may read ``flask.request`` (headers,
@@ -543,7 +562,8 @@ class Gamify:
 
         :param name: a unique name, such as the client that will use the key.
         :param scopes: what the key may do, among ``events:write``, ``goals:read``,
-            ``goals:write`` and ``progress:read`` (see :data:`flask_gamify.api.keys.SCOPES`):
+            ``goals:write``, ``progress:read`` and ``webhooks:write`` (see
+            :data:`flask_gamify.api.keys.SCOPES`):
             a list, or one string with the names separated by commas or spaces.
         :param owner: bind the key to this goal owner: it then reads and writes only the
             goals whose ``owner`` is this one. ``None`` (the default): every goal.
@@ -631,6 +651,48 @@ class Gamify:
             )
         return views[0] if goal is not None else views
 
+    def progress_page(
+        self,
+        entity: str | int,
+        *,
+        entity_type: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        include_hidden: bool = False,
+        completed: bool | None = None,
+        shown: Callable[[str, bool], bool] | None = None,
+    ) -> ProgressPage:
+        """A page of :meth:`progress`'s list for ``entity``: the goals from ``offset`` to
+        ``offset + limit``, in the same order; only their rows are read and evaluated,
+        however many goals there are.
+
+        :param completed: only the goals the entity completed (``True``) or not
+            (``False``).
+        :param shown: whether the reader may see a goal, called with its key and whether
+            the entity completed it (the REST API's authorization); by default all.
+        :raises InvalidInputError: ``offset`` below 0 or ``limit`` below 1.
+        """
+        errors = {}
+        if offset < 0:
+            errors["offset"] = ["Must be 0 or more: the number of goals before the page."]
+        if limit < 1:
+            errors["limit"] = ["Must be 1 or more: the most goals the page holds."]
+        if errors:
+            raise InvalidInputError(errors)
+        state = self.state
+        with state.transaction() as session:
+            return progress_store.progress_page(
+                session,
+                state.processor,
+                state.entity_type(entity_type),
+                str(entity),
+                offset=offset,
+                limit=limit,
+                include_hidden=include_hidden,
+                completed=completed,
+                shown=shown,
+            )
+
     def has_completed(
         self, entity: str | int, goal: str, *, entity_type: str | None = None
     ) -> bool:
@@ -647,11 +709,259 @@ class Gamify:
         with state.transaction() as session:
             return progress_store.awards(session, state.entity_type(entity_type), str(entity))
 
-    def points(self, entity: str | int, *, entity_type: str | None = None) -> int:
-        """Total points of the awards of ``entity``."""
+    def points(
+        self, entity: str | int, *, entity_type: str | None = None, category: str | None = None
+    ) -> int:
+        """The points of ``entity``: the sum of its points ledger (one indexed read).
+
+        :param category: a category of points given by :meth:`adjust_points`; by default
+            ``"points"``, where goals' points go.
+        """
         state = self.state
         with state.transaction() as session:
-            return progress_store.points(session, state.entity_type(entity_type), str(entity))
+            return ledger.balance(
+                session,
+                state.entity_type(entity_type),
+                str(entity),
+                ledger.DEFAULT_CATEGORY if category is None else category,
+            )
+
+    def points_by_category(
+        self, entity: str | int, *, entity_type: str | None = None
+    ) -> dict[str, int]:
+        """The points of ``entity`` in every category it has points in (``{"points": 120,
+        "karma": 5}``); empty when it never had any."""
+        state = self.state
+        with state.transaction() as session:
+            return ledger.balances(session, state.entity_type(entity_type), str(entity))
+
+    # -- points ledger and levels ---------------------------------------------------
+
+    def adjust_points(
+        self,
+        entity: str | int,
+        amount: int,
+        *,
+        reason: str,
+        idempotency_key: str | None = None,
+        changed_by: str | None = None,
+        category: str | None = None,
+        entity_type: str | None = None,
+    ) -> LedgerEntryView:
+        """Give (``amount`` above 0) or take back (below 0) points by hand; return the
+        ledger entry.
+
+        The entry is written with the new balance in one transaction; crossing a level
+        threshold sends ``level_changed`` and a ``level-changed`` notification.
+
+        :param reason: why, recorded in the ledger; required.
+        :param idempotency_key: calling again with the same key (for the same entity)
+            returns the first entry and changes nothing: safe to retry.
+        :param category: ``"points"`` by default; another name (``"xp"``, ``"karma"``)
+            keeps a separate balance, with leaderboards of its own.
+        :raises InvalidInputError: a zero or out-of-range amount, an empty reason, a
+            malformed entity, category or key (the fields are named).
+        :raises IdempotencyConflict: the key was used before for another amount or
+            category.
+        """
+        entry, _ = self._adjust_points(
+            entity,
+            amount,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            changed_by=changed_by,
+            category=category,
+            entity_type=entity_type,
+        )
+        return entry
+
+    def _adjust_points(
+        self,
+        entity: str | int,
+        amount: int,
+        *,
+        reason: str,
+        idempotency_key: str | None,
+        changed_by: str | None,
+        category: str | None,
+        entity_type: str | None,
+    ) -> tuple[LedgerEntryView, bool]:
+        """:meth:`adjust_points`, and whether it wrote the entry (``False``: an earlier
+        call with the same idempotency key did)."""
+        state = self.state
+        kind = state.entity_type(entity_type)
+        entity_id = manual_awards.entity_text(entity)
+        category = ledger.DEFAULT_CATEGORY if category is None else category
+        errors = ledger.check_adjustment(
+            entity=entity_id,
+            entity_type=kind,
+            amount=amount,
+            category=category,
+            reason=reason,
+            changed_by=changed_by,
+            idempotency_key=idempotency_key,
+        )
+        if errors:
+            raise InvalidInputError(errors)
+        result = BatchResult()
+
+        def adjust(session: Session) -> LedgerEntryView:
+            entry, changes, levels = state.ledger.adjust(
+                session,
+                entity_type=kind,
+                entity_id=entity_id,
+                amount=amount,
+                category=category,
+                reason=reason.strip(),
+                changed_by=changed_by,
+                idempotency_key=idempotency_key,
+                now=utcnow(),
+            )
+            result.points[:], result.level_changes[:] = changes, levels
+            return entry
+
+        entry = self._retrying(adjust)
+        send_signals(current_app._get_current_object(), result, manual=True)  # type: ignore[attr-defined]
+        # Every new entry changes points (amounts are never 0); a replay changes none.
+        return entry, bool(result.points)
+
+    def _retrying(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a transaction of its own, again after a deadlock."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.state.transaction() as session:
+                    return work(session)
+            except DBAPIError as error:
+                if attempt >= attempts_allowed(error):
+                    raise
+
+    def points_ledger(
+        self,
+        entity: str | int,
+        *,
+        entity_type: str | None = None,
+        category: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[LedgerEntryView]:
+        """The points ledger of ``entity``, newest first.
+
+        :param category: only this category's entries; by default every category.
+        :param before: only entries older than this id: pass the last ``id`` of a page
+            to get the next one.
+        :param limit: at most this many entries (1 to 1000).
+        """
+        ledger.check_ledger_listing(limit, before, category)
+        state = self.state
+        with state.transaction() as session:
+            return ledger.entries(
+                session,
+                state.entity_type(entity_type),
+                str(entity),
+                category=category,
+                before=before,
+                limit=limit,
+            )
+
+    def define_levels(
+        self, levels: Sequence[Any], *, entity_type: str | None = None
+    ) -> tuple[Level, ...]:
+        """Set the levels of an entity type (replacing ``GAMIFY_LEVELS``' ones).
+
+        ``levels`` lists ``{"name": "Silver", "points": 100}`` (or ``(100, "Silver")``)
+        from the lowest threshold up. Levels are configuration: call this where the app
+        is built, so that workers know them too.
+
+        :raises InvalidInputError: thresholds that do not go up, names used twice, ...
+        """
+        state = self.state
+        parsed = parse_levels(levels)
+        state.ledger.levels[state.entity_type(entity_type)] = parsed
+        return parsed
+
+    def level(self, entity: str | int, *, entity_type: str | None = None) -> LevelView:
+        """The level of ``entity`` (by its points in the default category), and what the
+        next level needs.
+
+        :raises LevelsNotDefined: no levels are defined for the entity type.
+        """
+        state = self.state
+        kind = state.entity_type(entity_type)
+        levels = state.ledger.levels.get(kind)
+        if not levels:
+            raise LevelsNotDefined(
+                f"No levels are defined for entity type {kind!r}; set GAMIFY_LEVELS or call"
+                f" gamify.define_levels([...], entity_type={kind!r})."
+            )
+        return level_view(levels, self.points(entity, entity_type=kind))
+
+    def leaderboard(
+        self,
+        entity_type: str | None = None,
+        period: str = "all",
+        limit: int = 10,
+        *,
+        around: str | int | None = None,
+        category: str | None = None,
+        at: datetime | None = None,
+    ) -> LeaderboardView:
+        """Rank entities by points: all time, or in the ``"day"``, ``"week"`` or
+        ``"month"`` containing ``at`` (now by default), cut in ``GAMIFY_TIMEZONE``.
+
+        Competition ranking (1, 2, 2, 4); ties listed by entity id. With ``around``,
+        :attr:`LeaderboardView.around` also lists that entity's standing and up to five
+        on each side. Answers come from Redis when ``GAMIFY_REDIS_URL`` is set and
+        the leaderboards were built (``flask gamify leaderboards rebuild``), else from
+        SQL; both give the same answer.
+
+        :raises InvalidInputError: an unknown period, a limit outside 1 to 100, ...
+        """
+        state = self.state
+        kind = state.entity_type(entity_type)
+        category = ledger.DEFAULT_CATEGORY if category is None else category
+        around_id = None if around is None else manual_awards.entity_text(around)
+        leaderboards.check_leaderboard(
+            entity_type=kind,
+            period=period,
+            limit=limit,
+            category=category,
+            around=around_id,
+            at=at,
+        )
+        now = utcnow()
+        chosen = leaderboards.period_of(period, at or now, state.timezone)
+        arguments: dict[str, Any] = {
+            "entity_type": kind,
+            "category": category,
+            "period": chosen,
+            "limit": limit,
+            "around": around_id,
+        }
+        if state.boards is not None and state.boards.live(chosen, now):
+            found = leaderboards.read_redis_safely(state.boards, **arguments)
+            if found is not None:
+                return found
+        with state.transaction() as session:
+            return leaderboards.sql_leaderboard(session, **arguments)
+
+    def rebuild_leaderboards(self, periods: Sequence[str] = leaderboards.PERIODS) -> dict[str, int]:
+        """Restore the leaderboards in Redis from the SQL ledger; return the members
+        written per key. Needs ``GAMIFY_REDIS_URL``; safe while workers run.
+        """
+        state = self.state
+        unknown = [period for period in periods if period not in leaderboards.PERIODS]
+        if unknown:
+            raise InvalidInputError(
+                {"periods": [f"Must be among {', '.join(leaderboards.PERIODS)} (got {unknown})."]}
+            )
+        if state.boards is None:
+            raise GamifyError(
+                "Leaderboards are kept in Redis only with GAMIFY_REDIS_URL; without it they"
+                " are read from SQL and need no rebuild."
+            )
+        return state.boards.rebuild(state.session_factory, periods)
 
     # -- awards given and revoked by hand -------------------------------------------
 
@@ -858,7 +1168,12 @@ class Gamify:
 
         Only assignees progress on such goals, with events from the moment of assignment.
         When the assignee completes it, ``assignment-completed`` is sent and
-        ``assigned_by`` gets a notification. Assigning again returns the assignment.
+        ``assigned_by`` gets a notification.
+
+        Assigning is idempotent: a goal already assigned to ``assignee`` (open or
+        completed, by anyone) is not assigned again, and the existing assignment is
+        returned unchanged, its ``assigned_by``, ``due_at`` and ``completed_at``
+        included. An ``assigned_at`` earlier than the call tells the caller so.
         """
         state = self.state
         with state.transaction() as session:
@@ -924,3 +1239,141 @@ class Gamify:
                 str(entity),
                 None if ids is None else list(ids),
             )
+
+    # -- webhooks -------------------------------------------------------------------
+
+    def add_webhook(self, url: str, *, events: Iterable[str], description: str = "") -> WebhookView:
+        """Register an endpoint that receives ``events`` as signed HTTP POSTs.
+
+        The view returned carries the signing secret (``.secret``, ``whsec_...``): give
+        it to the receiver now, it is not shown again (:meth:`rotate_webhook_secret`
+        makes a new one).
+
+        :param url: ``http`` or ``https``; private addresses are refused unless
+            ``GAMIFY_WEBHOOK_ALLOW_PRIVATE`` allows them.
+        :param events: event types (:data:`flask_gamify.webhooks.EVENT_TYPES`), or
+            ``"*"`` for all of them but the opt-in ``progress.changed``.
+        :raises WebhookError: a bad URL, an unknown event type, a refused address.
+        """
+        state = self.state
+        with state.transaction() as session:
+            return webhook_store.add_webhook(
+                session, url, events, description, state.webhook_settings.policy
+            )
+
+    def webhooks(self) -> list[WebhookView]:
+        """Every webhook endpoint, oldest first (without secrets)."""
+        with self.state.transaction() as session:
+            return webhook_store.list_webhooks(session)
+
+    def webhook(self, webhook_id: int) -> WebhookView:
+        """One webhook endpoint; :class:`WebhookNotFound` if there is none with that id."""
+        with self.state.transaction() as session:
+            return webhook_store.get_webhook(session, webhook_id)
+
+    def remove_webhook(self, webhook_id: int) -> WebhookView:
+        """Delete an endpoint and its delivery log; its pending deliveries are dropped."""
+        with self.state.transaction() as session:
+            return webhook_store.remove_webhook(session, webhook_id)
+
+    def update_webhook(
+        self,
+        webhook_id: int,
+        *,
+        events: Iterable[str] | None = None,
+        description: str | None = None,
+    ) -> WebhookView:
+        """Change an endpoint's event types and/or description (``None``: unchanged).
+
+        :raises WebhookError: an unknown event type, a description too long.
+        """
+        with self.state.transaction() as session:
+            return webhook_store.update_webhook(
+                session, webhook_id, events=events, description=description
+            )
+
+    def enable_webhook(self, webhook_id: int) -> WebhookView:
+        """Enable an endpoint again; the deliveries held while it was disabled are sent."""
+        with self.state.transaction() as session:
+            return webhook_store.set_enabled(session, webhook_id, True, None, utcnow())
+
+    def disable_webhook(self, webhook_id: int, *, reason: str | None = None) -> WebhookView:
+        """Stop delivering to an endpoint; its events keep accumulating until enabled."""
+        with self.state.transaction() as session:
+            return webhook_store.set_enabled(session, webhook_id, False, reason, utcnow())
+
+    def rotate_webhook_secret(
+        self, webhook_id: int, *, grace: timedelta = timedelta(hours=24)
+    ) -> WebhookView:
+        """Give an endpoint a new secret (returned, shown once). During ``grace`` every
+        delivery carries two signatures, by the old secret and by the new one, so that
+        the receiver can switch at any moment within it."""
+        with self.state.transaction() as session:
+            return webhook_store.rotate_secret(session, webhook_id, grace, utcnow())
+
+    def webhook_deliveries(
+        self,
+        webhook_id: int | None = None,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+    ) -> list[WebhookDeliveryView]:
+        """The delivery log, newest first: of one endpoint, in one status
+        (``pending``, ``failed``, ``delivered``, ``dead``).
+
+        :param before: a delivery id: only older deliveries (the next page).
+        """
+        with self.state.transaction() as session:
+            return webhook_store.list_deliveries(session, webhook_id, status, limit, before)
+
+    def webhook_delivery_counts(self) -> dict[int, dict[str, int]]:
+        """How many deliveries each endpoint has in each status, by endpoint id."""
+        with self.state.transaction() as session:
+            return webhook_store.delivery_counts(session)
+
+    def retry_webhook_delivery(
+        self, delivery_id: int | None = None, *, webhook_id: int | None = None
+    ) -> list[WebhookDeliveryView]:
+        """Send a delivery again now, its attempts counted afresh (a dead one, or a
+        replay of a delivered one); ``None``: every dead delivery (of the endpoint
+        ``webhook_id`` only, when given). Return them."""
+        state = self.state
+        with state.transaction() as session:
+            retried = webhook_store.retry_deliveries(
+                session,
+                None if delivery_id is None else [delivery_id],
+                utcnow(),
+                webhook_id=webhook_id,
+            )
+        if retried:
+            wake_delivery(state)
+        return retried
+
+    def test_webhook(self, webhook_id: int) -> WebhookDeliveryView:
+        """Send a ``webhook.test`` event to an endpoint (whatever it subscribes to);
+        return its delivery, to follow in :meth:`webhook_deliveries`."""
+        state = self.state
+        with state.transaction() as session:
+            webhook = webhook_store.get_webhook(session, webhook_id)
+            now = utcnow()
+            webhook_store.record_event(
+                session,
+                webhook_store.TEST_EVENT,
+                {"webhook": webhook.id, "message": "A test event from Flask-Gamify."},
+                now,
+                webhook_id=webhook.id,
+            )
+            (delivery,) = webhook_store.list_deliveries(session, webhook.id, limit=1)
+        wake_delivery(state)
+        return delivery
+
+    def deliver_webhooks(self, *, budget: float | None = None) -> dict[str, int]:
+        """Send the due webhook deliveries now, in this process; return how many ended
+        ``delivered``, ``failed`` (retry scheduled) and ``dead``.
+
+        What ``flask gamify webhooks deliver`` runs: the way to deliver without Redis
+        (with Redis, the workers do it).
+        """
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return deliver_due(app, self.state, budget=budget)

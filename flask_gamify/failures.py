@@ -19,7 +19,7 @@ import redis
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-__all__ = ["attempts_allowed", "describe_error", "is_transient"]
+__all__ = ["RowsCreatedMeanwhile", "attempts_allowed", "describe_error", "is_transient"]
 
 #: PostgreSQL SQLSTATE classes that describe the server, never the data:
 #: 08 connection exception, 40 transaction rollback (serialisation failure, deadlock),
@@ -50,12 +50,20 @@ _TRANSIENT_REDIS_ERRORS = (
 _TRANSIENT_REDIS_REPLIES = ("MASTERDOWN", "TRYAGAIN", "BUSY ", "CLUSTERDOWN")
 
 
+class RowsCreatedMeanwhile(Exception):
+    """Rows a transaction meant to create were created by a concurrent one: a collision
+    (transient), like a deadlock. The transaction runs again and finds them."""
+
+    def __init__(self, table: str, count: int, first: object) -> None:
+        super().__init__(f"{count} row(s) of {table} were created meanwhile, the first {first}")
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` says "unavailable, try again later" rather than "bad input".
 
     :param error: an exception raised while reading, processing or acknowledging events.
     """
-    if isinstance(error, PoolTimeoutError | DisconnectionError):
+    if isinstance(error, PoolTimeoutError | DisconnectionError | RowsCreatedMeanwhile):
         return True
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:

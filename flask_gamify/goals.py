@@ -33,6 +33,7 @@ from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, GOAL_KEY_LENGTH, ICON_LEN
 from .processing import criteria_hash
 from .records import GoalView
 from .versions import check_changed_by, definition_fields, record_change
+from .webhooks import record_event
 
 __all__ = [
     "GoalSchema",
@@ -358,6 +359,9 @@ def define_goals(
     session.flush()
     for goal, before, after in saved:
         record_change(session, goal, before, after, changed_at=now, changed_by=changed_by)
+        if goal.status == "active" and (before is None or before.get("status") != "active"):
+            # A new live goal, or a draft made live by its definition.
+            record_event(session, "goal.activated", goal_view(goal).to_dict(), now)
     return [goal_view(goal) for goal, _, _ in saved]
 
 
@@ -402,6 +406,9 @@ def activate_goal(session: Session, key: str, *, changed_by: str | None = None) 
         raise GoalArchived(key)
     if goal.status != "active":
         _change(session, goal, changed_by, lambda goal, _now: setattr(goal, "status", "active"))
+        view = goal_view(goal)
+        record_event(session, "goal.activated", view.to_dict(), utcnow())
+        return view
     return goal_view(goal)
 
 

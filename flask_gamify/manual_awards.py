@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from .catalog import CatalogGoal
 from .criteria.limits import is_visible, unstorable_text
 from .errors import AlreadyAwarded, AwardError, AwardNotFound, GoalNotFound, InvalidInputError
+from .ledger import AWARD, REVOCATION
 from .models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, Award, AwardChange, Goal, Notification
 from .processing import (
     PROGRESS_RESET,
@@ -342,7 +343,12 @@ def give_award(
         changed_by=changed_by,
         now=now,
     )
+    processor.record_webhooks(session, result, now)
     follow_up = processor.evaluate_dependents(session, goal.key, (entity_type, entity_id), now)
+    # Last: balances are locked after every progress row (the dependents' ones too).
+    processor.record_points(
+        session, result, [award], AWARD, now, reason=reason, changed_by=changed_by
+    )
     return HandChange(award, result, follow_up)
 
 
@@ -444,7 +450,13 @@ def take_back_award(
             now,
         )
     )
+    processor.record_webhooks(session, result, now)
     follow_up = processor.evaluate_dependents(session, goal.key, (entity_type, entity_id), now)
+    # The points leave through the ledger, at the award's event time: the period it
+    # counted for loses them, as if it had never been given.
+    processor.record_points(
+        session, result, [award], REVOCATION, now, reason=reason, changed_by=changed_by
+    )
     return HandChange(award, result, follow_up)
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -44,7 +45,11 @@ __all__ = [
     "GoalVersionRow",
     "Notification",
     "Outbox",
+    "PointsBalance",
+    "PointsEntry",
     "Progress",
+    "Webhook",
+    "WebhookDelivery",
     "utcnow",
 ]
 
@@ -55,6 +60,8 @@ EVENT_ID_LENGTH = 128
 EVENT_TYPE_LENGTH = 200
 GOAL_KEY_LENGTH = 200
 ICON_LENGTH = 500
+#: Longest webhook URL accepted.
+URL_LENGTH = 2048
 
 
 def utcnow() -> datetime:
@@ -189,6 +196,9 @@ class Progress(Base):
     #: Events that arrived too late to count for a windowed criterion of the goal.
     late_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The evaluation of ``state`` made when it was written, with the moment until which
+    #: it holds (see :mod:`flask_gamify.stored_views`); ``NULL``: evaluate when read.
+    stored_view: Mapped[dict[str, Any] | None]
 
 
 class Award(Base):
@@ -350,3 +360,114 @@ class Backfill(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """An endpoint that receives events over HTTP (see :mod:`flask_gamify.webhooks`)."""
+
+    __tablename__ = "gamify_webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: The event types it subscribes to (``["*"]``: every type but the opt-in ones).
+    events: Mapped[list[str]] = mapped_column(JSONDocument)
+    #: The signing secret, ``whsec_`` and base64: kept readable, since signing needs it.
+    secret: Mapped[str] = mapped_column(String(128))
+    #: The secret before the last rotation, still signing until ``previous_secret_until``.
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret_until: Mapped[datetime | None]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None]
+    #: When its deliveries started failing without a success since (``None``: healthy).
+    failing_since: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the transactional outbox, and the delivery log."""
+
+    __tablename__ = "gamify_webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_gamify_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("gamify_webhooks.id", ondelete="CASCADE"))
+    #: ``evt_...``: the payload's ``id`` and the ``webhook-id`` header, on every attempt.
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    #: ``pending`` (due), ``failed`` (retry scheduled), ``delivered`` or ``dead``.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: A worker sending it holds it until then (a lease: a dead worker's lapses).
+    locked_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    #: The receiver's last HTTP status, and the start of its answer (bounded).
+    response_status: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class PointsEntry(Base):
+    """One change of an entity's points, with its reason: the points ledger.
+
+    Written in the transaction that gives or revokes the award, or adjusts the points;
+    never changed afterwards. Its sum per entity and category is the balance.
+    """
+
+    __tablename__ = "gamify_points_ledger"
+    __table_args__ = (
+        UniqueConstraint("entity_type", "entity_id", "idempotency_key"),
+        Index("ix_gamify_points_ledger_entity", "entity_type", "entity_id"),
+        Index("ix_gamify_points_ledger_period", "entity_type", "category", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    #: Positive (points given) or negative (points taken back).
+    amount: Mapped[int] = mapped_column(BigInteger)
+    #: ``"points"`` unless an adjustment named another (``"xp"``, ``"karma"``, ...).
+    category: Mapped[str] = mapped_column(String(64), default="points")
+    #: ``"award"``, ``"revocation"`` or ``"adjustment"``.
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The award's goal and occurrence, for ``"award"`` and ``"revocation"`` entries.
+    goal_key: Mapped[str | None] = mapped_column(String(GOAL_KEY_LENGTH))
+    occurrence: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_by: Mapped[str | None] = mapped_column(String(ENTITY_LENGTH))
+    #: Given by the caller of an adjustment: the same key twice makes one entry.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    #: Event time: when the goal was met (the award's ``achieved_at``), also for its
+    #: revocation; when an adjustment was made. Periods of leaderboards go by it.
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the entry was written.
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PointsBalance(Base):
+    """An entity's points in one category: the sum of its ledger entries, kept up to date
+    in the same transaction as each entry, so that reading points is one indexed read."""
+
+    __tablename__ = "gamify_points_balances"
+    __table_args__ = (
+        UniqueConstraint("entity_type", "entity_id", "category"),
+        Index("ix_gamify_points_balances_rank", "entity_type", "category", "points"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
+    entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
+    category: Mapped[str] = mapped_column(String(64), default="points")
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Goes up by one with every entry: tells which of two reads of the balance is newer
+    #: (leaderboards kept in Redis apply only the newer one).
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

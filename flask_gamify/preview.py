@@ -59,7 +59,8 @@ class PreviewEntity:
 class Preview:
     """What a goal definition gives over the retained event log (nothing is written)."""
 
-    #: Entities that progressed (above 0 %), and those that would complete.
+    #: Entities that progressed (above 0 %, or a part of the criteria above 0 %; see
+    #: :attr:`~flask_gamify.criteria.Evaluation.started`), and those that would complete.
     entities: int
     completed: int
     #: Entities per bucket of percent (see :data:`BUCKETS`), progressed ones only.
@@ -127,7 +128,8 @@ def preview_goal(
             done = completed.pop(entity, {})
             context = state.processor.context(now, done)
             evaluation = criterion.evaluate(criterion.apply(None, events, context), context)
-            if evaluation.percent == 0:
+            # An ``all`` shows 0 % until a part is complete: its parts say it progressed.
+            if not evaluation.started:
                 continue
             progressed += 1
             finished += evaluation.completed

@@ -33,14 +33,18 @@ from sqlalchemy import Row, Table, delete, func, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .catalog import CatalogGoal, GoalCatalog
-from .criteria import Evaluation, EvaluationContext, EventData, occurrence_times
+from .catalog import CatalogGoal, GoalCatalog, catalog_version
+from .criteria import Evaluation, EvaluationContext, EventData, occurrence_times, without_labels
 from .events import TrackedEvent
-from .failures import attempts_allowed
+from .failures import RowsCreatedMeanwhile, attempts_allowed
+from .ledger import AWARD, REVOCATION, PointsChange, PointsLedger, award_entry
+from .levels import LevelChange
 from .models import Assignment, Award, AwardChange, Event, Notification, Progress, utcnow
-from .progress_rows import ProgressKey, lock_progress, write_progress
+from .progress_rows import ProgressKey, insert_progress, select_locked, write_progress
 from .records import AssignmentView, AwardView, ProgressView
 from .sql import insert_ignoring_conflicts
+from .stored_views import holds, view_document, view_key
+from .webhooks import WebhookSubscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +98,12 @@ def catalog_barrier(session: Session, *, exclusive: bool) -> None:
 
 
 def criteria_hash(criteria: Mapping[str, Any], max_occurrences: int | None) -> str:
-    """Identifies what stored states mean; a new hash starts progress from scratch."""
+    """Identifies what stored states mean; a new hash starts progress from scratch.
+
+    Labels are left out: they change what progress says, not what it counts.
+    """
     document = json.dumps(
-        {"criteria": criteria, "max_occurrences": max_occurrences},
+        {"criteria": without_labels(criteria), "max_occurrences": max_occurrences},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -145,19 +152,32 @@ class BatchResult:
     #: Events too late to count for a windowed criterion, per goal key (an event late
     #: for two goals counts for each).
     late_events: dict[str, int] = field(default_factory=dict)
+    #: Webhook deliveries put in the outbox by the batch's transaction.
+    webhook_deliveries: int = 0
+    #: Points written to the ledger (awards, revocations, adjustments).
+    points: list[PointsChange] = field(default_factory=list)
+    #: Entities whose points crossed a level threshold.
+    level_changes: list[LevelChange] = field(default_factory=list)
+
+
+#: Runs in a row of a transaction whose new progress rows another one kept creating.
+_CREATED_MEANWHILE_ATTEMPTS = 5
 
 
 @dataclass(slots=True)
 class _Slot:
     """A locked progress row, as the batch changes it in memory."""
 
-    id: int
+    #: ``None``: a row to create (written once, with its first state).
+    id: int | None
     state: Any
     criteria_hash: str
     percent: int
     times_completed: int
     completed_at: datetime | None
     late_events: int
+    #: The evaluation of ``state``, as stored (see :mod:`flask_gamify.stored_views`).
+    stored_view: Any = None
     dirty: bool = False
 
     @classmethod
@@ -170,7 +190,44 @@ class _Slot:
             row.times_completed,
             row.completed_at,
             row.late_events,
+            row.stored_view,
         )
+
+    @classmethod
+    def new(cls, criteria_hash: str) -> _Slot:
+        """The slot of a row that does not exist yet."""
+        return cls(None, None, criteria_hash, 0, 0, None, 0)
+
+    @classmethod
+    def locked(
+        cls,
+        session: Session,
+        keys: Sequence[ProgressKey],
+        hashes: Mapping[int, str],
+    ) -> dict[ProgressKey, _Slot]:
+        """The slots of ``keys``: their rows locked, new slots where there is none."""
+        rows = select_locked(session, keys)
+        return {
+            key: cls.from_row(rows[key]) if key in rows else cls.new(hashes[key[0]]) for key in keys
+        }
+
+    @staticmethod
+    def write(session: Session, slots: Mapping[ProgressKey, _Slot], now: datetime) -> None:
+        """Update the changed rows and insert the new ones.
+
+        :raises RowsCreatedMeanwhile: another transaction created one of the new rows
+            since this one looked for it (the batch runs again and folds into that row).
+        """
+        write_progress(
+            session, [slot.as_update() for slot in slots.values() if slot.id and slot.dirty], now
+        )
+        created = insert_progress(
+            session,
+            [slot.as_insert(key) for key, slot in slots.items() if slot.id is None],
+            now,
+        )
+        if created:
+            raise RowsCreatedMeanwhile("gamify_progress", len(created), created[0])
 
     def update(
         self, state: Any, criteria_hash: str, percent: int, times: int, achieved: datetime | None
@@ -185,17 +242,24 @@ class _Slot:
         """Forget the state: it is rebuilt from the whole history (always written)."""
         self.state, self.criteria_hash, self.percent = None, "", 0
         self.times_completed, self.completed_at, self.late_events = 0, None, 0
+        self.stored_view = None
         self.dirty = True
 
+    def as_insert(self, key: ProgressKey) -> dict[str, Any]:
+        return {"goal_id": key[0], "entity_type": key[1], "entity_id": key[2], **self._written()}
+
     def as_update(self) -> dict[str, Any]:
+        return {"id": self.id, **self._written()}
+
+    def _written(self) -> dict[str, Any]:
         return {
-            "id": self.id,
             "state": self.state,
             "criteria_hash": self.criteria_hash,
             "percent": self.percent,
             "times_completed": self.times_completed,
             "completed_at": self.completed_at,
             "late_events": self.late_events,
+            "stored_view": self.stored_view,
         }
 
 
@@ -209,13 +273,18 @@ class BatchProcessor:
         timezone: tzinfo,
         late_event_allowance: timedelta,
         notify_awards: bool = True,
+        ledger: PointsLedger | None = None,
     ) -> None:
         self.session_factory = session_factory
+        #: Writes points of awards and revocations, in the same transaction.
+        self.ledger = ledger if ledger is not None else PointsLedger()
         self.timezone = timezone
         self.late_event_allowance = late_event_allowance
         self.notify_awards = notify_awards
         #: Every goal with its compiled criteria, cached while goals do not change.
         self.catalog = GoalCatalog()
+        #: The webhook endpoints and what they subscribe to, cached the same way.
+        self.webhooks = WebhookSubscriptions()
 
     def process(
         self, events: Sequence[TrackedEvent], *, now: datetime | None = None
@@ -225,7 +294,9 @@ class BatchProcessor:
 
         def process(session: Session) -> BatchResult:
             catalog_barrier(session, exclusive=False)
-            return self._process(session, events, moment)
+            result = self._process(session, events, moment)
+            self.record_webhooks(session, result, moment)
+            return result
 
         return self._transaction(process)
 
@@ -251,8 +322,30 @@ class BatchProcessor:
             backfill from flooding inboxes with old achievements.
         """
         moment = now or utcnow()
-        return self._transaction(
-            lambda session: self._recompute(session, goal_key, entities, revoke, notify, moment)
+
+        def recompute(session: Session) -> BatchResult:
+            result = self._recompute(session, goal_key, entities, revoke, notify, moment)
+            self.record_webhooks(session, result, moment, notify=notify)
+            return result
+
+        return self._transaction(recompute)
+
+    def record_webhooks(
+        self, session: Session, result: BatchResult, now: datetime, *, notify: bool = True
+    ) -> None:
+        """Put ``result``'s events in the webhook outbox, in ``session``'s transaction
+        (the one that recorded them): none is lost between the commit and the sending.
+
+        :param notify: ``False`` leaves out ``award.created`` and ``progress.changed``
+            (a quiet backfill).
+        """
+        if not (result.awards or result.revoked or result.assignments or result.changes):
+            return
+        version = self.catalog.version
+        if version is None:
+            version = catalog_version(session)
+        result.webhook_deliveries += self.webhooks.record(
+            session, version, result, now, notify=notify
         )
 
     def evaluate_dependents(
@@ -274,6 +367,7 @@ class BatchProcessor:
         if pending:
             work = self._assigned_work(session, pending, goals_by_id)
             self._apply(session, goals, goal_ids, work, result, now)
+        self.record_webhooks(session, result, now)
         return result
 
     def _transaction(self, work: Callable[[Session], BatchResult]) -> BatchResult:
@@ -284,6 +378,10 @@ class BatchProcessor:
             try:
                 with self.session_factory() as session, session.begin():
                     return work(session)
+            except RowsCreatedMeanwhile as created:
+                if attempt >= _CREATED_MEANWHILE_ATTEMPTS:
+                    raise
+                logger.info("Running a batch again: %s", created)
             except DBAPIError as error:
                 if attempt >= attempts_allowed(error):
                     raise
@@ -377,12 +475,10 @@ class BatchProcessor:
         """
         if not work:
             return
+        first_award = len(result.awards)
         goals_by_id = {goal.id: goal for goal in goals}
         hashes = {goal.id: goal.criteria_hash for goal in goals}
-        rows = {
-            key: _Slot.from_row(row)
-            for key, row in lock_progress(session, list(work), hashes, now).items()
-        }
+        rows = _Slot.locked(session, list(work), hashes)
         if from_scratch:
             for key in work:
                 slot = rows[key]
@@ -401,8 +497,7 @@ class BatchProcessor:
             if triggered:
                 # Goals that depend on goals completed in this batch (rare: a round trip).
                 extra = self._assigned_work(session, {key: [] for key in triggered}, goals_by_id)
-                locked = lock_progress(session, list(extra), hashes, now)
-                rows.update((key, _Slot.from_row(row)) for key, row in locked.items())
+                rows.update(_Slot.locked(session, list(extra), hashes))
                 work.update(extra)
                 level_keys.extend(extra)
             awards = [
@@ -429,11 +524,53 @@ class BatchProcessor:
                 now,
                 notify=notify,
             )
-        write_progress(session, [slot.as_update() for slot in rows.values() if slot.dirty], now)
+        _Slot.write(session, rows, now)
         if late_ids:
             _flag_late(session, late_ids)
         if notifications:
             session.execute(_NOTIFICATIONS.insert(), notifications)
+        # Last: balances are locked after every progress row, in every transaction.
+        self.record_points(session, result, result.awards[first_award:], AWARD, now, notify=notify)
+
+    def record_points(
+        self,
+        session: Session,
+        result: BatchResult,
+        awards: Sequence[AwardView],
+        kind: str,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        changed_by: str | None = None,
+        notify: bool = True,
+    ) -> None:
+        """Write the points of ``awards`` given (``kind="award"``) or revoked to the ledger.
+
+        :param reason: recorded with the entries; by default the goal's name.
+        """
+        sign = -1 if kind == REVOCATION else 1
+        changes, level_changes = self.ledger.write(
+            session,
+            [
+                award_entry(
+                    kind=kind,
+                    entity_type=award.entity_type,
+                    entity_id=award.entity,
+                    amount=sign * award.points,
+                    goal_key=award.goal,
+                    occurrence=award.occurrence,
+                    reason=award.name if reason is None else reason,
+                    changed_by=changed_by,
+                    occurred_at=award.achieved_at,
+                    now=now,
+                )
+                for award in awards
+            ],
+            now,
+            notify=notify,
+        )
+        result.points.extend(changes)
+        result.level_changes.extend(level_changes)
 
     def _recompute(
         self,
@@ -494,6 +631,15 @@ class BatchProcessor:
         )
         if revoke and work:
             result.revoked = self._revoke_beyond(session, goal, list(work))
+            self.record_points(
+                session,
+                result,
+                result.revoked,
+                REVOCATION,
+                now,
+                reason="The entity no longer qualifies (backfill).",
+                notify=notify,
+            )
         return result
 
     @staticmethod
@@ -621,6 +767,7 @@ class BatchProcessor:
         context = self.context(now, completed.get((key[1], key[2]), {}), late.append)
         state = goal.criterion.apply(old_state, events, context) if events else old_state
         evaluation = goal.criterion.evaluate(state, context)
+        evaluated = state
         earned = evaluation.occurrences
         if goal.most_awards is not None:
             earned = min(earned, goal.most_awards)
@@ -638,14 +785,26 @@ class BatchProcessor:
             result.late_events[goal.key] = result.late_events.get(goal.key, 0) + len(late)
             late_ids.update(event.id for event in late)
             slot.dirty = True
+        # The evaluation of the state stored, unless settling changed the state.
+        shown = evaluation if state is evaluated or state == evaluated else None
         if state == slot.state and evaluation.percent == slot.percent and times == before:
+            # The state is the one stored: so is its view, unless it no longer holds (a
+            # prerequisite changed, the window moved on, the labels changed).
+            stored_key = view_key(goal.view_key, context)
+            refs = goal.criterion.goal_refs
+            now_ms, held = context.now_ms, context.completed_goals
+            if not holds(slot.stored_view, stored_key, now_ms, held, refs):
+                slot.stored_view = self._view(goal, state, shown, context)
+                slot.dirty = True
             return []
+        view = self._view(goal, state, shown, context)
         achieved = self._achieved(
             goal, key, old_state, events, context, before, times, reached, now
         )
         slot.update(
             state, goal.criteria_hash, evaluation.percent, times, achieved[0] if achieved else None
         )
+        slot.stored_view = view
         result.changes.append(
             ProgressChange(
                 goal.key,
@@ -670,6 +829,23 @@ class BatchProcessor:
             }
             for occurrence, moment in zip(range(before + 1, times + 1), achieved, strict=True)
         ]
+
+    def _view(
+        self,
+        goal: CatalogGoal,
+        state: Any,
+        evaluation: Evaluation | None,
+        context: EvaluationContext,
+    ) -> dict[str, Any]:
+        """The view stored with ``state``: its evaluation and until when it holds.
+
+        :param evaluation: of ``state``, when made already (``None``: the state was
+            settled after its evaluation, which may show it otherwise).
+        """
+        if evaluation is None:
+            evaluation = goal.criterion.evaluate(state, context)
+        key = view_key(goal.view_key, context)
+        return view_document(key, goal.criterion, state, evaluation, context)
 
     def _achieved(
         self,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from .models import Progress, naive_utc
 from .sql import dialect_name, insert_ignoring_conflicts, json_rows
 
-__all__ = ["ProgressKey", "lock_progress", "write_progress"]
+__all__ = ["ProgressKey", "insert_progress", "lock_progress", "select_locked", "write_progress"]
 
 _PROGRESS = cast(Table, Progress.__table__)
 
@@ -45,10 +45,11 @@ _UPDATE_POSTGRESQL = text(
     UPDATE gamify_progress AS p
        SET state = v.state, criteria_hash = v.criteria_hash, percent = v.percent,
            times_completed = v.times_completed, completed_at = v.completed_at,
-           late_events = v.late_events, updated_at = :updated_at
+           late_events = v.late_events, stored_view = v.stored_view, updated_at = :updated_at
       FROM jsonb_to_recordset(CAST(:rows AS jsonb))
            AS v(id integer, state jsonb, criteria_hash text, percent integer,
-                times_completed integer, completed_at timestamp, late_events integer)
+                times_completed integer, completed_at timestamp, late_events integer,
+                stored_view jsonb)
      WHERE p.id = v.id
     """
 )
@@ -64,7 +65,7 @@ def lock_progress(
 
     :param hashes: the current criteria hash of each goal id, for new rows.
     """
-    rows = _select(session, keys)
+    rows = select_locked(session, keys)
     missing = [key for key in keys if key not in rows]
     if missing:
         # Rows this transaction inserts are its own until it commits; only rows another
@@ -92,7 +93,7 @@ def lock_progress(
         rows.update((_key(row), row) for row in inserted)
         conflicts = [key for key in missing if key not in rows]
         if conflicts:
-            rows.update(_select(session, conflicts))
+            rows.update(select_locked(session, conflicts))
     return rows
 
 
@@ -100,7 +101,10 @@ def _key(row: Row[Any]) -> ProgressKey:
     return (row.goal_id, row.entity_type, row.entity_id)
 
 
-def _select(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, Row[Any]]:
+def select_locked(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, Row[Any]]:
+    """The existing progress rows of ``keys``, locked (PostgreSQL), creating none: a
+    batch writes its missing ones once, with their first state (:func:`insert_progress`).
+    """
     if dialect_name(session) == "postgresql":
         keys_json = json_rows(
             [{"goal_id": g, "entity_type": t, "entity_id": e} for g, t, e in sorted(keys)]
@@ -114,13 +118,16 @@ def _select(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, 
 
 def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: datetime) -> None:
     """Write new states: dicts with ``id``, ``state``, ``criteria_hash``, ``percent``,
-    ``times_completed``, ``completed_at`` and ``late_events``."""
+    ``times_completed``, ``completed_at``, ``late_events`` and optionally ``stored_view``.
+
+    A row written without a ``stored_view`` (the evaluation of its new state) gets none: its
+    readers evaluate the state (see :mod:`flask_gamify.stored_views`).
+    """
     if not updates:
         return
     if dialect_name(session) == "postgresql":
-        session.execute(
-            _UPDATE_POSTGRESQL, {"rows": json_rows(updates), "updated_at": naive_utc(now)}
-        )
+        rows = [row if "stored_view" in row else {**row, "stored_view": None} for row in updates]
+        session.execute(_UPDATE_POSTGRESQL, {"rows": json_rows(rows), "updated_at": naive_utc(now)})
         return
     session.execute(
         update(_PROGRESS)
@@ -132,6 +139,7 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
             times_completed=bindparam("new_times"),
             completed_at=bindparam("new_completed_at"),
             late_events=bindparam("new_late_events"),
+            stored_view=bindparam("new_view"),
             updated_at=now,
         ),
         [
@@ -143,7 +151,40 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
                 "new_times": row["times_completed"],
                 "new_completed_at": row["completed_at"],
                 "new_late_events": row["late_events"],
+                "new_view": row.get("stored_view"),
             }
             for row in updates
         ],
     )
+
+
+def insert_progress(
+    session: Session, rows: Sequence[dict[str, Any]], now: datetime
+) -> list[ProgressKey]:
+    """Insert new progress rows with their first state; return the keys of those another
+    transaction created meanwhile, which were not inserted.
+
+    A row is written once this way, where creating it empty and updating it would write
+    it twice. ``rows`` are dicts with ``goal_id``, ``entity_type``, ``entity_id`` and the
+    columns :func:`write_progress` takes but ``id`` (they get ``updated_at``). The caller
+    must not go on with a batch whose rows were created meanwhile: their states were
+    folded from nothing.
+    """
+    if not rows:
+        return []
+    values = sorted(rows, key=_key_of)
+    for row in values:
+        row["updated_at"] = now
+    inserted = insert_ignoring_conflicts(
+        session,
+        _PROGRESS,
+        values,
+        ["goal_id", "entity_type", "entity_id"],
+        returning=[_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id],
+    )
+    created = {_key(row) for row in inserted}
+    return [key for key in (_key_of(row) for row in values) if key not in created]
+
+
+def _key_of(row: Mapping[str, Any]) -> ProgressKey:
+    return (row["goal_id"], row["entity_type"], row["entity_id"])

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Self
 
 from .badges import icon_url
-from .criteria import Evaluation
+from .criteria import Evaluation, Item
 
 __all__ = [
     "AssignmentView",
@@ -16,6 +16,7 @@ __all__ = [
     "GoalVersion",
     "GoalView",
     "NotificationView",
+    "ProgressPage",
     "ProgressView",
 ]
 
@@ -143,6 +144,9 @@ class ProgressView:
     children: tuple[Evaluation, ...] = ()
     #: What is still missing for list-like criteria (see :attr:`Evaluation.missing`).
     missing: tuple[Any, ...] = ()
+    #: Each listed value of an ``all_of``, each step of a ``sequence``, with its label
+    #: and whether it is done (see :attr:`Evaluation.items`); all done once awarded.
+    items: tuple[Item, ...] = ()
     #: Events that arrived too late to count for a windowed criterion of the goal
     #: (older than what the goal had seen, minus ``GAMIFY_LATE_EVENT_ALLOWANCE``).
     late_events: int = 0
@@ -179,6 +183,9 @@ class ProgressView:
             label=evaluation.label,
             children=evaluation.children,
             missing=() if completed else evaluation.missing,
+            items=tuple(Item(item.value, item.label, True) for item in evaluation.items)
+            if completed
+            else evaluation.items,
             late_events=late_events,
         )
 
@@ -195,9 +202,20 @@ class ProgressView:
             "times_completed": self.times_completed,
             "points": self.points,
             "missing": list(self.missing),
+            "items": [item.to_dict() for item in self.items],
             "children": [child.to_dict() for child in self.children],
             "late_events": self.late_events,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressPage:
+    """A page of an entity's progress list (see :meth:`Gamify.progress_page`)."""
+
+    #: The page's progress, in goal definition order.
+    views: list[ProgressView]
+    #: Whether goals of the list follow the page.
+    more: bool
 
 
 @dataclass(frozen=True, slots=True)

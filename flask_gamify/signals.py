@@ -27,7 +27,9 @@ __all__ = [
     "award_revoked",
     "event_tracked",
     "goal_completed",
+    "level_changed",
     "progress_changed",
+    "webhook_disabled",
 ]
 
 _signals = Namespace()
@@ -56,3 +58,13 @@ assignment_completed = _signals.signal("assignment-completed")
 #: ``entity_type``, ``award`` (the :class:`~flask_gamify.AwardView` removed), ``reason``
 #: and ``changed_by`` (``None`` for a backfill).
 award_revoked = _signals.signal("award-revoked")
+
+#: A webhook endpoint was disabled by a delivery: it answered ``410 Gone``, or every
+#: delivery failed for ``GAMIFY_WEBHOOK_DISABLE_AFTER``. Keyword arguments: ``webhook``
+#: (a :class:`~flask_gamify.WebhookView`) and ``reason`` (a sentence). Sent from the
+#: process that delivers (a worker, or ``flask gamify webhooks deliver``).
+webhook_disabled = _signals.signal("webhook-disabled")
+#: An entity's points crossed a level threshold: up, or down (after a revocation or a
+#: negative adjustment). Keyword arguments: ``entity``, ``entity_type``, ``old`` and
+#: ``new`` (:class:`~flask_gamify.LevelView`), ``direction`` (``"up"`` or ``"down"``).
+level_changed = _signals.signal("level-changed")

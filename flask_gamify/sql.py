@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -87,5 +88,11 @@ def json_rows(rows: Sequence[dict[str, Any]]) -> str:
 
 def _json_time(value: Any) -> str:
     if isinstance(value, datetime):
-        return naive_utc(value).isoformat()
+        return _time_text(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@functools.lru_cache(maxsize=256)
+def _time_text(value: datetime) -> str:
+    # A batch writes the same few moments (its ``now``) on thousands of rows.
+    return naive_utc(value).isoformat()

@@ -8,8 +8,10 @@ here imports the extension module at run time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import redis
@@ -22,10 +24,14 @@ from . import config as settings
 from . import signals
 from .errors import GamifyError
 from .events import EventLimits, TrackedEvent
+from .leaderboards import RedisBoards
+from .ledger import PointsLedger
+from .levels import levels_setting
 from .models import ENTITY_TYPE_LENGTH
 from .pipeline.settings import Pipeline
 from .pipeline.streams import StreamKeys
 from .processing import BatchProcessor, BatchResult
+from .webhook_delivery import WebhookSettings, wake_delivery
 
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
@@ -64,10 +70,28 @@ class GamifyState:
             config, "GAMIFY_DEFAULT_ENTITY_TYPE", maximum=ENTITY_TYPE_LENGTH
         )
         settings.check_api_settings(config)
+        #: The ``GAMIFY_WEBHOOK_*`` settings.
+        self.webhook_settings = WebhookSettings.from_config(config)
+        #: Points ledger and levels (``GAMIFY_LEVELS``, :meth:`Gamify.define_levels`).
+        self.ledger = PointsLedger(
+            levels=levels_setting(config["GAMIFY_LEVELS"], self.default_entity_type),
+            notify_levels=settings.flag(config, "GAMIFY_NOTIFY_LEVELS"),
+        )
         self._session_factory: sessionmaker[Session] | None = None
         self._processor: BatchProcessor | None = None
         #: The Redis pipeline, or ``None`` for inline processing (no GAMIFY_REDIS_URL).
         self.pipeline: Pipeline | None = _pipeline(app) if settings.redis_url(config) else None
+        #: Leaderboards kept in Redis (with a pipeline), or ``None``: SQL answers alone.
+        self.boards: RedisBoards | None = (
+            None
+            if self.pipeline is None
+            else RedisBoards(
+                client=self.pipeline.client,
+                prefix=self.pipeline.keys.prefix,
+                timezone=self.timezone,
+                grace=max(self.late_event_allowance, timedelta(days=1)),
+            )
+        )
         #: Whether ``@tracks`` warned that no entity can be found (once per app).
         self.warned_no_entity = False
 
@@ -107,6 +131,7 @@ class GamifyState:
                 timezone=self.timezone,
                 late_event_allowance=self.late_event_allowance,
                 notify_awards=self.notify_awards,
+                ledger=self.ledger,
             )
         return self._processor
 
@@ -149,6 +174,9 @@ def _pipeline(app: Flask) -> Pipeline:
         max_attempts=settings.integer(config, "GAMIFY_MAX_ATTEMPTS"),
         claim_idle_ms=int(settings.duration(config, "GAMIFY_CLAIM_IDLE").total_seconds() * 1000),
         drain_seconds=settings.duration(config, "GAMIFY_DRAIN_SECONDS").total_seconds(),
+        worker_gc_threshold=settings.integer(
+            config, "GAMIFY_WORKER_GC_THRESHOLD", minimum=0, maximum=10_000_000
+        ),
     )
 
 
@@ -173,7 +201,15 @@ def send_signals(
         ``backfill=True`` and can skip what only makes sense live, such as mails.
     :param manual: a person gave or revoked an award by hand (receivers get
         ``manual=True``); ``reason`` and ``changed_by`` go with ``award_revoked``.
+
+    When the batch put webhook deliveries in the outbox, a delivery job is queued first
+    (with Redis; inline, ``flask gamify webhooks deliver`` sends them).
     """
+    if result.webhook_deliveries:
+        state: GamifyState = app.extensions["gamify"]
+        wake_delivery(state)
+    if result.points:
+        sync_leaderboards(app.extensions["gamify"], result)
     for event in result.accepted:
         signals.event_tracked.send(app, event=event, backfill=backfill, manual=manual)
     # Progress views are built only when someone listens: most batches have no receiver.
@@ -219,6 +255,42 @@ def send_signals(
             changed_by=changed_by,
             backfill=backfill,
             manual=manual,
+        )
+    for level in result.level_changes:
+        signals.level_changed.send(
+            app,
+            entity=level.entity,
+            entity_type=level.entity_type,
+            old=level.old,
+            new=level.new,
+            direction=level.direction,
+            backfill=backfill,
+            manual=manual,
+        )
+
+
+def sync_leaderboards(state: GamifyState, result: BatchResult) -> None:
+    """After a commit that wrote points: bring the Redis leaderboards up to date.
+
+    Never fails the caller (the points are committed): a failure is logged, and
+    ``flask gamify leaderboards rebuild`` restores what was missed.
+    """
+    if state.boards is None:
+        return
+    logger = logging.getLogger("flask_gamify")
+    try:
+        state.boards.sync(state.session_factory, result.points)
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        # An outage, not a bug: no traceback, the same advice.
+        logger.warning(
+            "Leaderboards in Redis missed a change of points (Redis is unavailable: %s);"
+            " run 'flask gamify leaderboards rebuild' once Redis is back.",
+            error,
+        )
+    except Exception:
+        logger.exception(
+            "Leaderboards in Redis missed a change of points; run 'flask gamify"
+            " leaderboards rebuild' once Redis is back."
         )
 
 

@@ -101,6 +101,10 @@ def _track_request(
         state.extension.track(
             event, entity[1], entity_type=entity_type or entity[0], attributes=values
         )
+        if state.pipeline is not None:
+            # Written now, confirmed when the request ends: Redis adds the event while
+            # Flask finishes the response (see flask_gamify.pipeline.emitter).
+            state.pipeline.emitter.send_buffered(state)
     except Exception:
         logger.exception("Flask-Gamify could not track %r for this request.", event)
 

@@ -142,19 +142,31 @@ def leaf(
     occurrences: int,
     cap: int | None,
 ) -> OracleResult:
+    """A leaf's result, by the rule of every criterion (``docs/progress.rst``): percent is
+    ``floor(100 * current / target)`` of the numbers as reported, within 0..100, and 100
+    exactly when complete (``current == target``); below the target otherwise."""
     if completed:
         current = target
     current = min(current, target)
-    percent = math.floor(100 * current / target)
-    percent = max(0, min(100, percent))
+    shown = report(current)
+    percent = rule_percent(shown, report(target))
+    if percent == 100 and not completed:
+        # the window shown holds enough, but no window placed at an event did
+        shown = report(target * Fraction(99, 100))
+        percent = rule_percent(shown, report(target))
     return OracleResult(
         type=kind,
-        current=report(current),
+        current=shown,
         target=report(target),
         percent=percent,
         completed=completed,
         occurrences=capped(max(0, occurrences), cap),
     )
+
+
+def rule_percent(current: int | float, target: int | float) -> int:
+    """``floor(100 * current / target)`` within 0..100, reading floats as written."""
+    return max(0, min(100, math.floor(100 * exact(current) / exact(target))))
 
 
 def capped(occurrences: int, cap: int | None) -> int:
@@ -189,23 +201,31 @@ def _evaluate(
     if kind in ("all", "any"):
         children = tuple(_evaluate(c, events, now, timezone, goals, cap) for c in node["of"])
         if kind == "all":
+            # counts complete children; partial progress shows in the children
             done = sum(1 for c in children if c.completed)
             return OracleResult(
                 type="all",
                 current=done,
                 target=len(children),
-                percent=sum(c.percent for c in children) // len(children),
+                percent=rule_percent(done, len(children)),
                 completed=done == len(children),
                 occurrences=capped(min(c.occurrences for c in children), cap),
                 children=children,
             )
-        any_done = any(c.completed for c in children)
+        # the child closest to completion: a complete one, else the highest percent,
+        # the first one on ties
+        complete = [c for c in children if c.completed]
+        if complete:
+            closest = complete[0]
+        else:
+            best = max(c.percent for c in children)
+            closest = next(c for c in children if c.percent == best)
         return OracleResult(
             type="any",
-            current=1 if any_done else 0,
-            target=1,
-            percent=max(c.percent for c in children),
-            completed=any_done,
+            current=closest.target if complete else closest.current,
+            target=closest.target,
+            percent=closest.percent,
+            completed=bool(complete),
             occurrences=capped(sum(c.occurrences for c in children), cap),
             children=children,
         )

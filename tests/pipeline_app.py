@@ -6,7 +6,9 @@ Configured from the environment, so that ``flask --app pipeline_app gamify worke
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from typing import Any
 
 from flask import Flask, request
@@ -32,6 +34,12 @@ def create_app() -> Flask:
         GAMIFY_BATCH_SIZE=int(os.environ.get("GAMIFY_PIPELINE_TEST_BATCH", "50")),
         GAMIFY_DRAIN_SECONDS=float(os.environ.get("GAMIFY_PIPELINE_TEST_DRAIN_SECONDS", "5")),
         GAMIFY_TIMEZONE="America/New_York",
+        # Webhook receivers of the tests listen on loopback; retries come fast.
+        GAMIFY_WEBHOOK_ALLOW_PRIVATE=True,
+        GAMIFY_WEBHOOK_RETRY_DELAYS=json.loads(
+            os.environ.get("GAMIFY_PIPELINE_TEST_WEBHOOK_DELAYS", "[0.3, 0.3, 0.5, 1, 1]")
+        ),
+        GAMIFY_WEBHOOK_TIMEOUT=float(os.environ.get("GAMIFY_PIPELINE_TEST_WEBHOOK_TIMEOUT", "2")),
     )
     db = SQLAlchemy(app)
     gamify = Gamify(app, db=db)
@@ -41,6 +49,18 @@ def create_app() -> Flask:
         from flask_gamify import backfill
 
         backfill.CHUNK = int(chunk)
+
+    slice_delay = os.environ.get("GAMIFY_PIPELINE_TEST_BACKFILL_SLICE_DELAY")
+    if slice_delay:  # a slow backfill without a large history: each slice takes longer
+        from flask_gamify import backfill
+
+        advance = backfill._advance
+
+        def slow_advance(*args: Any, **kwargs: Any) -> None:
+            time.sleep(float(slice_delay))
+            advance(*args, **kwargs)
+
+        backfill._advance = slow_advance
 
     marker = os.environ.get(POISON)
     if marker:

@@ -13,6 +13,7 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from flask_gamify import Gamify
+from flask_gamify.models import Goal
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +51,20 @@ def open_create_form(page: Any, live_admin: str) -> Any:
 
 def raw_json(page: Any) -> Any:
     return json.loads(page.locator('textarea[name="criteria"]').input_value())
+
+
+def click_save(page: Any) -> None:
+    """Click Save on a long form at phone width.
+
+    The field typed in last loses its focus first: at a 390 px viewport, Chromium scrolls
+    a focused input far above back into view as the mouse goes down on the button, and
+    the click then lands elsewhere. Centred too: Chromium also scrolls a button that pokes
+    out of the viewport by a fraction of a pixel.
+    """
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    save = page.get_by_role("button", name="Save", exact=True)
+    save.evaluate("button => button.scrollIntoView({block: 'center'})")
+    save.click()
 
 
 def node(builder: Any, path: str) -> Any:
@@ -138,11 +153,7 @@ def test_build_comments_within_a_day_or_a_login_streak(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide at a 390px viewport"
     screenshot(page, "admin-builder-nested")
-    save = page.get_by_role("button", name="Save", exact=True)
-    # Centred first: Chromium scrolls a button that pokes out of the viewport by a fraction
-    # of a pixel as the mouse goes down, and the click then lands elsewhere.
-    save.evaluate("button => button.scrollIntoView({block: 'center'})")
-    save.click()
+    click_save(page)
     expect(page.locator(".alert-success")).to_be_visible()
     assert gamify.goal("talker").criteria == TALKER
 
@@ -196,3 +207,70 @@ def test_server_errors_show_at_the_field_and_json_edits_drive_the_builder(
     # ... and editing the row writes the JSON back.
     rows.nth(0).locator(".gc-where-operator").select_option("lt")
     assert raw_json(page)["where"] == {"score": {"lt": 80}, "lang": {"in": ["en", "fr"]}}
+
+
+def test_labels_of_a_condition_its_values_and_steps_round_trip(
+    admin_page: Any, live_admin: str, readers: None, gamify: Gamify, admin_app: Flask
+) -> None:
+    page = admin_page
+    page.set_viewport_size({"width": 390, "height": 900})
+    builder = open_create_form(page, live_admin)
+    page.fill("#key", "series")
+    page.fill("#name", "Series")
+    node(builder, "criteria").locator(".gc-type").select_option("all_of")
+    field(builder, "criteria.event").locator("input").fill("article.read")
+    field(builder, "criteria.field").locator("input").fill("article_id")
+    values = field(builder, "criteria.values")
+    for article in "AB":
+        values.get_by_role("button", name=f"Add {article}").click()
+    field(builder, "criteria.label").locator("input").fill("Read the series")
+    labels = builder.locator('.gc-value-labels[data-path="criteria.labels"]')
+    expect(labels.locator("input")).to_have_count(2)
+    labels.get_by_label("A", exact=True).fill("Getting started")
+    expect(builder.locator(".gc-status")).to_contain_text("The server accepts these criteria")
+    expect(builder.locator(".gc-summary")).to_contain_text("Complete when “Read the series”.")
+    assert raw_json(page) == {
+        **READER,
+        "values": ["A", "B"],
+        "label": "Read the series",
+        "labels": {"A": "Getting started"},
+    }
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide at a 390px viewport"
+    labels.evaluate("field => field.scrollIntoView({block: 'center'})")
+    screenshot(page, "admin-builder-labels", full_page=False)
+    # Removing a value removes its label (the server refuses labels of unlisted values).
+    values.get_by_role("button", name="Remove A").click()
+    expect(labels.locator("input")).to_have_count(1)
+    assert "labels" not in raw_json(page)
+    values.get_by_role("button", name="Add A").click()
+    labels.get_by_label("A", exact=True).fill("Getting started")
+    click_save(page)
+    expect(page.locator(".alert-success")).to_be_visible()
+    assert gamify.goal("series").criteria["labels"] == {"A": "Getting started"}
+
+    # A goal defined elsewhere, with step labels: the editor shows them, and keeps them.
+    steps = {
+        "type": "sequence",
+        "label": "Buy something",
+        "steps": [{"event": "cart.add", "label": "Fill the cart"}, {"event": "checkout"}],
+    }
+    gamify.define_goal("buyer", name="Buyer", criteria=steps, status="draft")
+    with admin_app.extensions["gamify"].transaction() as session:
+        buyer = session.query(Goal.id).filter(Goal.key == "buyer").scalar()
+    page.goto(f"{live_admin}{ADMIN}/gamify_goals/edit/?id={buyer}")
+    builder = page.locator('[data-role="gamify-criteria"]')
+    expect(field(builder, "criteria.label").locator("input")).to_have_value("Buy something")
+    step_label = field(builder, "criteria.steps[0].label").locator("input")
+    expect(step_label).to_have_value("Fill the cart")
+    field(builder, "criteria.steps[1].label").locator("input").fill("Pay")
+    expect(builder.locator(".gc-status")).to_contain_text("The server accepts these criteria")
+    click_save(page)
+    expect(page.locator(".alert-success")).to_be_visible()
+    assert gamify.goal("buyer").criteria == {
+        **steps,
+        "steps": [
+            {"event": "cart.add", "label": "Fill the cart"},
+            {"event": "checkout", "label": "Pay"},
+        ],
+    }

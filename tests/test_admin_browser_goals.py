@@ -99,7 +99,9 @@ def test_create_activate_edit_and_read_the_history(
     assert gamify_of(admin_app).goal("regular").status == "draft"
     assert not gamify_of(admin_app).has_completed("ann", "regular")
 
-    # Make active, counting history, with notifications.
+    # Make active, counting history, with notifications. (The button opens its dialog
+    # once the page's scripts ran: on a loaded machine they may run after it shows.)
+    page.wait_for_load_state("load")
     page.locator("#gamify-activate-button").click()
     modal = page.locator("#gamify-activate-modal")
     expect(modal).to_be_visible()

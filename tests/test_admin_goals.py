@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from html import unescape
 from typing import Any
@@ -446,6 +447,20 @@ def test_impact_of_a_name_change_keeps_progress(
     assert "keep their points" in result["messages"][1]
     bad = impact(admin_client, reader, points="x")
     assert bad.status_code == 422 and "points" in bad.get_json()["fields"]
+
+
+def test_impact_of_a_label_change_keeps_progress(
+    admin_app: Flask, admin_client: FlaskClient
+) -> None:
+    reader = define(admin_app, "reader", name="Avid reader", points=10)
+    login(admin_client, "staff")
+    labelled = json.dumps({**LOGIN, "label": "Come back often"})
+    result = impact(admin_client, reader, criteria=labelled).get_json()
+    assert result["rebuild"] is False
+    assert result["changed"] == ["Labels of the criteria"]
+    assert result["messages"] == [
+        "Progress and awards stay as they are: only labels of the criteria changed."
+    ]
 
 
 # -- versions -----------------------------------------------------------------------------

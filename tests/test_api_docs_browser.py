@@ -43,7 +43,9 @@ def test_the_docs_page_shows_every_operation(docs_page: tuple[Any, str]) -> None
         "Events",
         "Goals",
         "Entities",
+        "Leaderboards",
         "Badges",
+        "Webhooks",
         "Document",
     ]
     assert page.locator(".info .title").inner_text().startswith("Flask-Gamify REST API")

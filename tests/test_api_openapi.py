@@ -19,12 +19,14 @@ from openapi_spec_validator import validate
 from schemathesis.checks import CHECKS, load_all_checks, positive_data_acceptance
 from schemathesis.core import NOT_SET
 
-from flask_gamify import Gamify
+from flask_gamify import Gamify, WebhookError
 from flask_gamify.api import API_POLICY
 from flask_gamify.api.docs_page import STATIC_FOLDER, SWAGGER_UI
 from flask_gamify.api.examples import REQUEST_EXAMPLES
+from flask_gamify.criteria import label_key
 from flask_gamify.criteria.limits import MAX_SIZE, json_size
 from flask_gamify.models import Base
+from flask_gamify.webhooks import AddressPolicy, check_url
 
 # -- the document ---------------------------------------------------------------------
 
@@ -125,6 +127,7 @@ def test_request_examples_are_accepted(gamify: Gamify, client: FlaskClient) -> N
     """Every request example in the document is a request the API takes."""
     gamify.define_goal("reader", criteria=READER)
     gamify.define_goal("todo", criteria=READER, assigned_only=True)
+    endpoint = gamify.add_webhook("https://hooks.example.com/gamify", events=["*"])
     document = client.get(f"{PREFIX}/openapi.json").get_json()
     headers = bearer(make_token())
     operations = {
@@ -153,7 +156,11 @@ def test_request_examples_are_accepted(gamify: Gamify, client: FlaskClient) -> N
                 key=keys.get(operation_id, example["value"].get("key", "newcomer")),
                 entity_type="user",
                 entity="42",
+                webhook_id=endpoint.id,
+                goal="reader",
             )
+            if operation_id == "revokeAward":
+                gamify.award("42", "reader", reason="something to revoke")
             answer = client.open(url, method=method.upper(), json=example["value"], headers=headers)
             assert answer.status_code < 300, (operation_id, name, answer.get_json())
 
@@ -193,6 +200,17 @@ def _beyond_json_schema(case: Any) -> str | None:
             return "ends_at not later than starts_at (one field compared with another)"
         if json_size(body.get("criteria"), MAX_SIZE) > MAX_SIZE:
             return "criteria larger than MAX_SIZE"
+    if (case.method, case.path) in {
+        ("POST", "/goals"),
+        ("PATCH", "/goals/{key}"),
+        ("POST", "/previews"),
+    } and _labels_name_unlisted_values(body.get("criteria")):
+        return "all_of labels keyed by a value not listed (keys compared with values)"
+    if (case.method, case.path) == ("POST", "/webhooks") and isinstance(body.get("url"), str):
+        try:
+            check_url(body["url"], AddressPolicy(False))
+        except WebhookError:
+            return "a URL to a private address, a port out of range, no host name"
     if (case.method, case.path) == ("POST", "/events"):
         events = body.get("events", [body]) if isinstance(body.get("events", []), list) else []
         for event in events:
@@ -211,6 +229,19 @@ def _beyond_json_schema(case: Any) -> str | None:
             if attributes and len(json.dumps(attributes).encode()) > 8192:
                 return "attributes beyond GAMIFY_MAX_ATTRIBUTES_BYTES"
     return None
+
+
+def _labels_name_unlisted_values(criteria: Any) -> bool:
+    """Whether an all_of has a label whose key is not exactly one of its listed values."""
+    if not isinstance(criteria, dict):
+        return False
+    labels, values = criteria.get("labels"), criteria.get("values")
+    if criteria.get("type") == "all_of" and isinstance(labels, dict) and isinstance(values, list):
+        keys = [label_key(value) for value in values if isinstance(value, str | int | float)]
+        if any(keys.count(key) != 1 for key in labels):
+            return True
+    children = criteria.get("of")
+    return isinstance(children, list) and any(map(_labels_name_unlisted_values, children))
 
 
 def _body_is_valid(case: Any, document: dict[str, Any]) -> bool:
@@ -239,6 +270,10 @@ def _seed(gamify: Gamify) -> None:
     )
     gamify.assign("todo", assignee="1", assigned_by="2")
     gamify.track("article.read", "1", attributes={"article_id": 1})
+    # An endpoint with a delivery (id 1 each) for the webhook operations to find; its
+    # host name is never resolved (nothing delivers inline unless asked).
+    endpoint = gamify.add_webhook("https://hooks.example.com/gamify", events=["*"])
+    gamify.test_webhook(endpoint.id)
 
 
 def _reset(gamify: Gamify) -> None:

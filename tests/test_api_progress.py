@@ -8,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_gamify import Gamify
+from flask_gamify.api.examples import PROGRESS_EXAMPLE, PROGRESS_EXAMPLE_GOAL
 
 ANN = f"{PREFIX}/entities/user/ann"
 BOB = f"{PREFIX}/entities/user/bob"
@@ -151,3 +152,20 @@ def test_entity_in_url_is_checked(client: FlaskClient, headers: dict[str, str]) 
 def test_unknown_entities_have_empty_lists(client: FlaskClient, headers: dict[str, str]) -> None:
     for what in ("awards", "assignments", "notifications"):
         assert items(client, f"{PREFIX}/entities/team/nobody/{what}", headers) == []
+
+
+def test_the_documented_progress_example_is_what_the_api_answers(
+    gamify: Gamify, client: FlaskClient, headers: dict[str, str]
+) -> None:
+    goal = dict(PROGRESS_EXAMPLE_GOAL)
+    gamify.define_goal(goal.pop("key"), **goal)
+    for article in (1, 2):
+        gamify.track("article.read", "ann", attributes={"article_id": article})
+    gamify.track("comment.posted", "ann")
+
+    response = client.get(f"{ANN}/progress/getting-started", headers=headers)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == PROGRESS_EXAMPLE
+    document = client.get(f"{PREFIX}/openapi.json").get_json()
+    assert document["components"]["schemas"]["Progress"]["examples"] == [PROGRESS_EXAMPLE]

@@ -388,8 +388,10 @@ def test_live_events_are_processed_between_slices_of_a_long_backfill(
     papp: Flask, workers: Workers
 ) -> None:
     gamify = gamify_of(papp)
-    gamify.state.processor.process(make_events(3000, entities=1500, seed=10))
+    # 200 slices of one entity, each made slower: the backfill lasts 10 s or more.
+    gamify.state.processor.process(make_events(400, entities=200, seed=10))
     workers.env["GAMIFY_PIPELINE_TEST_BACKFILL_CHUNK"] = "1"
+    workers.env["GAMIFY_PIPELINE_TEST_BACKFILL_SLICE_DELAY"] = "0.05"
     workers.env["GAMIFY_PIPELINE_TEST_DRAIN_SECONDS"] = "1"
     gamify.define_goal("many-logins", criteria={**LOGINS, "target": 4})
     workers.start("w1")

@@ -501,6 +501,9 @@ BAD_SETTINGS: list[tuple[str, Any, str, dict[str, Any]]] = [
     ("GAMIFY_MAX_ATTRIBUTES_DEPTH", 10_000, "from 1 to 32", {}),
     ("GAMIFY_MAX_FUTURE", -300, "0 or more", {}),
     ("GAMIFY_NOTIFY_AWARDS", "false", "True or False", {}),
+    ("GAMIFY_NOTIFY_LEVELS", "no", "True or False", {}),
+    ("GAMIFY_LEVELS", [(0, "A"), (0, "B")], "Thresholds must go up", {}),
+    ("GAMIFY_LEVELS", {"user": "Bronze"}, "non-empty list of levels", {}),
     ("GAMIFY_DEFAULT_ENTITY_TYPE", "", "non-empty string", {}),
     ("GAMIFY_DEFAULT_ENTITY_TYPE", None, "non-empty string", {}),
     ("GAMIFY_API_PREFIX", "api", "starting with '/'", {}),
@@ -524,6 +527,18 @@ BAD_SETTINGS: list[tuple[str, Any, str, dict[str, Any]]] = [
     ("GAMIFY_DRAIN_SECONDS", 0, "above zero", REDIS),
     ("GAMIFY_DRAIN_SECONDS", -10, "above zero", REDIS),
     ("GAMIFY_DRAIN_SECONDS", "0s", "duration such as", REDIS),
+    ("GAMIFY_WORKER_GC_THRESHOLD", -1, "from 0 to 10000000", REDIS),
+    ("GAMIFY_WORKER_GC_THRESHOLD", "many", "whole number", REDIS),
+    ("GAMIFY_WEBHOOK_ALLOW_PRIVATE", "yes", "True, False, or a list of networks", {}),
+    ("GAMIFY_WEBHOOK_ALLOW_PRIVATE", ["10.0.0.0/33"], "is not a network", {}),
+    ("GAMIFY_WEBHOOK_TIMEOUT", 0, "above zero", {}),
+    ("GAMIFY_WEBHOOK_TIMEOUT", float("inf"), "finite", {}),
+    ("GAMIFY_WEBHOOK_RETRY_DELAYS", "5, 300", "list of seconds", {}),
+    ("GAMIFY_WEBHOOK_RETRY_DELAYS", [5, -1], "list of seconds", {}),
+    ("GAMIFY_WEBHOOK_DISABLE_AFTER", "soon", "duration such as", {}),
+    ("GAMIFY_WEBHOOK_CONCURRENCY", 0, "whole number", {}),
+    ("GAMIFY_WEBHOOK_CONCURRENCY", 1000, "from 1 to 100", {}),
+    ("GAMIFY_WEBHOOK_QUEUE", "", "non-empty string", {}),
 ]
 
 

@@ -30,7 +30,7 @@ def test_quick_benchmarks_run_and_print_the_table() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=450,
     )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-5000:]
@@ -38,4 +38,8 @@ def test_quick_benchmarks_run_and_print_the_table() -> None:
     for column in ("value", "baseline", "ratio", "target", "pass/fail"):
         assert column in header, header
     assert "worker throughput" in completed.stdout
+    assert "floor: worker throughput vs the storage floor" in completed.stdout
+    assert "growth: time per (event, goal) evaluation" in completed.stdout
+    assert "growth: time per event" in completed.stdout
+    assert "heavy entity: sum, window, in progress, cost per event" in completed.stdout
     assert "total run time" in completed.stdout

@@ -549,7 +549,7 @@ def test_sequence_window_uses_a_later_first_step() -> None:
 # -- all, any, goal ------------------------------------------------------------------------
 
 
-def test_all_reports_complete_children_and_average_percent() -> None:
+def test_all_counts_complete_children_and_its_percent_follows() -> None:
     criteria = {
         "type": "all",
         "of": [
@@ -557,8 +557,9 @@ def test_all_reports_complete_children_and_average_percent() -> None:
             {"type": "count", "event": "comment", "target": 3},
         ],
     }
+    assert summary(progress(criteria, [event("comment", NOW)])) == (0, 2, 0, False)
     evaluation = progress(criteria, [event("login", NOW), event("comment", NOW)])
-    assert summary(evaluation) == (1, 2, 66, False)
+    assert summary(evaluation) == (1, 2, 50, False)
     assert [summary(child) for child in evaluation.children] == [
         (1, 1, 100, True),
         (1, 3, 33, False),
@@ -578,7 +579,7 @@ def test_all_occurrences_are_the_smallest_child() -> None:
     assert progress(criteria, events, max_occurrences=None).occurrences == 2
 
 
-def test_any_reports_one_or_zero_and_the_best_percent() -> None:
+def test_any_reports_the_child_closest_to_completion() -> None:
     criteria = {
         "type": "any",
         "of": [
@@ -586,10 +587,26 @@ def test_any_reports_one_or_zero_and_the_best_percent() -> None:
             {"type": "count", "event": "comment", "target": 2},
         ],
     }
+    assert summary(progress(criteria, [])) == (0, 4, 0, False)  # a tie: the first child
     evaluation = progress(criteria, [event("login", NOW), event("comment", NOW)])
-    assert summary(evaluation) == (0, 1, 50, False)
+    assert summary(evaluation) == (1, 2, 50, False)
+    evaluation = progress(criteria, [event("login", NOW) for _ in range(2)])
+    assert summary(evaluation) == (2, 4, 50, False)  # ties with the comment: the first
     evaluation = progress(criteria, [event("comment", NOW) for _ in range(2)])
-    assert summary(evaluation) == (1, 1, 100, True)
+    assert summary(evaluation) == (2, 2, 100, True)
+
+
+def test_any_shows_a_complete_child_rather_than_a_further_one() -> None:
+    criteria = {
+        "type": "any",
+        "of": [
+            {"type": "count", "event": "login", "target": 3},
+            {"type": "goal", "goal": "reader"},
+        ],
+    }
+    events = [event("login", NOW) for _ in range(2)]
+    assert summary(progress(criteria, events, completed_goals={"reader": 1})) == (1, 1, 100, True)
+    assert summary(progress(criteria, events)) == (2, 3, 66, False)
 
 
 def test_any_occurrences_add_up_and_are_capped_at_every_node() -> None:
@@ -628,9 +645,10 @@ def test_nested_composites_report_the_whole_tree() -> None:
         ],
     }
     evaluation = progress(criteria, [event("login", NOW), read(1), read(2), purchase(10)])
-    assert summary(evaluation) == (0, 2, 36, False)  # (33 + 40) // 2
+    assert summary(evaluation) == (0, 2, 0, False)  # no part is complete yet
+    assert evaluation.started  # though its parts progressed
     inner = evaluation.children[1]
-    assert summary(inner) == (0, 1, 40, False)
+    assert summary(inner) == (2, 5, 40, False)  # the distinct, closest to completion
     assert [summary(child) for child in inner.children] == [(2, 5, 40, False), (10, 50, 20, False)]
 
 
@@ -827,3 +845,110 @@ def test_apply_returns_new_json_state_and_leaves_the_input_alone(
     crit.apply(state, [event("x", NOW, {"amount": 2})], context)
     assert json.dumps(state, sort_keys=True) == snapshot
     assert json.loads(snapshot) == state
+
+
+# -- labels and items ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("criteria", "label"),
+    [
+        ({"type": "count", "event": "login", "target": 3}, "3 × login"),
+        (
+            {"type": "count", "event": "login", "target": 3, "window": "7d", "where": {"d": "ios"}},
+            '3 × login within 1 week where d = "ios"',
+        ),
+        (
+            {"type": "sum", "event": "purchase", "field": "amount", "target": 2.5},
+            "purchase: amount totalling 2.5",
+        ),
+        (
+            {"type": "distinct", "event": "article.read", "field": "article_id", "target": 5},
+            "article.read: 5 different article_id",
+        ),
+        (
+            {"type": "all_of", "event": "article.read", "field": "article_id", "values": [1, 5]},
+            "article.read: article_id 1 and 5",
+        ),
+        (
+            {"type": "all_of", "event": "read", "field": "id", "values": list(range(1, 9))},
+            "read: id 1, 2, 3, 4, 5 and 3 more",
+        ),
+        (
+            {
+                "type": "all_of",
+                "event": "read",
+                "field": "id",
+                "values": ["a", True],
+                "labels": {"true": "Yes"},
+            },
+            "read: a and Yes",
+        ),
+        ({"type": "streak", "event": "login", "target": 3}, "login: 3 days in a row"),
+        (
+            {
+                "type": "sequence",
+                "steps": [{"event": "a"}, {"event": "b", "where": {"n": {"gte": 2}}}],
+            },
+            "a → b where n ≥ 2",
+        ),
+        ({"type": "all", "of": [{"type": "goal", "goal": "g"}] * 2}, "all of 2 parts"),
+        ({"type": "any", "of": [{"type": "goal", "goal": "g"}]}, "one of 1 part"),
+        ({"type": "goal", "goal": "reader"}, "goal reader"),
+    ],
+)
+def test_automatic_labels_are_short_and_readable(criteria: dict[str, t.Any], label: str) -> None:
+    assert compile_criteria(criteria).label == label
+    assert compile_criteria(criteria | {"label": "Mine"}).label == "Mine"
+    assert progress(criteria | {"label": "Mine"}, []).label == "Mine"
+
+
+def test_all_of_items_follow_the_listed_values_with_their_labels() -> None:
+    criteria = {
+        "type": "all_of",
+        "event": "article.read",
+        "field": "article_id",
+        "values": [1, 2.5, "x"],
+        "labels": {"2.5": "Half"},
+    }
+    evaluation = progress(criteria, [read(2.5), read("x")])
+    assert [item.to_dict() for item in evaluation.items] == [
+        {"value": 1, "label": "1", "done": False},
+        {"value": 2.5, "label": "Half", "done": True},
+        {"value": "x", "label": "x", "done": True},
+    ]
+    assert evaluation.missing == (1,)
+    assert evaluation.to_dict()["items"][1]["label"] == "Half"
+    assert "items" not in progress({"type": "count", "event": "a", "target": 1}, []).to_dict()
+    done = progress(criteria, [read(1), read(2.5), read("x")])
+    assert all(item.done for item in done.items) and done.missing == ()
+
+
+def test_sequence_items_are_the_steps_by_position() -> None:
+    criteria = {
+        "type": "sequence",
+        "steps": [{"event": "a", "label": "Start"}, {"event": "a"}, {"event": "b"}],
+    }
+    evaluation = progress(criteria, [event("a", NOW - HOUR), event("a", NOW)])
+    assert [(i.value, i.label, i.done) for i in evaluation.items] == [
+        (0, "Start", True),
+        (1, "a", True),
+        (2, "b", False),
+    ]
+    assert evaluation.missing == ("b",)
+
+
+def test_a_goal_criterion_names_its_missing_prerequisite() -> None:
+    assert progress({"type": "goal", "goal": "reader"}, []).missing == ("reader",)
+    done = progress({"type": "goal", "goal": "reader"}, [], completed_goals={"reader": 1})
+    assert done.missing == ()
+
+
+def test_a_window_shown_above_target_without_completion_stays_below_100() -> None:
+    """Negative amounts: the window ending now holds 10, but no window placed at an
+    event reached 5 (docs/criteria.rst), so progress must not read 100 %."""
+    criteria = {"type": "sum", "event": "purchase", "field": "amount", "target": 5, "window": "10d"}
+    events = [purchase(-10, NOW - 12 * DAY), purchase(10, NOW - 7 * DAY)]
+    evaluation = progress(criteria, events)
+    assert not evaluation.completed
+    assert (evaluation.current, evaluation.target, evaluation.percent) == (4.95, 5, 99)

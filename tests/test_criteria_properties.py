@@ -23,6 +23,7 @@ import pytest
 from criteria_oracle import (
     OracleResult,
     achieved_times,
+    exact,
     json_equal,
     late_events,
     millis,
@@ -272,6 +273,19 @@ def tree(result: t.Any) -> dict[str, t.Any]:
     }
 
 
+def assert_one_story(result: t.Any, path: str = "criteria") -> None:
+    """The rule of every criterion type: ``percent == floor(100 * current / target)``
+    (numbers read as the JSON writes them), within 0..100, and 100 exactly when complete,
+    with ``current == target`` then and below it otherwise."""
+    current, target = exact(result.current), exact(result.target)
+    expected = max(0, min(100, (100 * current / target).__floor__()))
+    assert result.percent == expected, (path, result)
+    assert (result.percent == 100) == result.completed, (path, result)
+    assert current == target if result.completed else current < target, (path, result)
+    for index, child in enumerate(result.children):
+        assert_one_story(child, f"{path}.of[{index}]")
+
+
 def split_into_batches(events: list[EventData], cuts: list[int]) -> list[list[EventData]]:
     bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
     return [events[a:b] for a, b in itertools.pairwise(bounds)]
@@ -313,7 +327,9 @@ def test_batched_and_shuffled_application_matches_oracle(kind: str, data: st.Dat
 
     # everything at once
     state = apply_checked(crit, None, events, context)
-    assert tree(crit.evaluate(state, context)) == expected(events)
+    evaluation = crit.evaluate(state, context)
+    assert tree(evaluation) == expected(events)
+    assert_one_story(evaluation)
 
     # shuffled, in random batches, checked after every batch
     shuffled = data.draw(st.permutations(events), label="order")
@@ -323,7 +339,9 @@ def test_batched_and_shuffled_application_matches_oracle(kind: str, data: st.Dat
     for batch in split_into_batches(shuffled, cuts):
         state = apply_checked(crit, state, batch, context)
         seen += batch
-        assert tree(crit.evaluate(state, context)) == expected(seen)
+        evaluation = crit.evaluate(state, context)
+        assert tree(evaluation) == expected(seen)
+        assert_one_story(evaluation)
     assert tree(crit.evaluate(state, context)) == expected(events)
 
 
@@ -363,7 +381,9 @@ def test_processing_at_later_moments_matches_oracle(kind: str, data: st.DataObje
         state = apply_checked(crit, state, batch, context)
         seen += batch
         expected = oracle_evaluate(criteria, seen, now, timezone, goals, cap)
-        assert tree(crit.evaluate(state, context)) == tree(expected)
+        evaluation = crit.evaluate(state, context)
+        assert tree(evaluation) == tree(expected)
+        assert_one_story(evaluation)
 
     # and evaluated later still, when the windows ending now have moved on
     context = EvaluationContext(

@@ -8,7 +8,12 @@ import typing as t
 import pytest
 
 from flask_gamify import CriteriaError
-from flask_gamify.criteria import EvaluationContext, compile_criteria
+from flask_gamify.criteria import (
+    EvaluationContext,
+    compile_criteria,
+    validate_criteria,
+    without_labels,
+)
 from flask_gamify.errors import CriteriaError as CriteriaErrorFromErrors
 
 TYPES = ["count", "sum", "distinct", "all_of", "streak", "sequence", "all", "any", "goal"]
@@ -302,3 +307,81 @@ def test_period_is_day_or_week(period: t.Any) -> None:
 
 def test_where_keys_are_attribute_names() -> None:
     assert_rejected({**COUNT, "where": {5: 1}}, "criteria.where")
+
+
+# -- labels ------------------------------------------------------------------------------
+
+ALL_OF = {"type": "all_of", "event": "read", "field": "article_id", "values": [1, 2.5, "x", True]}
+
+
+@pytest.mark.parametrize(
+    "criteria",
+    [
+        COUNT | {"label": "  Log in  "},
+        {"type": "all", "label": "Both", "of": [COUNT | {"label": "One"}]},
+        {"type": "goal", "goal": "reader", "label": "Be a reader"},
+        ALL_OF | {"labels": {"1": "Intro", "2.5": "Half", "x": "Ex", "true": "Yes"}},
+        {"type": "sequence", "steps": [{"event": "a", "label": "First"}, {"event": "b"}]},
+    ],
+)
+def test_labels_are_accepted_on_every_node(criteria: dict[str, t.Any]) -> None:
+    compile_criteria(criteria)
+
+
+def test_a_label_is_stripped_and_replaces_the_automatic_one() -> None:
+    assert validate_criteria(COUNT | {"label": "  Log in \n"})["label"] == "Log in"
+    assert compile_criteria(COUNT | {"label": " Log in "}).label == "Log in"
+    assert compile_criteria(COUNT).label == "1 × login"
+
+
+@pytest.mark.parametrize(
+    ("label", "path"),
+    [
+        ("", "criteria.label"),
+        (" \t\u3000", "criteria.label"),
+        ("x" * 201, "criteria.label"),
+        (None, "criteria.label"),
+        (7, "criteria.label"),
+    ],
+)
+def test_bad_labels_are_refused_with_the_fix(label: t.Any, path: str) -> None:
+    assert_rejected(COUNT | {"label": label}, path, "1 to 200 characters", "leave the label out")
+
+
+def test_bad_labels_deep_in_the_tree_name_their_path() -> None:
+    sequence = {"type": "sequence", "steps": [{"event": "a"}, {"event": "b", "label": ""}]}
+    assert_rejected({"type": "all", "of": [COUNT, sequence]}, "criteria.of[1].steps[1].label")
+    assert_rejected(
+        {"type": "any", "of": [ALL_OF | {"labels": {"x": " "}}]}, "criteria.of[0].labels.x"
+    )
+
+
+def test_labels_of_values_not_listed_are_refused_naming_the_key() -> None:
+    error = assert_rejected(
+        ALL_OF | {"labels": {"1": "Intro", "7": "Seven"}},
+        "criteria.labels.7",
+        "not one of the listed values",
+        '"2.5"',
+    )
+    assert list(error.errors) == ["criteria.labels.7"]
+    assert_rejected(ALL_OF | {"labels": {"1.0": "One"}}, "criteria.labels.1.0", "listed values")
+    assert_rejected(ALL_OF | {"labels": {"True": "Yes"}}, "criteria.labels.True", "listed values")
+    assert_rejected(ALL_OF | {"labels": ["Intro"]}, "criteria.labels", "object")
+    assert_rejected(ALL_OF | {"labels": None}, "criteria.labels", "object")
+    # a value that is a number and the same text share their key: which one is meant?
+    both = ALL_OF | {"values": [1, "1"], "labels": {"1": "One"}}
+    assert_rejected(both, "criteria.labels.1", "two listed values")
+    assert compile_criteria(ALL_OF | {"values": [1.0, 2], "labels": {"1": "One"}})
+
+
+def test_labels_never_change_the_meaning_of_criteria() -> None:
+    plain = {"type": "all", "of": [ALL_OF, {"type": "sequence", "steps": [{"event": "a"}]}]}
+    labelled = {
+        "type": "all",
+        "label": "Both",
+        "of": [
+            ALL_OF | {"label": "Read", "labels": {"x": "Ex"}},
+            {"type": "sequence", "label": "Do", "steps": [{"event": "a", "label": "A"}]},
+        ],
+    }
+    assert without_labels(validate_criteria(labelled)) == validate_criteria(plain)

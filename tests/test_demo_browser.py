@@ -58,7 +58,9 @@ def test_a_badge_earned_shows_as_a_toast_without_reloading(demo_page: Any, live_
     page.evaluate("window.stillTheSamePage = true")
     toasts = page.locator("#toasts .toast")
     expect(toasts.filter(has_text="Badge earned: Explorer (+10 points)")).to_be_visible()
-    expect(toasts.filter(has_text="Badge earned: Premium access (+25 points)")).to_be_visible()
+    expect(
+        toasts.filter(has_text="Unlocked the premium page: Premium access (+25 points)")
+    ).to_be_visible()
     assert page.evaluate("window.stillTheSamePage") is True
     expect(page.locator("#unread-count")).to_have_text("0")  # shown means read
     screenshot(page, "demo-toast", full_page=False)
@@ -78,3 +80,30 @@ def test_pages_fit_a_phone(demo_page: Any, live_demo: str, path: str) -> None:
     assert overflow == 0, f"{path} is {overflow}px wider than the phone"
     if path == "/":
         screenshot(page, "demo-mobile")
+
+
+def test_progress_reads_right(demo_page: Any, live_demo: str) -> None:
+    """Explorer done, one comment: Engaged member is 1 of 2 parts (50 %), its "one of"
+    part shows the option closest to completion, and each number agrees with its bar."""
+    page = demo_page
+    _sign_in(page, live_demo, "bob")
+    for title in ("Article A", "Article B", "Article D"):
+        page.goto(f"{live_demo}/")
+        page.get_by_role("link", name=title).click()
+        expect(page.locator("h1")).to_contain_text(title)
+    page.get_by_label("Your comment").fill("Clear and short.")
+    page.get_by_role("button", name="Post comment").click()
+    page.goto(f"{live_demo}/users/bob")
+    engaged = page.locator("tr", has_text="Engaged member")
+    expect(engaged.locator("td").nth(1)).to_contain_text("50% 1/2")
+    parts = engaged.locator(".tree li")
+    expect(parts.nth(0)).to_contain_text("✔ Be an Explorer 1/1")
+    # The best option of the "one of" part: two days in a row is half done (login).
+    expect(parts.nth(1)).to_contain_text("○ Comment 3 times or log in 2 days in a row 1/2")
+    expect(parts.nth(2)).to_contain_text("○ Comment 3 times 1/3")
+    widths = page.evaluate(
+        """() => [...document.querySelectorAll('.bar')].map(bar => [
+            bar.title, bar.firstElementChild.style.width])"""
+    )
+    assert widths and all(title == width for title, width in widths)
+    screenshot(page, "demo-progress")

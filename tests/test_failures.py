@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from flask_gamify.errors import EventError
 from flask_gamify.events import make_event
-from flask_gamify.failures import attempts_allowed, is_transient
+from flask_gamify.failures import RowsCreatedMeanwhile, attempts_allowed, is_transient
 from flask_gamify.testing import RedisServer
 
 #: SQLSTATE -> transient? (what the same statement would do if run again later)
@@ -170,3 +170,12 @@ def test_errors_caused_by_data_are_not_transient(make_error: object) -> None:
     with pytest.raises((RecursionError, EventError, ValueError, KeyError)) as raised:
         make_error()  # type: ignore[operator]
     assert not is_transient(raised.value)
+
+
+def test_rows_another_writer_kept_creating_are_a_collision_not_poison() -> None:
+    error = RowsCreatedMeanwhile("gamify_progress", 2, (1, "user", "alice"))
+    assert is_transient(error)
+    assert (
+        str(error)
+        == "2 row(s) of gamify_progress were created meanwhile, the first (1, 'user', 'alice')"
+    )

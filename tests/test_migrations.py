@@ -335,6 +335,10 @@ def test_a_0_1_0_database_upgrades_to_head_with_its_data(bare_app: Flask, gamify
     # Everything reads as before, and works on.
     assert gamify.has_completed("ann", "login-2")
     assert [(award.goal, award.points) for award in gamify.awards("ann")] == [("login-2", 10)]
+    # Points held are in the ledger and the balances (revision 0008 fills them).
+    assert gamify.points("ann") == 10
+    [entry] = gamify.points_ledger("ann")
+    assert (entry.kind, entry.amount, entry.goal, entry.occurrence) == ("award", 10, "login-2", 1)
     assert [goal.key for goal in gamify.goals(include_archived=True)] == ["login-2", "reader"]
     with gamify.state.transaction() as session:
         key = authenticate(session, TOKEN)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import wait_for
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 from workload import GOALS, as_arguments, make_events, process_in_batches, snapshot
 
 from flask_gamify import Gamify
 from flask_gamify.events import TrackedEvent, make_event
-from flask_gamify.models import Award, Event
-from flask_gamify.processing import MAX_NEW_AWARDS
+from flask_gamify.models import Award, Event, utcnow
+from flask_gamify.processing import MAX_NEW_AWARDS, BatchResult
 
 
 def reset(gamify: Gamify) -> None:
@@ -130,3 +135,45 @@ def test_one_event_worth_millions_of_awards_gives_a_bounded_number_per_batch(
     assert gamify.progress("whale", "spender").completed
     gamify.track("spent", "whale", attributes={"amount": 1})
     assert len(gamify.awards("whale")) == 2 * MAX_NEW_AWARDS
+
+
+def test_a_progress_row_created_meanwhile_by_another_writer_is_folded_into(
+    app: Flask, gamify: Gamify, is_postgres: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch writes its new progress rows once, at the end: when another transaction
+    created one of them meanwhile, the batch runs again and folds into that row."""
+    if not is_postgres:
+        pytest.skip("concurrent writers need PostgreSQL (SQLite allows one writer)")
+    gamify.define_goal("logins", criteria={"type": "count", "event": "login", "target": 10})
+    processor = gamify.state.processor
+    created, release = threading.Event(), threading.Event()
+
+    def other_writer(session: Session) -> BatchResult:
+        result = processor._process(session, [make_event("login", "alice")], utcnow())
+        created.set()  # alice's row exists, uncommitted, until the test releases it
+        assert release.wait(30)
+        return result
+
+    def waiting_on_a_lock() -> bool:
+        with gamify.state.transaction() as session:
+            return bool(
+                session.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+
+    caplog.set_level(logging.INFO, logger="flask_gamify")
+    with ThreadPoolExecutor(2) as pool:
+        other = pool.submit(processor._transaction, other_writer)
+        assert created.wait(30)
+        batch = pool.submit(processor.process, [make_event("login", "alice")])
+        wait_for(waiting_on_a_lock, timeout=30, message="the batch waits on the new row")
+        release.set()
+        other.result(timeout=30)
+        batch.result(timeout=30)
+
+    assert gamify.progress("alice", "logins").current == 2
+    assert "were created meanwhile" in caplog.text

@@ -171,20 +171,24 @@ def test_composite_progress_tells_what_is_missing(app: Flask, gamify: Gamify) ->
     assert (view.current, view.target, view.completed) == (0, 2, False)
     logins, either = view.children
     assert (logins.type, logins.current, logins.target, logins.completed) == ("count", 1, 3, False)
-    assert (either.type, either.current, either.target, either.completed) == ("any", 0, 1, False)
+    # any: the numbers of the child closest to completion (articles, 50 %)
+    assert (either.type, either.current, either.target, either.completed) == ("any", 1, 2, False)
     articles, spent = either.children
     assert (articles.type, articles.current, articles.target) == ("distinct", 1, 2)
     assert (spent.type, spent.current, spent.target) == ("sum", 20, 50)
     assert either.percent == 50
-    assert view.percent == (33 + 50) // 2
+    # all: no part complete yet, so 0 / 2 and 0 %, while its parts show their progress
+    assert view.percent == 0
 
     data = json.loads(json.dumps(view.to_dict()))
     assert [child["type"] for child in data["children"]] == ["count", "any"]
     assert [grandchild["current"] for grandchild in data["children"][1]["children"]] == [1, 20]
 
     gamify.track("purchase", "u1", attributes={"amount": 30})
-    either = gamify.progress("u1", "member").children[1]
-    assert either.completed
+    view = gamify.progress("u1", "member")
+    either = view.children[1]
+    assert (either.current, either.target, either.percent, either.completed) == (50, 50, 100, True)
+    assert (view.current, view.target, view.percent) == (1, 2, 50)
     assert not gamify.has_completed("u1", "member")
     track_many(gamify, "login", "u1", 2)
     done = gamify.progress("u1", "member")
@@ -429,3 +433,78 @@ def test_progress_names_what_is_missing(app: Flask, gamify: Gamify) -> None:
     for article in ("a", "c"):
         gamify.track("read", 1, attributes={"article": article})
     assert gamify.progress(1, "unlock").missing == ()
+
+
+LABELLED = {
+    "type": "all",
+    "label": "Get started",
+    "of": [
+        {
+            "type": "all_of",
+            "label": "Read the basics",
+            "event": "article.read",
+            "field": "article_id",
+            "values": [1, 2, 3],
+            "labels": {"1": "Welcome", "3": "Privacy"},
+        },
+        {
+            "type": "sequence",
+            "steps": [{"event": "signup", "label": "Sign up"}, {"event": "profile.completed"}],
+        },
+    ],
+}
+
+
+def test_labels_name_the_parts_and_items_say_what_is_done(app: Flask, gamify: Gamify) -> None:
+    gamify.define_goal("started", criteria=LABELLED)
+    gamify.track("article.read", "u1", attributes={"article_id": 2})
+    gamify.track("signup", "u1")
+
+    view = gamify.progress("u1", "started")
+    assert (view.label, view.current, view.target, view.percent) == ("Get started", 0, 2, 0)
+    articles, steps = view.children
+    assert articles.label == "Read the basics"
+    assert [(i.value, i.label, i.done) for i in articles.items] == [
+        (1, "Welcome", False),
+        (2, "2", True),  # no label: the value itself
+        (3, "Privacy", False),
+    ]
+    assert articles.missing == (1, 3)  # raw values, as before
+    assert steps.label == "Sign up → profile.completed"  # written from the step labels
+    assert [(i.value, i.label, i.done) for i in steps.items] == [
+        (0, "Sign up", True),
+        (1, "profile.completed", False),
+    ]
+    data = json.loads(json.dumps(view.to_dict()))
+    assert data["items"] == []  # the root is an all: its parts have the items
+    assert data["children"][0]["items"][0] == {"value": 1, "label": "Welcome", "done": False}
+
+    gamify.define_goal("privacy", criteria=LABELLED["of"][0])
+    gamify.track("article.read", "u1", attributes={"article_id": 1})
+    gamify.track("article.read", "u1", attributes={"article_id": 3})
+    done = gamify.progress("u1", "privacy")
+    assert done.completed and done.missing == ()
+    assert [item.done for item in done.items] == [True, True, True]
+    assert done.to_dict()["items"][2] == {"value": 3, "label": "Privacy", "done": True}
+
+
+def test_changing_only_labels_keeps_progress_and_asks_no_backfill(
+    app: Flask, gamify: Gamify
+) -> None:
+    criteria = {"type": "count", "event": "login", "target": 3, "label": "Come back"}
+    gamify.define_goal("regular", criteria=criteria)
+    track_many(gamify, "login", "u1", 2)
+    backfills = len(gamify.backfills("regular"))
+
+    gamify.define_goal("regular", criteria=criteria | {"label": "Visit three times"})
+
+    view = gamify.progress("u1", "regular")
+    assert (view.label, view.current, view.target) == ("Visit three times", 2, 3)
+    assert len(gamify.backfills("regular")) == backfills  # labels are presentation
+    latest = gamify.goal_versions("regular")[-1]
+    assert latest.changes["criteria"]["after"]["label"] == "Visit three times"
+
+    unlabelled = {key: value for key, value in criteria.items() if key != "label"}
+    gamify.define_goal("regular", criteria=unlabelled | {"target": 4})
+    assert len(gamify.backfills("regular")) == backfills + 1  # a change of meaning
+    assert gamify.progress("u1", "regular").label == "4 × login"  # the automatic one

@@ -19,6 +19,14 @@
     toast.setAttribute("role", "status");
     var text = document.createElement("p");
     text.textContent = note.text;
+    if (note.url) {
+      // Where to go next: the page just unlocked, or the to-do lists.
+      var link = document.createElement("a");
+      link.href = note.url;
+      link.textContent = "Open";
+      text.appendChild(document.createTextNode(" "));
+      text.appendChild(link);
+    }
     var close = document.createElement("button");
     close.type = "button";
     close.setAttribute("aria-label", "Close");

@@ -17,6 +17,7 @@ from .errors import register_error_handlers
 from .keys import ApiKey
 from .openapi import build_spec
 from .views import DEFAULT_MAX_CONTENT_LENGTH, ROUTES, check_request
+from .webhook_views import WEBHOOK_ROUTES
 
 __all__ = ["ApiKey", "create_blueprint"]
 
@@ -74,7 +75,7 @@ def create_blueprint() -> Blueprint:
     blueprint.before_request(refuse_cross_site_requests)
     blueprint.before_request(check_request)
     blueprint.after_request(add_security_headers)
-    for rule, endpoint, view_class in ROUTES:
+    for rule, endpoint, view_class in (*ROUTES, *WEBHOOK_ROUTES):
         blueprint.add_url_rule(rule, view_func=view_class.as_view(endpoint))
     blueprint.add_url_rule("/", "index", index)
     blueprint.add_url_rule("/openapi.json", "openapi", openapi_document)

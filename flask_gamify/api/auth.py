@@ -250,6 +250,30 @@ class Caller:
                 " goals, not on an entity's notifications. Use a key without an owner.",
             )
 
+    def refuse_owner_bound(self, entity: tuple[str, str] | None, what: str) -> None:
+        """Refuse an owner-bound caller (403) points, levels and leaderboards, unless it
+        is the entity itself.
+
+        Points come from every owner's goals and from adjustments: a key bound to one
+        owner (a content owner's tool) may neither read another entity's total nor
+        change it.
+        """
+        if self.owner is not None and (entity is None or not self.is_entity(*entity)):
+            raise ApiError(
+                403,
+                f"This caller is owner-bound (owner {self.owner!r}): it acts on that owner's"
+                f" goals, and {what} span every goal. Use a key without an owner.",
+            )
+
+    def refuse_entity_bound(self) -> None:
+        """Refuse a caller bound to an entity a change of points (403): not even its own."""
+        if self.principal.entity is not None:
+            raise ApiError(
+                403,
+                f"This caller is the entity {self.principal.entity!r}; an entity may not"
+                " change points or awards, not even its own.",
+            )
+
 
 def authorize(
     action: str, goal_key: str | None = None, *, entity: tuple[str, str] | None = None
@@ -328,6 +352,8 @@ def _describe(action: str, goal: GoalView | None) -> str:
         "goals:read": "read goals",
         "goals:write": "change goals",
         "progress:read": "read progress",
+        "webhooks:write": "manage webhooks",
+        "points:write": "adjust points and revoke awards",
     }.get(action, action)
     return f"{what} ({goal.key!r})" if goal is not None else what
 

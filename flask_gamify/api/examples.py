@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["REQUEST_EXAMPLES"]
+__all__ = [
+    "PROGRESS_EXAMPLE",
+    "PROGRESS_EXAMPLE_GOAL",
+    "REQUEST_EXAMPLES",
+    "WEBHOOK_PAYLOAD_EXAMPLES",
+]
 
 
 def _examples(**named: tuple[str, Any]) -> dict[str, dict[str, Any]]:
@@ -64,6 +69,8 @@ GOAL_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
                 "event": "article.read",
                 "field": "article_id",
                 "values": [3, 5, 8],
+                "label": "Read the privacy series",
+                "labels": {"3": "Why privacy matters", "5": "Your data", "8": "Settings"},
             },
             "hidden": True,
         },
@@ -85,9 +92,9 @@ GOAL_EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
                 "type": "sequence",
                 "window": "1h",
                 "steps": [
-                    {"event": "cart.add"},
-                    {"event": "checkout", "where": {"total": {"gte": 10}}},
-                    {"event": "review"},
+                    {"event": "cart.add", "label": "Add to cart"},
+                    {"event": "checkout", "where": {"total": {"gte": 10}}, "label": "Check out"},
+                    {"event": "review", "label": "Write a review"},
                 ],
             },
         },
@@ -194,8 +201,213 @@ REQUEST_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "startBackfill": _examples(
         rebuild=("Rebuild, revoking awards no longer earned", {"revoke": True}),
     ),
+    "adjustPoints": _examples(
+        give=(
+            "Give 50 points, safe to retry",
+            {"amount": 50, "reason": "conference talk", "idempotency_key": "talk-42"},
+        ),
+        take_back=(
+            "Take back karma",
+            {"amount": -5, "reason": "duplicate answers removed", "category": "karma"},
+        ),
+    ),
+    "revokeAward": _examples(
+        latest=("Revoke the latest award", {"reason": "spam"}),
+        start_over=(
+            "Revoke the first award and start the goal over",
+            {"reason": "earned by a script", "occurrence": 1, "reset_progress": True},
+        ),
+    ),
     "markNotificationsRead": _examples(
         some=("Mark two notifications read", {"ids": [1, 2]}),
         all=("Mark every unread notification read", {}),
+    ),
+    "addWebhook": _examples(
+        crm=(
+            "Badges and finished to-do lists, to a CRM",
+            {
+                "url": "https://crm.example.com/hooks/gamify",
+                "events": ["award.created", "assignment.completed"],
+                "description": "CRM: badges and finished to-do lists",
+            },
+        ),
+        everything=(
+            "Every event but progress.changed",
+            {"url": "https://hooks.example.org/gamify", "events": ["*"]},
+        ),
+    ),
+    "changeWebhook": _examples(
+        events=("Also receive every progress step", {"events": ["*", "progress.changed"]}),
+        disable=("Pause deliveries", {"enabled": False}),
+    ),
+    "rotateWebhookSecret": _examples(
+        grace=("The old secret keeps signing for an hour", {"grace": 3600}),
+        now=("The old secret stops at once", {"grace": 0}),
+    ),
+}
+
+
+#: The goal of :data:`PROGRESS_EXAMPLE`: labels on the goal's parts and listed values.
+PROGRESS_EXAMPLE_GOAL: dict[str, Any] = {
+    "key": "getting-started",
+    "name": "Getting started",
+    "points": 20,
+    "criteria": {
+        "type": "all",
+        "label": "Get started",
+        "of": [
+            {
+                "type": "all_of",
+                "label": "Read the basics",
+                "event": "article.read",
+                "field": "article_id",
+                "values": [1, 2, 3],
+                "labels": {"1": "Welcome", "2": "Your profile", "3": "Privacy"},
+            },
+            {"type": "count", "label": "Say hello", "event": "comment.posted", "target": 1},
+        ],
+    },
+}
+
+#: An entity's progress on :data:`PROGRESS_EXAMPLE_GOAL` after reading articles 1 and 2
+#: and posting a comment (``tests/test_api_progress.py`` checks the API answers exactly
+#: this): one part of two is done, so 1 / 2 and 50 %; the other part's items say what
+#: is left, by label.
+PROGRESS_EXAMPLE: dict[str, Any] = {
+    "goal": "getting-started",
+    "name": "Getting started",
+    "label": "Get started",
+    "current": 1,
+    "target": 2,
+    "percent": 50,
+    "completed": False,
+    "completed_at": None,
+    "times_completed": 0,
+    "points": 20,
+    "missing": [],
+    "items": [],
+    "children": [
+        {
+            "type": "all_of",
+            "label": "Read the basics",
+            "current": 2,
+            "target": 3,
+            "percent": 66,
+            "completed": False,
+            "missing": [3],
+            "items": [
+                {"value": 1, "label": "Welcome", "done": True},
+                {"value": 2, "label": "Your profile", "done": True},
+                {"value": 3, "label": "Privacy", "done": False},
+            ],
+        },
+        {
+            "type": "count",
+            "label": "Say hello",
+            "current": 1,
+            "target": 1,
+            "percent": 100,
+            "completed": True,
+        },
+    ],
+    "late_events": 0,
+}
+
+
+_AWARD = {
+    "goal": "onboarding",
+    "name": "Onboarding",
+    "entity_type": "user",
+    "entity": "bob",
+    "occurrence": 1,
+    "points": 20,
+    "awarded_at": "2026-11-30T19:12:24.676466+00:00",
+    "achieved_at": "2026-11-30T19:12:24.676447+00:00",
+}
+
+
+def _payload(event_id: str, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": event_type,
+        "version": 1,
+        "created_at": "2026-11-30T19:12:24.676466+00:00",
+        "data": data,
+    }
+
+
+#: A payload of each event type, as receivers get it (``docs/webhooks.rst`` shows them).
+WEBHOOK_PAYLOAD_EXAMPLES: dict[str, dict[str, Any]] = {
+    "award.created": _payload("evt_f60097100b9d42c7bdd8aa0f39832357", "award.created", _AWARD),
+    "award.revoked": _payload("evt_0b0f6d8f1a4e4f3c9d3e2a1b5c6d7e8f", "award.revoked", _AWARD),
+    "assignment.completed": _payload(
+        "evt_e5be0feeea5743459fba1bae085eeaf6",
+        "assignment.completed",
+        {
+            "id": 1,
+            "goal": "onboarding",
+            "entity_type": "user",
+            "entity": "bob",
+            "assigned_by": "alice",
+            "assigned_by_type": "user",
+            "assigned_at": "2026-11-30T19:12:24.633527+00:00",
+            "due_at": None,
+            "completed_at": "2026-11-30T19:12:24.676466+00:00",
+            "completed": True,
+        },
+    ),
+    "goal.activated": _payload(
+        "evt_32a1e10769204261b39d03cf6c47eb5e",
+        "goal.activated",
+        {
+            "key": "onboarding",
+            "status": "active",
+            "name": "Onboarding",
+            "description": "",
+            "icon": None,
+            "criteria": {"type": "count", "event": "task.done", "target": 2},
+            "points": 20,
+            "repeatable": False,
+            "max_awards": None,
+            "hidden": False,
+            "assigned_only": True,
+            "owner": None,
+            "starts_at": None,
+            "ends_at": None,
+            "entity_type": "user",
+            "archived": False,
+            "created_at": "2026-11-30T19:12:24.587956+00:00",
+            "updated_at": "2026-11-30T19:12:24.612696+00:00",
+        },
+    ),
+    "progress.changed": _payload(
+        "evt_965f93cf475f4632b243f26e30fb80f0",
+        "progress.changed",
+        {
+            "goal": "onboarding",
+            "entity_type": "user",
+            "entity": "bob",
+            "progress": {
+                "goal": "onboarding",
+                "name": "Onboarding",
+                "label": "task.done 2 times",
+                "current": 1,
+                "target": 2,
+                "percent": 50,
+                "completed": False,
+                "completed_at": None,
+                "times_completed": 0,
+                "points": 20,
+                "missing": [],
+                "items": [],
+                "children": [],
+                "late_events": 0,
+            },
+        },
+    ),
+    "webhook.test": _payload(
+        "evt_7c1d2e3f4a5b4c6d8e9f0a1b2c3d4e5f",
+        "webhook.test",
+        {"webhook": 1, "message": "A test event from Flask-Gamify."},
     ),
 }

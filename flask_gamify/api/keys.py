@@ -41,7 +41,11 @@ SCOPES: dict[str, str] = {
     "events:write": "Send events (POST /events).",
     "goals:read": "Read goal definitions.",
     "goals:write": "Create, change, archive and assign goals.",
-    "progress:read": "Read progress, awards, assignments and notifications (and mark them read).",
+    "progress:read": "Read progress, awards, assignments and notifications (and mark them"
+    " read), points, levels and leaderboards.",
+    "points:write": "Adjust entities' points and revoke awards.",
+    "webhooks:write": "Manage webhook endpoints and read their delivery logs (keys bound to"
+    " an owner are refused).",
 }
 
 KEY_MARK = "gmf"

@@ -16,8 +16,9 @@ from ..criteria.limits import MAX_DEPTH, NO_NUL, VISIBLE_NO_NUL
 from ..goals import goal_definition_schema
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH, EVENT_ID_LENGTH, EVENT_TYPE_LENGTH
 from . import schemas
-from .examples import REQUEST_EXAMPLES
+from .examples import PROGRESS_EXAMPLE, REQUEST_EXAMPLES
 from .keys import SCOPES
+from .webhook_spec import add_webhook_components, add_webhook_paths, webhook_payloads
 
 __all__ = ["build_spec"]
 
@@ -28,14 +29,18 @@ _ERRORS = {
     401: "No API key, or an unknown or revoked one.",
     403: "The API key lacks the scope (or the authorizer refused); an owner-bound caller"
     " set another `owner`; a caller bound to an entity asked about another entity; an"
-    " owner-bound caller asked for an entity's notifications.",
+    " owner-bound caller asked for an entity's notifications, points, ledger or a"
+    " leaderboard, or to adjust points; a caller bound to an entity asked to change"
+    " points or awards; a caller bound to an owner or an entity asked to manage webhooks.",
     404: "No such goal, or one the caller may not see (another owner's goal for an"
-    " owner-bound key, a hidden goal it may not author): the same answer.",
+    " owner-bound key, a hidden goal it may not author): the same answer; the entity"
+    " does not hold the award to revoke; no webhook endpoint or delivery with that id.",
     409: "Conflict with what is stored: the goal exists already (archived ones too); the"
     " goal is archived (restore it first); a `goal` criterion names no goal, or goals"
     " would depend on each other in a cycle; changes do not fit the stored goal's other"
     " fields (such as `max_awards` on a goal that is not repeatable); the goal cannot be"
-    " assigned.",
+    " assigned; an adjustment's `idempotency_key` was used before for another amount or"
+    " category.",
     413: "The body or the batch is too large.",
     415: "The body is not JSON (send Content-Type: application/json). Without a bearer"
     " key, every POST, PUT, PATCH and DELETE needs a JSON content type (CSRF protection).",
@@ -82,8 +87,10 @@ _GOAL_KEY = {
 _TAGS = {
     "Events": "What happened: the input of every goal.",
     "Goals": "Define, change, preview, assign and archive goals; backfills.",
-    "Entities": "Progress, awards, assignments and notifications of an entity.",
+    "Entities": "Progress, awards, assignments, notifications and points of an entity.",
+    "Leaderboards": "Ranks by points: all time, or the current day, week or month.",
     "Badges": "Badge pictures (no API key needed).",
+    "Webhooks": "Endpoints that receive events as signed HTTP POSTs, and their deliveries.",
     "Document": "This OpenAPI document.",
 }
 _TAG_OF_FIRST_SEGMENT = {
@@ -91,9 +98,11 @@ _TAG_OF_FIRST_SEGMENT = {
     "goals": "Goals",
     "previews": "Goals",
     "entities": "Entities",
+    "leaderboards": "Leaderboards",
     "badge-images": "Badges",
     "icons": "Badges",
     "openapi.json": "Document",
+    "webhooks": "Webhooks",
 }
 
 _STATE_CHANGING = frozenset({"post", "put", "patch", "delete"})
@@ -331,6 +340,8 @@ def build_spec(
         "MarkRead": object_schema(schemas.MarkReadIn(), _ref),
         "BackfillRequest": object_schema(schemas.BackfillIn(), _ref),
         "ActivationRequest": object_schema(schemas.ActivateIn(), _ref),
+        "AdjustmentRequest": object_schema(schemas.AdjustmentIn(), _ref),
+        "RevocationRequest": object_schema(schemas.RevocationIn(), _ref),
         "PreviewRequest": {
             "type": "object",
             "additionalProperties": False,
@@ -373,8 +384,14 @@ def build_spec(
         ("BackfillStarted", schemas.BackfillStartedOut),
         ("Preview", schemas.PreviewOut),
         ("Accepted", schemas.AcceptedOut),
+        ("Leaderboard", schemas.LeaderboardOut),
+        ("Points", schemas.PointsOut),
+        ("LedgerEntry", schemas.LedgerEntryOut),
+        ("Adjustment", schemas.AdjustmentOut),
     ):
-        spec.components.schema(name, schema=schema)
+        # The example shows a composite's progress as the API answers it.
+        example = {"examples": [PROGRESS_EXAMPLE]} if name == "Progress" else None
+        spec.components.schema(name, example, schema=schema)
     spec.components.schema(
         "EventBatch",
         {
@@ -400,10 +417,12 @@ def build_spec(
         ("Award", schemas.AwardOut),
         ("Assignment", schemas.AssignmentOut),
         ("Notification", schemas.NotificationOut),
+        ("LedgerEntry", schemas.LedgerEntryOut),
     ):
         page = schemas.page_schema(item, f"{item_name}Page")
         spec.components.schema(f"{item_name}Page", schema=page)
         pages[item_name] = f"{item_name}Page"
+    add_webhook_components(spec, _ref)
     for code, text in _ERRORS.items():
         spec.components.response(
             f"Error{code}",
@@ -721,6 +740,99 @@ def build_spec(
             errors=(),
         ),
     )
+    path(
+        "/leaderboards/{entity_type}",
+        get=_operation(
+            "A leaderboard",
+            operation_id="getLeaderboard",
+            scope="progress:read",
+            description="Entities of the type ranked by points, all time or in the current"
+            " day, week or month (in GAMIFY_TIMEZONE, by event time). Competition ranks (1,"
+            " 2, 2, 4); ties listed by entity id; entities with 0 points in the period are"
+            " not listed. With `around`, also that entity's standing and up to five on each"
+            " side. Owner-bound callers are refused (403): points come from every owner's"
+            " goals. Callers bound to an entity may read it.",
+            parameters=[_ENTITY_PARAMETERS[0]],
+            query=schemas.LeaderboardArgs,
+            ok=(200, "The leaderboard.", "Leaderboard"),
+            errors=(),
+        ),
+    )
+    path(
+        f"{entity}/points",
+        get=_operation(
+            "An entity's points and level",
+            operation_id="getPoints",
+            scope="progress:read",
+            description="Its points in the default category, in every category, and its"
+            " level (null when no levels are defined for the entity type). Owner-bound"
+            " callers are refused (403).",
+            parameters=_ENTITY_PARAMETERS,
+            ok=(200, "The points.", "Points"),
+            errors=(422,),
+        ),
+    )
+    path(
+        f"{entity}/points/ledger",
+        get=_operation(
+            "An entity's points ledger",
+            operation_id="listLedger",
+            scope="progress:read",
+            description="Every change of the entity's points with its reason, newest first."
+            " The `next` link asks for the entries older than the page's last one (keyset"
+            " paging: stable while entries are added). Owner-bound callers are refused (403).",
+            parameters=_ENTITY_PARAMETERS,
+            query=schemas.LedgerArgs,
+            ok=(200, "A page of ledger entries, newest first.", pages["LedgerEntry"]),
+            errors=(),
+        ),
+    )
+    adjust = _operation(
+        "Give or take back points",
+        operation_id="adjustPoints",
+        scope="points:write",
+        description="Writes an `adjustment` entry to the ledger with the new balance, in one"
+        " transaction; crossing a level threshold notifies the entity. With an"
+        " `idempotency_key`, sending it again answers 200 with the first entry and changes"
+        " nothing; the same key with another amount or category answers 409. The entry"
+        " records the caller (the API key's name) as `changed_by`. Owner-bound callers and"
+        " callers bound to an entity are refused (403).",
+        parameters=_ENTITY_PARAMETERS,
+        body="AdjustmentRequest",
+        ok=(201, "The entry was written.", "Adjustment"),
+        errors=(409,),
+    )
+    adjust["responses"] = dict(
+        sorted(
+            {
+                **adjust["responses"],
+                "200": {
+                    "description": "The idempotency key was used before for this change: the"
+                    " first entry, nothing changed.",
+                    **_json("Adjustment"),
+                },
+            }.items()
+        )
+    )
+    path(f"{entity}/points/adjustments", post=adjust)
+    path(
+        f"{entity}/awards/{{goal}}/revocations",
+        post=_operation(
+            "Revoke an award",
+            operation_id="revokeAward",
+            scope="points:write",
+            description="Takes back an award of the goal (the latest held, or `occurrence`)"
+            " with its points, through the ledger; recorded in the awards' audit trail with"
+            " the reason and the caller. By default the revoked award is not given again by"
+            " the events that earned it; `reset_progress` starts the goal over. An"
+            " owner-bound caller may revoke awards of its owner's goals only (others answer"
+            " 404); callers bound to an entity are refused (403).",
+            parameters=[*_ENTITY_PARAMETERS, {**_GOAL_KEY, "name": "goal"}],
+            body="RevocationRequest",
+            ok=(201, "The award that was revoked.", "Award"),
+            errors=(404,),
+        ),
+    )
     badge_image = _operation(
         "An uploaded badge image",
         operation_id="getBadgeImage",
@@ -763,6 +875,7 @@ def build_spec(
     )
     icon["responses"]["200"]["content"] = {"image/svg+xml": {"schema": {"type": "string"}}}
     path("/icons/{name}.svg", get=icon)
+    add_webhook_paths(path, _operation)
     path(
         "/openapi.json",
         get=_operation(
@@ -774,6 +887,8 @@ def build_spec(
         ),
     )
     document: dict[str, Any] = spec.to_dict()
+    # What receivers get (OpenAPI 3.1): apispec has no API for top-level webhooks.
+    document["webhooks"] = webhook_payloads(_ref)
     # Stored criteria are valid criteria: say so in answers too.
     document["components"]["schemas"]["Goal"]["properties"]["criteria"] = _ref("Criterion")
     return document

@@ -27,6 +27,9 @@ from ..criteria.base import MAX_NUMBER
 from ..criteria.limits import NO_NUL, VISIBLE_NO_NUL, is_visible
 from ..events import ENTITY_NUMBER_MESSAGE
 from ..goals import Flag
+from ..leaderboards import MAX_LIMIT as MAX_LEADERBOARD_LIMIT
+from ..leaderboards import PERIODS
+from ..ledger import MAX_AMOUNT, MAX_CATEGORY_LENGTH, MAX_KEY_LENGTH, MAX_REASON_LENGTH
 from ..models import (
     ENTITY_LENGTH,
     ENTITY_TYPE_LENGTH,
@@ -299,18 +302,99 @@ class MarkReadIn(Schema):
     )
 
 
+def _visible_text(max_length: int, description: str, **kwargs: Any) -> fields.String:
+    """A string of 1 to ``max_length`` characters, not only blanks, without NUL."""
+    return fields.String(
+        validate=[
+            validate.Length(min=1, max=max_length),
+            validate.Regexp(VISIBLE_NO_NUL, error="Must not be blank or contain NUL."),
+        ],
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
+class Amount(fields.Field[int]):
+    """Points to give (above 0) or take back (below 0): never 0, at most 2**31 - 1."""
+
+    def json_schema(self, ref: Any) -> dict[str, Any]:
+        return {
+            "type": "integer",
+            "minimum": -MAX_AMOUNT,
+            "maximum": MAX_AMOUNT,
+            "not": {"const": 0},
+            "description": "Points to give (positive) or take back (negative); not 0.",
+        }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("Must be a whole number of points, positive or negative.")
+        if value == 0:
+            raise ValidationError("Must not be 0: an adjustment gives or takes back points.")
+        if abs(value) > MAX_AMOUNT:
+            raise ValidationError(f"Must be from {-MAX_AMOUNT} to {MAX_AMOUNT}.")
+        return value
+
+
+class AdjustmentIn(Schema):
+    """Points given or taken back by hand."""
+
+    class Meta:
+        unknown = RAISE
+
+    amount = Amount(required=True)
+    reason = _visible_text(MAX_REASON_LENGTH, "Why; recorded in the points ledger.", required=True)
+    category = _visible_text(
+        MAX_CATEGORY_LENGTH, 'The category of points (default "points", where goals\' go).'
+    )
+    idempotency_key = _visible_text(
+        MAX_KEY_LENGTH,
+        "Sending the same key again (for the same entity) changes nothing and answers 200"
+        " with the first entry; the same key with another amount or category answers 409.",
+    )
+
+
+class RevocationIn(Schema):
+    """An award taken back."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = _visible_text(
+        MAX_REASON_LENGTH, "Why; recorded in the awards' audit trail.", required=True
+    )
+    occurrence = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Which award (1 for the first); the latest held when missing."},
+    )
+    reset_progress = Flag(
+        load_default=False,
+        metadata={
+            "description": "Start the goal over: clear the entity's progress, so that it"
+            " earns the goal again from new events. false (default): the revoked award is"
+            " not given again by the events that earned it."
+        },
+    )
+
+
 # -- query strings --------------------------------------------------------------------
+
+
+def page_size() -> fields.Integer:
+    """The ``limit`` of a paged list: 1 to ``MAX_PAGE_SIZE``."""
+    return fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"description": f"Page size, 1 to {MAX_PAGE_SIZE}."},
+    )
 
 
 class PageArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    limit = fields.Integer(
-        load_default=DEFAULT_PAGE_SIZE,
-        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
-        metadata={"description": f"Page size, 1 to {MAX_PAGE_SIZE}."},
-    )
+    limit = page_size()
     cursor = fields.String(
         validate=validate.Regexp(
             r"^[0-9]{1,9}$", error="Not a cursor of this API; copy it from a 'next' link."
@@ -353,6 +437,44 @@ class AssignmentListArgs(PageArgs):
         },
     )
     completed = fields.Boolean(metadata={"description": "Only completed or open assignments."})
+
+
+class LeaderboardArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    period = fields.String(
+        load_default="all",
+        validate=validate.OneOf(PERIODS),
+        metadata={
+            "description": "all (default), or the current day, week (ISO, from Monday) or"
+            " month in GAMIFY_TIMEZONE, by event time."
+        },
+    )
+    limit = fields.Integer(
+        load_default=10,
+        validate=validate.Range(min=1, max=MAX_LEADERBOARD_LIMIT),
+        metadata={"description": f"Entries, 1 to {MAX_LEADERBOARD_LIMIT}."},
+    )
+    around = _visible_text(
+        ENTITY_LENGTH, "Also list this entity's standing and up to five on each side."
+    )
+    category = _visible_text(MAX_CATEGORY_LENGTH, 'A category of points (default "points").')
+
+
+class LedgerArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = page_size()
+    before = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_NUMBER),
+        metadata={
+            "description": "Only entries older than this id: the 'next' link sets it to the"
+            " last id of the page."
+        },
+    )
+    category = _visible_text(MAX_CATEGORY_LENGTH, "Only this category's entries.")
 
 
 class NotificationListArgs(PageArgs):
@@ -412,18 +534,46 @@ class GoalVersionOut(Schema):
     )
 
 
+_PERCENT = (
+    "floor(100 * current / target), 0 to 100; 100 exactly when completed. all: current"
+    " counts the complete children; any: the numbers of the child closest to completion."
+)
+_MISSING = (
+    "What is still missing: the all_of values not seen, the events of the sequence"
+    " steps not reached, the key of a goal criterion's prerequisite."
+)
+
+
+class ItemOut(Schema):
+    """A listed value of an all_of, or a step of a sequence."""
+
+    value = fields.Raw(
+        required=True,
+        metadata={"description": "The listed value (all_of), or the step's position from 0."},
+    )
+    label = fields.String(
+        required=True,
+        metadata={"description": "The goal's label for it, else the value or the step's event."},
+    )
+    done = fields.Boolean(required=True)
+
+
 class EvaluationOut(Schema):
     """Progress on one criterion of a composite, with its own children."""
 
     type = fields.String(required=True)
-    label = fields.String(required=True)
+    label = fields.String(
+        required=True,
+        metadata={"description": "The criterion's label, else one written from its fields."},
+    )
     current = fields.Float(required=True)
     target = fields.Float(required=True)
-    percent = fields.Integer(required=True)
+    percent = fields.Integer(required=True, metadata={"description": _PERCENT})
     completed = fields.Boolean(required=True)
-    missing = fields.List(
-        fields.Raw(),
-        metadata={"description": "The all_of values or sequence steps still missing."},
+    missing = fields.List(fields.Raw(), metadata={"description": _MISSING})
+    items = fields.List(
+        fields.Nested(ItemOut),
+        metadata={"description": "Each listed value of an all_of, each step of a sequence."},
     )
     children = fields.List(fields.Nested(lambda: EvaluationOut()))
 
@@ -434,7 +584,7 @@ class ProgressOut(Schema):
     label = fields.String(required=True, metadata={"description": "The criteria, in words."})
     current = fields.Float(required=True)
     target = fields.Float(required=True)
-    percent = fields.Integer(required=True, metadata={"description": "0 to 100."})
+    percent = fields.Integer(required=True, metadata={"description": _PERCENT})
     completed = fields.Boolean(required=True)
     completed_at = fields.DateTime(
         required=True,
@@ -443,10 +593,14 @@ class ProgressOut(Schema):
     )
     times_completed = fields.Integer(required=True)
     points = fields.Integer(required=True)
-    missing = fields.List(
-        fields.Raw(),
+    missing = fields.List(fields.Raw(), required=True, metadata={"description": _MISSING})
+    items = fields.List(
+        fields.Nested(ItemOut),
         required=True,
-        metadata={"description": "The all_of values or sequence steps still missing."},
+        metadata={
+            "description": "Each listed value of an all_of, each step of a sequence, with"
+            " its label and whether it is done (empty for other criteria)."
+        },
     )
     children = fields.List(
         fields.Nested(EvaluationOut),
@@ -581,6 +735,107 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
             ),
         },
         name=name,
+    )
+
+
+class StandingOut(Schema):
+    rank = fields.Integer(
+        required=True,
+        metadata={"description": "Competition rank: 1, 2, 2, 4 (ties share a rank)."},
+    )
+    entity = fields.String(required=True)
+    points = fields.Integer(required=True)
+
+
+class LeaderboardOut(Schema):
+    entity_type = fields.String(required=True)
+    category = fields.String(required=True)
+    period = fields.String(required=True, validate=validate.OneOf(PERIODS))
+    starts_at = fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "null for all time."}
+    )
+    ends_at = fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "Excluded; null for all time."}
+    )
+    entries = fields.List(
+        fields.Nested(StandingOut),
+        required=True,
+        metadata={"description": "The top entries; ties listed by entity id."},
+    )
+    around = fields.List(
+        fields.Nested(StandingOut),
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "With around=: up to five standings before the entity, its own"
+            " (0 points when it has none in the period), up to five after; else null."
+        },
+    )
+
+
+class LevelOut(Schema):
+    number = fields.Integer(
+        required=True, metadata={"description": "1 for the first level; 0 below it."}
+    )
+    name = fields.String(required=True, allow_none=True)
+    points = fields.Integer(required=True)
+    floor = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The level's threshold."}
+    )
+    next_name = fields.String(required=True, allow_none=True)
+    next_at = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The next level's threshold; null at the top level."},
+    )
+    points_to_next = fields.Integer(required=True, allow_none=True)
+    percent = fields.Integer(required=True)
+
+
+class PointsOut(Schema):
+    entity_type = fields.String(required=True)
+    entity = fields.String(required=True)
+    points = fields.Integer(
+        required=True, metadata={"description": 'Points in the "points" category.'}
+    )
+    categories = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "Points in every category the entity has points in."},
+    )
+    level = fields.Nested(
+        LevelOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null when no levels are defined for the entity type."},
+    )
+
+
+class LedgerEntryOut(Schema):
+    id = fields.Integer(required=True)
+    entity_type = fields.String(required=True)
+    entity = fields.String(required=True)
+    amount = fields.Integer(required=True)
+    category = fields.String(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["award", "revocation", "adjustment"])
+    )
+    goal = fields.String(required=True, allow_none=True)
+    occurrence = fields.Integer(required=True, allow_none=True)
+    reason = fields.String(required=True)
+    changed_by = fields.String(required=True, allow_none=True)
+    idempotency_key = fields.String(required=True, allow_none=True)
+    occurred_at = fields.DateTime(
+        required=True, metadata={"description": "Event time; leaderboard periods go by it."}
+    )
+    recorded_at = fields.DateTime(required=True)
+
+
+class AdjustmentOut(Schema):
+    entry = fields.Nested(LedgerEntryOut, required=True)
+    points = fields.Integer(
+        required=True, metadata={"description": "The entity's points in the category now."}
     )
 
 

@@ -1,4 +1,5 @@
-"""The REST API's views: events, goals, progress, awards, assignments, notifications."""
+"""The REST API's views: events, goals, progress, awards, assignments, notifications,
+points, the points ledger, adjustments, revocations and leaderboards."""
 
 from __future__ import annotations
 
@@ -16,9 +17,17 @@ from ..badges import BUILTIN_ICONS, ICONS_DIRECTORY, is_builtin_icon
 from ..criteria.base import parse_json_float
 from ..criteria.limits import is_visible, too_deep
 from ..criteria.schema import flatten_errors
-from ..errors import EventError, GoalArchived, GoalNotFound, GoalReferenceError, InvalidInputError
+from ..errors import (
+    EventError,
+    GoalArchived,
+    GoalNotFound,
+    GoalReferenceError,
+    InvalidInputError,
+    LevelsNotDefined,
+)
 from ..events import TrackedEvent, event_from_json
 from ..goals import validate_goal_changes
+from ..ledger import DEFAULT_CATEGORY
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
 from ..records import GoalView
 from ..state import GamifyState, get_state
@@ -189,12 +198,24 @@ def page(
 
     :param fetch: returns at least the first ``n`` items (all, if fewer) for an ``n``.
     """
-    offset = _decode_cursor(args.get("cursor"))
-    limit: int = args["limit"]
+    offset, limit = page_bounds(args)
     items = fetch(offset + limit + 1)
-    chunk = items[offset : offset + limit]
+    return page_response(args, items[offset : offset + limit], len(items) > offset + limit, dump)
+
+
+def page_bounds(args: Mapping[str, Any]) -> tuple[int, int]:
+    """Where the page asked for starts, and how many items it holds at most."""
+    limit: int = args["limit"]
+    return _decode_cursor(args.get("cursor")), limit
+
+
+def page_response(
+    args: Mapping[str, Any], chunk: Sequence[T], more: bool, dump: Callable[[T], dict[str, Any]]
+) -> Response:
+    """The page ``args`` asked for, with the link to the next one when there are ``more``."""
     next_url = None
-    if len(items) > offset + limit:
+    if more:
+        offset, limit = page_bounds(args)
         values: dict[str, Any] = {
             **request.args.to_dict(),
             **(request.view_args or {}),
@@ -520,37 +541,47 @@ def _visible(
     completed_of: Callable[[T], bool],
 ) -> list[T]:
     """The items about goals the caller may see for this entity (see :class:`Caller`)."""
-    if caller.is_entity(entity_type, entity) or caller.principal.unrestricted:
+    visible = _visibility(caller, entity_type, entity)
+    if visible is None:
         return list(items)
+    return [item for item in items if visible(key_of(item), completed_of(item))]
+
+
+def _visibility(
+    caller: Caller, entity_type: str, entity: str
+) -> Callable[[str, bool], bool] | None:
+    """Whether the caller may see a goal's progress for this entity, by goal key and
+    whether the entity completed it; ``None`` when it may see every goal's."""
+    if caller.is_entity(entity_type, entity) or caller.principal.unrestricted:
+        return None
     goals = {goal.key: goal for goal in _extension().goals(include_archived=True)}
-    return [
-        item
-        for item in items
-        if key_of(item) in goals
-        and caller.may_see_progress(
-            goals[key_of(item)], entity_type, entity, completed=completed_of(item)
+
+    def visible(key: str, completed: bool) -> bool:
+        goal = goals.get(key)
+        return goal is not None and caller.may_see_progress(
+            goal, entity_type, entity, completed=completed
         )
-    ]
+
+    return visible
 
 
 class ProgressListView(MethodView):
     def get(self, entity_type: str, entity: str) -> Response:
         caller = authorize_entity(entity_type, entity)
         args = query(schemas.ProgressListArgs())
-        views = _extension().progress(
-            entity, entity_type=entity_type, include_hidden=args["include_hidden"]
-        )
-        views = _visible(
-            caller,
-            entity_type,
+        visible = _visibility(caller, entity_type, entity)
+        offset, limit = page_bounds(args)
+        # Only the page's goals are read and evaluated, filters included.
+        page = _extension().progress_page(
             entity,
-            views,
-            lambda view: view.goal,
-            lambda view: view.completed,
+            entity_type=entity_type,
+            offset=offset,
+            limit=limit,
+            include_hidden=args["include_hidden"],
+            completed=args.get("completed"),
+            shown=visible,
         )
-        if "completed" in args:
-            views = [view for view in views if view.completed == args["completed"]]
-        return page(args, lambda _: views, lambda view: view.to_dict())
+        return page_response(args, page.views, page.more, lambda view: view.to_dict())
 
 
 class ProgressView(MethodView):
@@ -619,6 +650,125 @@ class NotificationsReadView(MethodView):
         return jsonify(marked=marked)
 
 
+# -- points, levels and leaderboards --------------------------------------------------
+
+
+def check_entity_type(entity_type: str) -> None:
+    if len(entity_type) > ENTITY_TYPE_LENGTH or not is_visible(entity_type):
+        raise ApiError(
+            422,
+            "The entity type in the URL is invalid.",
+            errors={
+                "entity_type": [
+                    f"Must be 1 to {ENTITY_TYPE_LENGTH} characters long, not only blanks."
+                ]
+            },
+        )
+
+
+class LeaderboardResourceView(MethodView):
+    def get(self, entity_type: str) -> Response:
+        # Entity-bound callers may read leaderboards: "my rank among the others" is what
+        # they are for. Owner-bound ones may not: points come from every owner's goals.
+        authorize("progress:read").refuse_owner_bound(None, "leaderboards")
+        check_entity_type(entity_type)
+        args = query(schemas.LeaderboardArgs())
+        board = _extension().leaderboard(
+            entity_type,
+            args["period"],
+            args["limit"],
+            around=args.get("around"),
+            category=args.get("category"),
+        )
+        return jsonify(board.to_dict())
+
+
+class PointsView(MethodView):
+    def get(self, entity_type: str, entity: str) -> Response:
+        authorize_entity(entity_type, entity).refuse_owner_bound((entity_type, entity), "points")
+        extension = _extension()
+        categories = extension.points_by_category(entity, entity_type=entity_type)
+        try:
+            level: dict[str, Any] | None = extension.level(
+                entity, entity_type=entity_type
+            ).to_dict()
+        except LevelsNotDefined:
+            level = None
+        return jsonify(
+            entity_type=entity_type,
+            entity=entity,
+            points=categories.get(DEFAULT_CATEGORY, 0),
+            categories=categories,
+            level=level,
+        )
+
+
+class LedgerView(MethodView):
+    def get(self, entity_type: str, entity: str) -> Response:
+        authorize_entity(entity_type, entity).refuse_owner_bound((entity_type, entity), "points")
+        args = query(schemas.LedgerArgs())
+        limit: int = args["limit"]
+        entries = _extension().points_ledger(
+            entity,
+            entity_type=entity_type,
+            category=args.get("category"),
+            before=args.get("before"),
+            limit=limit + 1,
+        )
+        next_url = None
+        if len(entries) > limit:
+            # Keyset paging: the next page is what is older than this page's last entry,
+            # however many entries are written meanwhile.
+            values: dict[str, Any] = {
+                **request.args.to_dict(),
+                **(request.view_args or {}),
+                "before": str(entries[limit - 1].id),
+            }
+            assert request.endpoint is not None
+            next_url = url_for(request.endpoint, **values)
+        return jsonify(items=[entry.to_dict() for entry in entries[:limit]], next=next_url)
+
+
+class AdjustmentsView(MethodView):
+    def post(self, entity_type: str, entity: str) -> tuple[Response, int]:
+        caller = authorize("points:write", entity=(entity_type, entity))
+        check_entity(entity_type, entity)
+        caller.refuse_owner_bound((entity_type, entity), "points")
+        caller.refuse_entity_bound()
+        data = load(schemas.AdjustmentIn(), json_body(), what="adjustment")
+        extension = _extension()
+        entry, created = extension._adjust_points(
+            entity,
+            data["amount"],
+            reason=data["reason"],
+            idempotency_key=data.get("idempotency_key"),
+            changed_by=caller.name,
+            category=data.get("category"),
+            entity_type=entity_type,
+        )
+        points = extension.points(entity, entity_type=entity_type, category=entry.category)
+        return jsonify(entry=entry.to_dict(), points=points), 201 if created else 200
+
+
+class RevocationsView(MethodView):
+    def post(self, entity_type: str, entity: str, goal: str) -> tuple[Response, int]:
+        # An owner-bound key may revoke awards of its owner's goals (others answer 404).
+        caller = authorize("points:write", goal, entity=(entity_type, entity))
+        check_entity(entity_type, entity)
+        caller.refuse_entity_bound()
+        data = load(schemas.RevocationIn(), json_body(), what="revocation")
+        award = _extension().revoke_award(
+            entity,
+            goal,
+            data.get("occurrence"),
+            reason=data["reason"],
+            changed_by=caller.name,
+            entity_type=entity_type,
+            reset_progress=data["reset_progress"],
+        )
+        return jsonify(award.to_dict()), 201
+
+
 # -- badge pictures -------------------------------------------------------------------
 
 #: Badge pictures never change at their address (built-in icons change only with a
@@ -681,5 +831,14 @@ ROUTES: tuple[tuple[str, str, type[MethodView]], ...] = (
         "/entities/<entity_type>/<entity>/notifications/read",
         "notifications_read",
         NotificationsReadView,
+    ),
+    ("/leaderboards/<entity_type>", "leaderboard", LeaderboardResourceView),
+    ("/entities/<entity_type>/<entity>/points", "points", PointsView),
+    ("/entities/<entity_type>/<entity>/points/ledger", "points_ledger", LedgerView),
+    ("/entities/<entity_type>/<entity>/points/adjustments", "points_adjustments", AdjustmentsView),
+    (
+        "/entities/<entity_type>/<entity>/awards/<goal>/revocations",
+        "award_revocations",
+        RevocationsView,
     ),
 )

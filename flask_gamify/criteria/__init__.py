@@ -15,13 +15,15 @@ from .base import (
     Evaluation,
     EvaluationContext,
     EventData,
+    Item,
     State,
+    label_key,
     to_milliseconds,
 )
 from .composites import All, AnyOf, GoalReference
 from .filters import OPERATORS, Where, parse_window
-from .leaves import AllOf, Count, Distinct, SequenceCriterion, Step, Streak, Sum
-from .schema import CRITERION_TYPES, validate_criteria
+from .leaves import AllOf, Count, Distinct, SequenceCriterion, Step, Streak, Sum, value_text
+from .schema import CRITERION_TYPES, validate_criteria, without_labels
 from .timeline import occurrence_times
 
 __all__ = [
@@ -31,12 +33,16 @@ __all__ = [
     "Evaluation",
     "EvaluationContext",
     "EventData",
+    "Item",
     "State",
     "compile_criteria",
+    "label_key",
     "occurrence_times",
     "parse_window",
     "to_milliseconds",
     "validate_criteria",
+    "value_text",
+    "without_labels",
 ]
 
 
@@ -57,6 +63,12 @@ def _window_ms(data: Mapping[str, Any]) -> int | None:
 
 def build(data: Mapping[str, Any], max_occurrences: int | None) -> Criterion:
     """Build a criterion from already validated ``data``."""
+    criterion = _build(data, max_occurrences)
+    criterion.custom_label = data.get("label")
+    return criterion
+
+
+def _build(data: Mapping[str, Any], max_occurrences: int | None) -> Criterion:
     kind = data["type"]
     if kind in ("all", "any"):
         children = [build(child, max_occurrences) for child in data["of"]]
@@ -64,7 +76,10 @@ def build(data: Mapping[str, Any], max_occurrences: int | None) -> Criterion:
     if kind == "goal":
         return GoalReference(data["goal"], max_occurrences)
     if kind == "sequence":
-        steps = [Step(step["event"], Where(step.get("where"))) for step in data["steps"]]
+        steps = [
+            Step(step["event"], Where(step.get("where")), step.get("label"))
+            for step in data["steps"]
+        ]
         return SequenceCriterion(steps, max_occurrences, window_ms=_window_ms(data))
     event, where = data["event"], Where(data.get("where"))
     if kind == "count":
@@ -83,7 +98,14 @@ def build(data: Mapping[str, Any], max_occurrences: int | None) -> Criterion:
     if kind == "distinct":
         return Distinct(event, where, max_occurrences, field=data["field"], target=data["target"])
     if kind == "all_of":
-        return AllOf(event, where, max_occurrences, field=data["field"], values=data["values"])
+        return AllOf(
+            event,
+            where,
+            max_occurrences,
+            field=data["field"],
+            values=data["values"],
+            labels=data.get("labels"),
+        )
     return Streak(
         event, where, max_occurrences, target=data["target"], period=data.get("period", "day")
     )

@@ -73,19 +73,47 @@ class EvaluationContext:
     #: Called with each event a windowed criterion refuses as too late (older than its
     #: watermark minus the allowance), so that no event is dropped silently.
     on_late: Callable[[EventData], None] | None = None
+    #: Whether the states :meth:`Criterion.apply` returns are stored. ``False`` for
+    #: states only folded further and evaluated in memory (finding award times): their
+    #: long lists are then left as they are, not packed (see :mod:`.packing`).
+    stored: bool = True
+    #: :attr:`now` in whole milliseconds since the Unix epoch.
+    now_ms: int = field(init=False)
+    #: :attr:`late_event_allowance` in whole milliseconds.
+    allowance_ms: int = field(init=False)
 
-    @property
-    def now_ms(self) -> int:
-        return to_milliseconds(self.now)
+    def __post_init__(self) -> None:
+        # Computed once: a batch makes one context per (goal, entity) and reads these
+        # many times in each.
+        object.__setattr__(self, "now_ms", to_milliseconds(self.now))
+        object.__setattr__(self, "allowance_ms", self.late_event_allowance // _MILLISECOND)
 
-    @property
-    def allowance_ms(self) -> int:
-        return self.late_event_allowance // _MILLISECOND
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One part of a list-like criterion: a listed value of an ``all_of``, a step of a
+    ``sequence``. A checklist a page can show as it is."""
+
+    #: The listed value (``all_of``), or the step's position from 0 (``sequence``).
+    value: Any
+    #: The part in words: the goal's own label for it, else the value or the step's event.
+    label: str
+    #: Whether this part is done.
+    done: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "label": self.label, "done": self.done}
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """How far a state is from completing its criterion."""
+    """How far a state is from completing its criterion.
+
+    Every type tells one story: :attr:`percent` is ``floor(100 * current / target)``
+    kept within 0..100, and it is 100 exactly when :attr:`completed`. What ``current``
+    and ``target`` count depends on the type (``all``: complete children out of all;
+    ``any``: the numbers of its child closest to completion; see ``docs/progress.rst``).
+    """
 
     #: The criterion type (``"count"``, ``"all"``, ...).
     type: str
@@ -106,6 +134,17 @@ class Evaluation:
     #: What is still missing, when a list says it best: the values an ``all_of`` has
     #: not seen, the events of the ``sequence`` steps not reached yet.
     missing: tuple[Any, ...] = ()
+    #: Each listed value of an ``all_of``, each step of a ``sequence``, in order, with
+    #: its label and whether it is done: :attr:`missing` by label, and what is done too.
+    items: tuple[Item, ...] = ()
+
+    @property
+    def started(self) -> bool:
+        """Whether anything of the criterion is done: a percent above 0 here or in a child.
+
+        An ``all`` shows 0 % until a child is complete, though its children progressed.
+        """
+        return self.completed or self.percent > 0 or any(c.started for c in self.children)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form used by the REST API."""
@@ -119,6 +158,8 @@ class Evaluation:
         }
         if self.missing:
             data["missing"] = list(self.missing)
+        if self.items:
+            data["items"] = [item.to_dict() for item in self.items]
         if self.children:
             data["children"] = [child.to_dict() for child in self.children]
         return data
@@ -131,6 +172,12 @@ class Criterion(abc.ABC):
     type: str
     #: Cap on occurrences (1 unless the goal is repeatable; ``None`` is unlimited).
     max_occurrences: int | None
+    #: The criterion's own ``label`` from the criteria JSON, if it has one.
+    custom_label: str | None = None
+    #: Whether occurrences never fall as events are added (every built-in type but
+    #: ``sum``, whose amounts can be negative): :func:`~.timeline.occurrence_times` then
+    #: bisects a batch instead of folding its events one at a time.
+    monotone: bool = False
 
     @property
     @abc.abstractmethod
@@ -143,9 +190,14 @@ class Criterion(abc.ABC):
         return frozenset()
 
     @property
-    @abc.abstractmethod
     def label(self) -> str:
-        """A short human description."""
+        """A short human description: the criterion's ``label``, else :attr:`default_label`."""
+        return self.custom_label or self.default_label
+
+    @property
+    @abc.abstractmethod
+    def default_label(self) -> str:
+        """The description written from the criterion's fields."""
 
     @abc.abstractmethod
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
@@ -198,6 +250,20 @@ def canonical_value(value: Any) -> str | None:
     if kind is int:
         return str(value)
     return json.dumps(_normalise_number(value), sort_keys=True, separators=(",", ":"))
+
+
+def label_key(value: Any) -> str:
+    """The key of a listed ``all_of`` value in its ``labels`` object.
+
+    JSON object keys are text: a text value is its own key; a number or a boolean is
+    keyed by its JSON form, a whole number without fraction (``1`` and ``1.0`` are
+    ``"1"``, ``2.5`` is ``"2.5"``, ``true`` is ``"true"``).
+    """
+    if isinstance(value, str):
+        return value
+    key = canonical_value(value)
+    assert key is not None
+    return key
 
 
 def _normalise_number(value: Any) -> Any:
@@ -294,3 +360,39 @@ def percent_of(current: Fraction | int, target: Fraction | int, completed: bool)
         return max(0, min(100, current * 100 // target))  # exact, and much faster
     ratio = Fraction(current) * 100 / Fraction(target)
     return max(0, min(100, math.floor(ratio)))
+
+
+def shown_progress(
+    current: Fraction | int, target: Fraction | int, completed: bool
+) -> tuple[int | float, int | float, int]:
+    """``(current, target, percent)`` as progress reports them, telling one story.
+
+    ``percent`` is ``floor(100 * current / target)`` of the numbers *as reported* (a
+    float read by its shortest decimal form, as every parser reads the JSON), kept
+    within 0..100, and it is 100 exactly when ``completed``: a complete criterion shows
+    ``current == target``; an incomplete one shows less than its target, even when the
+    rolling window shown holds more than the windows that decide completion (negative
+    amounts, see ``docs/criteria.rst``) or a float rounds up to the target.
+    """
+    if isinstance(current, int) and isinstance(target, int):  # the common, exact case
+        if completed:
+            return target, target, 100
+        if current < target:
+            return current, target, max(0, current * 100 // target)
+    reported_target = plain_number(target)
+    if completed:
+        return reported_target, reported_target, 100
+    # Sums can fall without limit (refunds); reporting at most 2**53 - 1 below zero
+    # keeps ``current`` a number every JSON parser reads and encodes.
+    reported = plain_number(max(min(current, target), -MAX_NUMBER))
+    percent = _reported_percent(reported, reported_target)
+    if percent >= 100:
+        reported = plain_number(Fraction(target) * 99 / 100)
+        percent = _reported_percent(reported, reported_target)
+    return reported, reported_target, percent
+
+
+def _reported_percent(current: int | float, target: int | float) -> int:
+    exact_current, exact_target = numeric_value(current), numeric_value(target)
+    assert exact_current is not None and exact_target is not None
+    return max(0, min(100, math.floor(exact_current * 100 / exact_target)))

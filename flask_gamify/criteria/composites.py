@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterable, Sequence
 
 from .base import Criterion, Evaluation, EvaluationContext, EventData, State
@@ -19,6 +18,10 @@ class Composite(Criterion):
     @functools.cached_property
     def event_types(self) -> frozenset[str]:
         return frozenset().union(*(child.event_types for child in self.children))
+
+    @functools.cached_property
+    def monotone(self) -> bool:  # type: ignore[override]
+        return all(child.monotone for child in self.children)
 
     @functools.cached_property
     def goal_refs(self) -> frozenset[str]:
@@ -50,23 +53,32 @@ class Composite(Criterion):
         return [child.evaluate(states[i], context) for i, child in enumerate(self.children)]
 
 
+def _parts(count: int) -> str:
+    return "1 part" if count == 1 else f"{count} parts"
+
+
 class All(Composite):
+    """Complete when every child is: ``current`` counts the complete children.
+
+    Partial progress lives in the children, which pages show as bars of their own;
+    the parent's numbers say how many parts are done, and its percent follows them.
+    """
+
     type = "all"
 
     @functools.cached_property
-    def label(self) -> str:
-        return f"all of {len(self.children)}"
+    def default_label(self) -> str:
+        return f"all of {_parts(len(self.children))}"
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         children = self._evaluate_children(state, context)
         done = sum(1 for child in children if child.completed)
         completed = done == len(children)
-        mean = math.floor(sum(child.percent for child in children) / len(children))
         return Evaluation(
             type=self.type,
             current=done,
             target=len(children),
-            percent=100 if completed else mean,
+            percent=done * 100 // len(children),
             completed=completed,
             occurrences=self.cap(min(child.occurrences for child in children)),
             children=tuple(children),
@@ -75,20 +87,31 @@ class All(Composite):
 
 
 class AnyOf(Composite):
+    """Complete when a child is: its numbers are those of the child closest to completion.
+
+    That is the first complete child, else the child with the highest percent (the
+    first of those that tie), so ``current``, ``target`` and ``percent`` tell the
+    story of one path to completion.
+    """
+
     type = "any"
 
     @functools.cached_property
-    def label(self) -> str:
-        return f"any of {len(self.children)}"
+    def default_label(self) -> str:
+        return f"one of {_parts(len(self.children))}"
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         children = self._evaluate_children(state, context)
         completed = any(child.completed for child in children)
+        # max() returns the first of equal keys: ties go to the earlier child.
+        closest = max(children, key=lambda child: (child.completed, child.percent))
+        # A complete child reports current == target already; keep it so regardless.
+        current = closest.target if completed else closest.current
         return Evaluation(
             type=self.type,
-            current=1 if completed else 0,
-            target=1,
-            percent=100 if completed else max(child.percent for child in children),
+            current=current,
+            target=closest.target,
+            percent=closest.percent,
             completed=completed,
             occurrences=self.cap(sum(child.occurrences for child in children)),
             children=tuple(children),
@@ -98,6 +121,8 @@ class AnyOf(Composite):
 
 class GoalReference(Criterion):
     type = "goal"
+    # Its occurrences come from the context, never from events.
+    monotone = True
 
     def __init__(self, goal: str, max_occurrences: int | None) -> None:
         self.goal = goal
@@ -112,7 +137,7 @@ class GoalReference(Criterion):
         return frozenset((self.goal,))
 
     @functools.cached_property
-    def label(self) -> str:
+    def default_label(self) -> str:
         return f"goal {self.goal}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
@@ -129,4 +154,6 @@ class GoalReference(Criterion):
             completed=completed,
             occurrences=occurrences,
             label=self.label,
+            # The prerequisite's key, so that what is missing never needs the label read.
+            missing=() if completed else (self.goal,),
         )

@@ -50,6 +50,7 @@ LOOSER_THAN_SERVER = (
     " them (send well-formed UTF-8, I-JSON, RFC 7493)",
     "that every goal criterion names an existing goal, without cycles (the server answers"
     " 409 Conflict)",
+    "that each key of the labels of an all_of names exactly one of its listed values",
 )
 
 Ref = Callable[[str], dict[str, Any]]

@@ -12,28 +12,32 @@ occurrences it can no longer lose. The worker's clock never decides what counts.
 from __future__ import annotations
 
 import functools
+import json
 import math
-from bisect import bisect_right, insort
-from collections.abc import Iterable, Sequence
+from array import array
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Mapping, MutableSequence, Sequence
 from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
 
 from .base import (
-    MAX_NUMBER,
     Criterion,
     Evaluation,
     EvaluationContext,
     EventData,
+    Item,
     State,
     canonical_value,
     decode_exact,
     encode_exact,
+    label_key,
     numeric_value,
-    percent_of,
     plain_number,
+    shown_progress,
 )
 from .filters import Where
+from .packing import pack_integers, unpack_integers
 
 
 class Leaf(Criterion):
@@ -53,6 +57,7 @@ class Leaf(Criterion):
 
     #: Whether the state honours the terminal form ``{"occ": n}`` (see :meth:`settle`).
     terminal_form = True
+    monotone = True
 
     def settle(self, state: State, context: EvaluationContext) -> State:
         if not self.terminal_form or self.max_occurrences is None:
@@ -67,27 +72,54 @@ class Leaf(Criterion):
         target: Fraction | int,
         occurrences: int,
         missing: tuple[Any, ...] = (),
+        items: tuple[Item, ...] = (),
     ) -> Evaluation:
         completed = occurrences >= 1
-        # Sums can fall without limit (refunds); reporting at most 2**53 - 1 below zero
-        # keeps ``current`` a number every JSON parser reads and encodes.
-        shown = target if completed else max(min(current, target), -MAX_NUMBER)
+        shown, reported_target, percent = shown_progress(current, target, completed)
         return Evaluation(
             type=self.type,
-            current=plain_number(shown),
-            target=plain_number(target),
-            percent=percent_of(shown, target, completed),
+            current=shown,
+            target=reported_target,
+            percent=percent,
             completed=completed,
             occurrences=self.cap(occurrences),
             label=self.label,
             missing=() if completed else missing,
+            items=tuple(Item(item.value, item.label, True) for item in items)
+            if completed
+            else items,
         )
+
+
+#: How the automatic labels write the operators of ``where``.
+_OPERATOR_WORDS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥", "in": "in"}
+#: How many listed values an automatic label names before "and N more".
+_NAMED_VALUES = 5
+
+
+def value_text(value: Any) -> str:
+    """A listed value as a label shows it: text as it is, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _listing(texts: Sequence[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``, ``"a, b, c, d, e and 3 more"``."""
+    if len(texts) > _NAMED_VALUES:
+        return f"{', '.join(texts[:_NAMED_VALUES])} and {len(texts) - _NAMED_VALUES} more"
+    if len(texts) == 1:
+        return texts[0]
+    return f"{', '.join(texts[:-1])} and {texts[-1]}"
 
 
 def _where_label(where: Where) -> str:
     if not where:
         return ""
-    parts = [f"{attribute} {op} {operand!r}" for attribute, op, operand in where.conditions]
+    parts = [
+        f"{attribute} {_OPERATOR_WORDS.get(op, op)} {json.dumps(operand, ensure_ascii=False)}"
+        for attribute, op, operand in where.conditions
+    ]
     return " where " + " and ".join(parts)
 
 
@@ -100,10 +132,6 @@ def _window_text(window_ms: int) -> str:
             return f"{count} {unit}{'' if count == 1 else 's'}"
     seconds = window_ms // 1000
     return f"{seconds} second{'' if seconds == 1 else 's'}"
-
-
-def _times(count: int) -> str:
-    return "once" if count == 1 else f"{count} times"
 
 
 class _Windowed(Leaf):
@@ -179,8 +207,8 @@ class Count(_Windowed):
         self.terminal_form = window_ms is not None
 
     @functools.cached_property
-    def label(self) -> str:
-        return f"{self.event} {_times(self.target)}{self.window_suffix()}{_where_label(self.where)}"
+    def default_label(self) -> str:
+        return f"{self.target} × {self.event}{self.window_suffix()}{_where_label(self.where)}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
         matched = self.matching(events)
@@ -194,37 +222,57 @@ class Count(_Windowed):
         watermark = state.get("wm")
         counted = self.on_time(((e.timestamp_ms, e) for e in matched), watermark, context)
         watermark = _latest(watermark, counted)
-        timestamps = sorted([*state.get("ts", []), *counted])
+        timestamps = unpack_integers(state.get("ts"))
+        counted.sort()
+        if counted and timestamps and counted[0] < timestamps[-1]:
+            timestamps = sorted([*timestamps, *counted])
+        else:
+            timestamps.extend(counted)  # in time order: the common case
         done = state.get("done", 0)
         if watermark is not None:
             # Greedy grouping decisions about timestamps at or before the horizon are
             # final (no event that still counts can join them): take those groups into
             # "done" and drop their timestamps, so the state stays the size of a window.
+            # A decision is final once no event that still counts (at or after "limit")
+            # can change it: the group's last timestamp is at or before the limit (an
+            # event inserted later sorts after it), or the group's first timestamp is at
+            # or before the horizon (no event that still counts can share its window).
+            limit = watermark - context.allowance_ms
             horizon = self.horizon(watermark, context)
-            index, window = 0, self.window_ms
-            while index < len(timestamps) and timestamps[index] <= horizon:
+            index, window, size = 0, self.window_ms, len(timestamps)
+            while index < size:
                 last = index + self.target - 1
-                if last < len(timestamps) and timestamps[last] - timestamps[index] < window:
-                    done, index = done + 1, index + self.target
-                else:
+                if last < size and timestamps[last] <= limit:
+                    if timestamps[last] - timestamps[index] < window:
+                        done, index = done + 1, index + self.target
+                    else:
+                        index += 1
+                elif timestamps[index] <= horizon:
                     index += 1
-            timestamps = timestamps[index:]
+                else:
+                    break
+            del timestamps[:index]
         occurrences = self.cap(max(floor, done + self._groups(timestamps)))
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
-        new_state: dict[str, Any] = {"ts": timestamps, "done": done, "wm": watermark}
+        new_state: dict[str, Any] = {
+            "ts": pack_integers(timestamps, stored=context.stored),
+            "done": done,
+            "wm": watermark,
+        }
         if floor:
             new_state["occ"] = floor
         return new_state
 
     def _groups(self, timestamps: Sequence[int]) -> int:
         """The most disjoint groups of ``target`` events that each fit in the window."""
-        assert self.window_ms is not None
-        groups, index = 0, 0
-        while index + self.target <= len(timestamps):
-            if timestamps[index + self.target - 1] - timestamps[index] < self.window_ms:
+        window, size = self.window_ms, self.target
+        assert window is not None
+        groups, index, last, reach = 0, 0, len(timestamps) - size, size - 1
+        while index <= last:
+            if timestamps[index + reach] - timestamps[index] < window:
                 groups += 1
-                index += self.target
+                index += size
             else:
                 index += 1
         return groups
@@ -234,7 +282,7 @@ class Count(_Windowed):
         if self.window_ms is None:
             count = state.get("n", 0)
             return self._evaluation(count, self.target, count // self.target)
-        timestamps = state.get("ts", [])
+        timestamps = unpack_integers(state.get("ts"))
         occurrences = max(state.get("occ", 0), state.get("done", 0) + self._groups(timestamps))
         end = self.shown_end(state, context)
         recent = bisect_right(timestamps, end) - bisect_right(timestamps, end - self.window_ms)
@@ -243,6 +291,8 @@ class Count(_Windowed):
 
 class Sum(_Windowed):
     type = "sum"
+    # A negative amount (a refund) can take a total back below its target.
+    monotone = False
 
     def __init__(
         self,
@@ -262,10 +312,10 @@ class Sum(_Windowed):
         self.window_ms = window_ms
 
     @functools.cached_property
-    def label(self) -> str:
-        target = plain_number(self.target)
+    def default_label(self) -> str:
+        target = value_text(plain_number(self.target))
         return (
-            f"sum of {self.event}.{self.field} reaches {target}"
+            f"{self.event}: {self.field} totalling {target}"
             f"{self.window_suffix()}{_where_label(self.where)}"
         )
 
@@ -292,59 +342,43 @@ class Sum(_Windowed):
                 if t < limit and context.on_late is not None:
                     context.on_late(event)
             values = [item for item in values if item[0] >= limit]
-        watermark = _latest(watermark, [t for t, _, _ in values])
-        if watermark is None:
+        if not values:
             return state
+        watermark = _latest(watermark, [t for t, _, _ in values])
+        assert watermark is not None
+        occurrences = state.get("occ", 0)
+        if occurrences:
+            # A window's completion is remembered once final, and a windowed sum has
+            # one occurrence at most: nothing can change the evaluation any more. The
+            # watermark still moves, so that late events are still reported.
+            return {"occ": occurrences, "wm": watermark}
+        window = _SumWindow.read(state, self)
+        previous = window.final
         # Values can be negative (refunds), so a window's sum is only final once no event
         # can enter it any more: windows ending before the watermark minus the allowance.
-        # Only those completions are remembered; the others are recomputed from the
-        # entries, which keeps the result independent of the order of events.
-        occurrences = state.get("occ", 0)
-        previous = state.get("final")
+        # Only those completions are remembered; the others are kept as "hit", the
+        # earliest window (by its end) that reaches the target, and checked again when
+        # an event enters it.
         final = watermark - context.allowance_ms - 1
         if previous is not None and previous > final:
             final = previous
-        entries = sorted([*_read_entries(state), *((t, v) for t, v, _ in values)])
-        if self._best_rolling_sum(entries, after=previous, up_to=final) >= self.target:
-            occurrences = self.cap(max(occurrences, 1))
-        if self.is_saturated(occurrences):
-            return {"occ": occurrences}
-        assert self.window_ms is not None
-        kept = [[t, encode_exact(v)] for t, v in entries if t > final - self.window_ms]
-        return {"items": kept, "occ": occurrences, "final": final, "wm": watermark}
-
-    def _rolling_sum(self, entries: Sequence[tuple[int, Fraction]], end: int) -> Fraction:
-        """The sum of values with ``end - window < t <= end`` (``entries`` sorted)."""
-        assert self.window_ms is not None
-        times = [t for t, _ in entries]
-        low = bisect_right(times, end - self.window_ms)
-        high = bisect_right(times, end)
-        return sum((v for _, v in entries[low:high]), Fraction(0))
-
-    def _best_rolling_sum(
-        self,
-        entries: Sequence[tuple[int, Fraction]],
-        *,
-        up_to: int | None = None,
-        after: int | None = None,
-    ) -> Fraction:
-        """The largest rolling sum of windows ending at an entry (within the bounds).
-
-        ``entries`` are sorted; prefix sums make each window's sum two look-ups.
-        """
-        assert self.window_ms is not None
-        times = [t for t, _ in entries]
-        prefix = [Fraction(0)]
-        for _, value in entries:
-            prefix.append(prefix[-1] + value)
-        best = Fraction(0)
-        for end in sorted(set(times)):
-            if (up_to is not None and end > up_to) or (after is not None and end <= after):
-                continue
-            low = bisect_right(times, end - self.window_ms)
-            high = bisect_right(times, end)
-            best = max(best, prefix[high] - prefix[low])
-        return best
+        low = window.add((t, v) for t, v, _ in values)
+        if window.hit is None or window.hit >= low:
+            # Windows ending before ``low`` kept their sums, and none reached the target.
+            window.hit = window.first_hit(low)
+        if window.hit is not None and window.hit <= final:
+            occurrences = self.cap(1)
+            if self.is_saturated(occurrences):
+                return {"occ": occurrences}
+            return {"occ": occurrences, "wm": watermark}
+        window.prune(final - self.window_ms)
+        return {
+            "t": pack_integers(window.times, stored=context.stored),
+            "v": pack_integers(window.values, stored=context.stored),
+            "hit": window.hit,
+            "final": final,
+            "wm": watermark,
+        }
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         state = state or {}
@@ -354,20 +388,142 @@ class Sum(_Windowed):
             # A refund may take the total back below target; a settled state stays complete.
             occurrences = max(occurrences, state.get("occ", 0))
             return self._evaluation(total, self.target, occurrences)
-        entries = _read_entries(state)
+        window = _SumWindow.read(state, self)
         occurrences = state.get("occ", 0)
-        # Windows ending at or before "final" may have lost pruned entries: their
-        # completions are already in "occ".
-        after = state.get("final")
-        if occurrences == 0 and self._best_rolling_sum(entries, after=after) >= self.target:
+        if occurrences == 0 and window.hit is not None:
             occurrences = 1
-        return self._evaluation(
-            self._rolling_sum(entries, self.shown_end(state, context)), self.target, occurrences
+        end = self.shown_end(state, context)
+        current = window.total(end - self.window_ms, end)
+        return self._evaluation(current, self.target, occurrences)
+
+
+def _exact(stored: int | str) -> Fraction | int:
+    return stored if type(stored) is int else decode_exact(stored)  # type: ignore[arg-type]
+
+
+def _stored(value: Fraction | int) -> int | str:
+    """An exact amount as a stored state keeps it: an integer as a JSON integer (within
+    64 bits, which every database's JSON reads exactly), anything else as text."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        value = value.numerator
+    if isinstance(value, int) and -(2**63) < value < 2**63:
+        return value
+    return encode_exact(Fraction(value))
+
+
+def _exact_sum(stored: Sequence[int | str]) -> Fraction | int:
+    try:
+        return sum(stored)  # type: ignore[arg-type]  # integers only: the common, fast case
+    except TypeError:
+        return sum((_exact(item) for item in stored), Fraction(0))
+
+
+class _SumWindow:
+    """The amounts of a windowed sum, one per millisecond (amounts at the same moment
+    always share their windows, so they are added up), as two sorted lists.
+
+    ``hit``: the end of the earliest window (after ``final``) that reaches the target;
+    ``final``: windows ending at or before it can no longer change.
+    """
+
+    def __init__(
+        self,
+        criterion: Sum,
+        times: MutableSequence[int],
+        values: MutableSequence[int | str],
+        hit: int | None,
+        final: int | None,
+    ) -> None:
+        self.criterion = criterion
+        self.times = times
+        self.values = values
+        self.hit = hit
+        self.final = final
+
+    @classmethod
+    def read(cls, state: Mapping[str, Any], criterion: Sum) -> _SumWindow:
+        if "items" not in state:
+            return cls(
+                criterion,
+                unpack_integers(state.get("t")),
+                unpack_integers(state.get("v")),
+                state.get("hit"),
+                state.get("final"),
+            )
+        # A state written by earlier versions: [[t, "v"], ...] lists every amount.
+        window = cls(criterion, [], [], None, state.get("final"))
+        if state["items"]:
+            window.add((t, decode_exact(v)) for t, v in state["items"])
+        first = 0 if window.final is None else bisect_right(window.times, window.final)
+        if first < len(window.times):
+            window.hit = window.first_hit(window.times[first])
+        return window
+
+    def add(self, entries: Iterable[tuple[int, Fraction]]) -> int:
+        """Add amounts; return the earliest time added."""
+        added: dict[int, Fraction | int] = {}
+        for t, value in entries:
+            added[t] = added.get(t, 0) + value
+        low = min(added)
+        times = self.times
+        if not times or low > times[-1]:
+            order = sorted(added)
+            times.extend(order)
+            self._extend_values([_stored(added[t]) for t in order])
+            return low
+        first = bisect_left(times, low)
+        merged: dict[int, Fraction | int] = dict(
+            zip(times[first:], map(_exact, self.values[first:]), strict=True)
         )
+        for t, amount in added.items():
+            merged[t] = merged.get(t, 0) + amount
+        order = sorted(merged)
+        del times[first:], self.values[first:]
+        times.extend(order)
+        self._extend_values([_stored(merged[t]) for t in order])
+        return low
 
+    def _extend_values(self, stored: list[int | str]) -> None:
+        # Packed amounts unpack as a 64-bit integer array, which holds no amount as text.
+        if isinstance(self.values, array) and not all(type(value) is int for value in stored):
+            self.values = list(self.values)
+        self.values.extend(stored)
 
-def _read_entries(state: State) -> list[tuple[int, Fraction]]:
-    return [(t, decode_exact(v)) for t, v in (state or {}).get("items", [])]
+    def first_hit(self, low: int) -> int | None:
+        """The end of the earliest window ending at an amount at or after ``low`` whose
+        sum reaches the target (a sliding window: one step per amount)."""
+        times, values = self.times, self.values
+        width = self.criterion.window_ms
+        assert width is not None
+        target = self.criterion.target
+        index = bisect_left(times, low)
+        if index == len(times):
+            return None
+        start = bisect_right(times, times[index] - width)
+        total = _exact_sum(values[start : index + 1])
+        while True:
+            if total >= target:
+                return times[index]
+            index += 1
+            if index == len(times):
+                return None
+            total += _exact(values[index])
+            edge = times[index] - width
+            while times[start] <= edge:
+                total -= _exact(values[start])
+                start += 1
+
+    def total(self, after: int, up_to: int) -> Fraction | int:
+        """The sum of the amounts with ``after < t <= up_to``."""
+        low = bisect_right(self.times, after)
+        high = bisect_right(self.times, up_to)
+        return _exact_sum(self.values[low:high])
+
+    def prune(self, horizon: int) -> None:
+        """Drop the amounts at or before ``horizon``."""
+        cut = bisect_right(self.times, horizon)
+        if cut:
+            del self.times[:cut], self.values[:cut]
 
 
 class Distinct(Leaf):
@@ -383,19 +539,27 @@ class Distinct(Leaf):
         self.target = target
 
     @functools.cached_property
-    def label(self) -> str:
-        return f"{self.target} different {self.field} of {self.event}{_where_label(self.where)}"
+    def default_label(self) -> str:
+        return f"{self.event}: {self.target} different {self.field}{_where_label(self.where)}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
-        values = set((state or {}).get("values", []))
+        stored = (state or {}).get("values", [])
+        keys = set()
         for event in self.matching(events):
             key = canonical_value(event.attributes.get(self.field))
             if key is not None:
-                values.add(key)
-        kept = sorted(values)
+                keys.add(key)
+        # The stored list is sorted: a batch costs a search per value it brings, and
+        # one merge of two sorted runs (which sorted() does in one linear pass).
+        new = []
+        for key in keys:
+            index = bisect_left(stored, key)
+            if index == len(stored) or stored[index] != key:
+                new.append(key)
+        kept = sorted([*stored, *sorted(new)]) if new else list(stored)
         if self.max_occurrences is not None:
             # The smallest values are a merge-friendly choice of which ones to keep.
-            kept = kept[: self.target * self.max_occurrences]
+            del kept[self.target * self.max_occurrences :]
         return {"values": kept}
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
@@ -416,16 +580,24 @@ class AllOf(Leaf):
         *,
         field: str,
         values: Sequence[Any],
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(event, where, max_occurrences)
         self.field = field
         self.values = list(values)
         self.keys = [canonical_value(value) for value in values]
+        labels = labels or {}
+        #: The goal's label of each listed value, else the value itself, in order.
+        self.value_labels = [labels.get(label_key(value), value_text(value)) for value in values]
+        self.labelled = bool(labels)
 
     @functools.cached_property
-    def label(self) -> str:
-        listed = ", ".join(repr(value) for value in self.values)
-        return f"{self.event} with every {self.field} of {listed}{_where_label(self.where)}"
+    def default_label(self) -> str:
+        if self.labelled:
+            listed = _listing(self.value_labels)
+        else:
+            listed = f"{self.field} {_listing(self.value_labels)}"
+        return f"{self.event}: {listed}{_where_label(self.where)}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
         counts = dict((state or {}).get("counts", {}))
@@ -443,10 +615,12 @@ class AllOf(Leaf):
         counts = (state or {}).get("counts", {})
         seen = sum(1 for key in self.keys if counts.get(key, 0) > 0)
         occurrences = min(counts.get(key, 0) for key in self.keys)
-        missing = tuple(
-            value for value, key in zip(self.values, self.keys, strict=True) if not counts.get(key)
+        items = tuple(
+            Item(value, label, bool(counts.get(key)))
+            for value, label, key in zip(self.values, self.value_labels, self.keys, strict=True)
         )
-        return self._evaluation(seen, len(self.keys), occurrences, missing)
+        missing = tuple(item.value for item in items if not item.done)
+        return self._evaluation(seen, len(self.keys), occurrences, missing, items)
 
 
 class Streak(Leaf):
@@ -460,8 +634,9 @@ class Streak(Leaf):
         self.period = period
 
     @functools.cached_property
-    def label(self) -> str:
-        return f"{self.event} {self.target} {self.period}s in a row{_where_label(self.where)}"
+    def default_label(self) -> str:
+        period = self.period if self.target == 1 else f"{self.period}s"
+        return f"{self.event}: {self.target} {period} in a row{_where_label(self.where)}"
 
     def period_of(self, event_time: Any, context: EvaluationContext) -> int:
         """The day (or Monday-based week) number of a moment in the context's time zone."""
@@ -540,12 +715,18 @@ def _add_to_runs(runs: list[list[int]], period: int) -> None:
 class Step:
     """One step of a sequence."""
 
-    def __init__(self, event: str, where: Where) -> None:
+    def __init__(self, event: str, where: Where, label: str | None = None) -> None:
         self.event = event
         self.where = where
+        #: The step in words: its ``label``, else its event and filter.
+        self.label = label or f"{event}{_where_label(where)}"
 
     def matches(self, event: EventData) -> bool:
         return event.type == self.event and self.where(event.attributes)
+
+
+def _packed(lists: Sequence[Sequence[int]], context: EvaluationContext) -> list[Any]:
+    return [pack_integers(times, stored=context.stored) for times in lists]
 
 
 def _contains(times: Sequence[int], t: int) -> bool:
@@ -568,8 +749,8 @@ class SequenceCriterion(_Windowed):
         return frozenset(step.event for step in self.steps)
 
     @functools.cached_property
-    def label(self) -> str:
-        arrows = " → ".join(step.event + _where_label(step.where) for step in self.steps)
+    def default_label(self) -> str:
+        arrows = " → ".join(step.label for step in self.steps)
         return f"{arrows}{self.window_suffix()}"
 
     def apply(self, state: State, events: Iterable[EventData], context: EvaluationContext) -> State:
@@ -578,7 +759,10 @@ class SequenceCriterion(_Windowed):
             return {"occ": occurrences}
         watermark = (state or {}).get("wm") if self.window_ms is not None else None
         limit = None if watermark is None else watermark - context.allowance_ms
-        lists = [list(times) for times in (state or {}).get("steps", [[] for _ in self.steps])]
+        # Once complete, a sequence stays complete and has no further occurrence: only
+        # the watermark still moves (late events are still reported).
+        done = occurrences >= 1
+        lists = [] if done else self._read_lists(state)
         counted: list[int] = []
         for event in events:
             matched = [index for index, step in enumerate(self.steps) if step.matches(event)]
@@ -590,22 +774,37 @@ class SequenceCriterion(_Windowed):
                     context.on_late(event)
                 continue
             counted.append(t)
+            if done:
+                continue
             for index in matched:
                 if not _contains(lists[index], t):
                     # Chains use distinct times only: one entry per millisecond is enough.
                     insort(lists[index], t)
-        if self._longest_chain(lists) == len(self.steps):
+        if not done and self._longest_chain(lists) == len(self.steps):
             occurrences = self.cap(max(occurrences, 1))
         if self.is_saturated(occurrences):
             return {"occ": occurrences}
+        if occurrences >= 1:
+            watermark = _latest(watermark, counted) if self.window_ms is not None else None
+            return (
+                {"occ": occurrences} if watermark is None else {"occ": occurrences, "wm": watermark}
+            )
         if self.window_ms is None:
-            return {"steps": self._drop_unreachable(lists), "occ": occurrences}
+            return {"steps": _packed(self._drop_unreachable(lists), context), "occ": occurrences}
         watermark = _latest(watermark, counted)
         if watermark is None:
-            return {"steps": lists, "occ": occurrences}
+            return {"steps": _packed(lists, context), "occ": occurrences}
         horizon = self.horizon(watermark, context)
-        lists = [[t for t in times if t > horizon] for times in lists]
-        return {"steps": lists, "occ": occurrences, "wm": watermark}
+        for times in lists:
+            del times[: bisect_right(times, horizon)]
+        return {"steps": _packed(lists, context), "occ": occurrences, "wm": watermark}
+
+    def _read_lists(self, state: State) -> list[MutableSequence[int]]:
+        """The sorted times of each step, from a state in either stored form."""
+        stored = (state or {}).get("steps")
+        if stored is None:
+            return [[] for _ in self.steps]
+        return [unpack_integers(times) for times in stored]
 
     def _chain_from(self, lists: Sequence[Sequence[int]], start: int) -> int:
         """Steps matched by the earliest chain that begins at ``start``, within the window."""
@@ -626,15 +825,30 @@ class SequenceCriterion(_Windowed):
         if self.window_ms is None:
             # Without a window, the earliest start gives the longest chain.
             return self._chain_from(lists, lists[0][0])
-        return max(self._chain_from(lists, start) for start in lists[0])
+        return max(self._chain_from(lists, start) for start in self._latest_starts(lists))
 
-    def _drop_unreachable(self, lists: list[list[int]]) -> list[list[int]]:
+    @staticmethod
+    def _latest_starts(lists: Sequence[Sequence[int]]) -> list[int]:
+        """The starts worth following: of the starts that share their second step's time
+        (the same chain after the first step), the latest, whose window ends last; and
+        the latest start of all. As many as the second step has times, plus one."""
+        starts = lists[0]
+        if len(lists) < 2:
+            return [starts[-1]]
+        picks = {len(starts) - 1}
+        for moment in lists[1]:
+            index = bisect_left(starts, moment) - 1
+            if index >= 0:
+                picks.add(index)
+        return [starts[index] for index in sorted(picks)]
+
+    def _drop_unreachable(self, lists: list[MutableSequence[int]]) -> list[Sequence[int]]:
         """Keep only timestamps a windowless chain may still use.
 
         The earliest start is the best one; and once step ``i`` has a chain time, later
         times of that step can never be chosen, since chain times only move earlier.
         """
-        kept = [lists[0][:1]]
+        kept: list[Sequence[int]] = [lists[0][:1]]
         previous = lists[0][0] if lists[0] else None
         for times in lists[1:]:
             if previous is None:
@@ -651,17 +865,30 @@ class SequenceCriterion(_Windowed):
 
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         state = state or {}
-        lists = state.get("steps", [[] for _ in self.steps])
+        lists: list[Sequence[int]] = list(self._read_lists(state))
         chain = self._longest_chain(lists)
         occurrences = max(state.get("occ", 0), 1 if chain == len(self.steps) else 0)
         if self.window_ms is not None and occurrences == 0:
             # Progress shows the best chain that starts within the window shown, like the
             # events a windowed count shows.
             start = self.shown_end(state, context) - self.window_ms
-            lists = [[t for t in lists[0] if t > start], *lists[1:]]
+            lists = [lists[0][bisect_right(lists[0], start) :], *lists[1:]]
             chain = self._longest_chain(lists)
         missing = tuple(step.event for step in self.steps[chain:])
-        return self._evaluation(chain, len(self.steps), occurrences, missing)
+        items = tuple(
+            Item(index, step.label, index < chain) for index, step in enumerate(self.steps)
+        )
+        return self._evaluation(chain, len(self.steps), occurrences, missing, items)
 
 
-__all__ = ["AllOf", "Count", "Distinct", "Leaf", "SequenceCriterion", "Step", "Streak", "Sum"]
+__all__ = [
+    "AllOf",
+    "Count",
+    "Distinct",
+    "Leaf",
+    "SequenceCriterion",
+    "Step",
+    "Streak",
+    "Sum",
+    "value_text",
+]

@@ -7,6 +7,7 @@ such as ``criteria.of[1].target: Must be a positive integer.``
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..errors import CriteriaError
-from .base import MAX_NUMBER, canonical_value, number_problem
+from .base import MAX_NUMBER, canonical_value, label_key, number_problem
 from .filters import OPERATORS, parse_window, window_pattern
 from .json_schema import Ref, text
 from .limits import (
@@ -25,10 +26,15 @@ from .limits import (
     MAX_STEPS,
     MAX_VALUES,
     NO_NUL,
+    VISIBLE_NO_NUL,
+    is_visible,
     json_size,
     too_deep,
     unstorable_text,
 )
+
+#: Longest ``label`` of a criterion, a step or a listed value.
+MAX_LABEL = 200
 
 #: Every criterion type, in the order the documentation lists them.
 CRITERION_TYPES = ("count", "sum", "distinct", "all_of", "streak", "sequence", "all", "any", "goal")
@@ -241,6 +247,84 @@ class ValuesField(fields.Field[list[Any]]):
         return list(value)
 
 
+_LABEL_MESSAGE = (
+    f"Must be text of 1 to {MAX_LABEL} characters with a visible character; leave the"
+    " label out to show the automatic one."
+)
+
+
+def _check_label(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_LABEL or not is_visible(value):
+        raise ValidationError(_LABEL_MESSAGE)
+    return value.strip()
+
+
+class Label(fields.Field[str]):
+    """A human label shown in progress instead of the automatic one (presentation only)."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_LABEL,
+            "pattern": VISIBLE_NO_NUL,
+            "description": "Shown in progress instead of the automatic label; leading and"
+            " trailing blanks are dropped. Changing it never resets progress.",
+        }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"null": _LABEL_MESSAGE})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return _check_label(value)
+
+
+class LabelsField(fields.Field[dict[str, str]]):
+    """``{"listed value as text": "label"}`` for the values of an ``all_of``."""
+
+    def json_schema(self, ref: Ref) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "maxProperties": MAX_VALUES,
+            "propertyNames": text(min_length=1),
+            "additionalProperties": Label().json_schema(ref),
+            "description": "A label for listed values, keyed by the value as text: a"
+            ' string is its own key, a number or boolean its JSON form ("7", "2.5",'
+            ' "true"). Each key must be a listed value; values without a label show'
+            " as themselves.",
+        }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            # Field messages are str.format templates: braces are doubled.
+            "error_messages",
+            {"null": 'Must be an object such as {{"7": "Getting started"}}.'},
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValidationError(
+                'Must be an object mapping listed values (as text) to labels, such as {"7":'
+                ' "Getting started"}.'
+            )
+        if len(value) > MAX_VALUES:
+            raise ValidationError(f"Has {len(value)} labels; at most {MAX_VALUES} are allowed.")
+        labels: dict[str, str] = {}
+        errors: dict[str, list[str]] = {}
+        for key, label in value.items():
+            try:
+                labels[key] = _check_label(label)
+            except ValidationError as error:
+                errors[key] = [str(message) for message in error.messages]
+        if errors:
+            raise ValidationError(errors)
+        return labels
+
+
 class CriterionField(fields.Field[dict[str, Any]]):
     """A nested criterion of any type (``of`` of ``all``/``any``)."""
 
@@ -256,6 +340,7 @@ class _CriterionSchema(Schema):
         unknown = RAISE
 
     type = fields.String(required=True)
+    label = Label()
 
 
 class _LeafSchema(_CriterionSchema):
@@ -282,6 +367,30 @@ class DistinctSchema(_LeafSchema):
 class AllOfSchema(_LeafSchema):
     field = _name("attribute")
     values = ValuesField(required=True)
+    labels = LabelsField()
+
+    @validates_schema
+    def _check_labels(self, data: dict[str, Any], **kwargs: Any) -> None:
+        listed: dict[str, list[Any]] = {}
+        for value in data["values"]:
+            listed.setdefault(label_key(value), []).append(value)
+        errors: dict[str, list[str]] = {}
+        for key in data.get("labels", {}):
+            values = listed.get(key, [])
+            if not values:
+                shown = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(listed)[:10])
+                errors[key] = [
+                    f"Is not one of the listed values; label keys are the listed values as"
+                    f" text ({shown}{', ...' if len(listed) > 10 else ''})."
+                ]
+            elif len(values) > 1:
+                both = " and ".join(json.dumps(v) for v in values)
+                errors[key] = [
+                    f"Names two listed values ({both}), which share the key {key!r}; list"
+                    " only one of them, or leave this label out."
+                ]
+        if errors:
+            raise ValidationError(errors, "labels")
 
 
 class StreakSchema(_LeafSchema):
@@ -303,6 +412,7 @@ class StepSchema(Schema):
 
     event = _name("event type")
     where = WhereField()
+    label = Label()
 
 
 # Field messages are str.format templates: braces are doubled.
@@ -501,3 +611,20 @@ def validate_criteria(data: Any, *, path: str = "criteria") -> dict[str, Any]:
         return load_criterion(data)
     except ValidationError as error:
         raise CriteriaError(flatten_errors(error.messages, path)) from error
+
+
+def without_labels(criteria: Any) -> Any:
+    """Validated ``criteria`` without their labels (``label``, ``labels``).
+
+    Labels are presentation: what identifies the meaning of criteria (their hash, which
+    decides whether stored progress still holds) leaves them out, so that renaming a
+    part never resets anyone's progress or asks for a backfill.
+    """
+    if not isinstance(criteria, dict):
+        return criteria
+    cleaned = {key: value for key, value in criteria.items() if key not in ("label", "labels")}
+    if isinstance(cleaned.get("of"), list):
+        cleaned["of"] = [without_labels(child) for child in cleaned["of"]]
+    if isinstance(cleaned.get("steps"), list):
+        cleaned["steps"] = [without_labels(step) for step in cleaned["steps"]]
+    return cleaned

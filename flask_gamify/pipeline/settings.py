@@ -32,6 +32,9 @@ class Pipeline:
     claim_idle_ms: int
     #: Time budget of one drain job (s), after which it hands over.
     drain_seconds: float
+    #: The worker's youngest-generation threshold (``GAMIFY_WORKER_GC_THRESHOLD``; 0:
+    #: Python's own collector settings).
+    worker_gc_threshold: int = 0
     #: Lifetime of a shard's drain guard when nobody refreshes it (s): how long a shard
     #: waits for a new drain job after a worker died in the middle of one.
     guard_ttl: int = 15

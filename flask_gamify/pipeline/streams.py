@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
 from ..errors import EventError
@@ -76,16 +77,41 @@ _FIELDS = frozenset(
 
 
 def encode_event(
-    event: TrackedEvent | dict[str, Any], *, received_at: datetime | None = None
+    event: TrackedEvent | dict[str, Any], *, received_at: datetime | str | None = None
 ) -> str:
     """The ``event`` field of a stream entry, from an event or its :meth:`to_dict` form.
 
-    :param received_at: when the event was accepted (validated); see the module docs.
+    :param received_at: when the event was accepted (validated), or its ISO 8601 form;
+        see the module docs.
     """
-    data = event.to_dict() if isinstance(event, TrackedEvent) else event
+    if isinstance(event, TrackedEvent):
+        # TrackedEvent.to_dict() with received_at, written directly: every tracked
+        # request encodes one, and json.dumps of the dict costs several times more. The
+        # same JSON: the names are escaped exactly as json.dumps does (ASCII only), and
+        # ISO 8601 times hold no character that needs escaping.
+        attributes = event.attributes
+        stamp = (
+            ""
+            if received_at is None
+            else ',"received_at":"'
+            + (received_at if isinstance(received_at, str) else received_at.isoformat())
+            + '"'
+        )
+        return (
+            f'{{"id":{_quote(event.id)},"type":{_quote(event.type)},'
+            f'"entity_type":{_quote(event.entity_type)},"entity":{_quote(event.entity_id)},'
+            f'"attributes":{_COMPACT.encode(dict(attributes)) if attributes else "{}"},'
+            f'"occurred_at":"{event.occurred_at.isoformat()}"{stamp}}}'
+        )
+    data = event
     if received_at is not None:
-        data = {**data, "received_at": received_at.isoformat()}
-    return json.dumps(data, separators=(",", ":"))
+        stamp = received_at if isinstance(received_at, str) else received_at.isoformat()
+        data = {**data, "received_at": stamp}
+    return _COMPACT.encode(data)
+
+
+#: One encoder for every event (json.dumps with options makes one per call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def decode_event(

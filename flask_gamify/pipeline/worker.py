@@ -5,7 +5,10 @@ shard with undelivered entries, or with entries left pending by a dead worker, u
 drain job for it is already queued (the shard's guard key). When there is nothing to
 do, it blocks on the streams themselves, so an event added with a plain ``XADD`` is
 picked up at once, without anyone enqueueing a job. It also relays events kept in the
-outbox table while Redis was unreachable.
+outbox table while Redis was unreachable, and sweeps the webhook outbox: when deliveries
+are due and no delivery job is queued (one was lost with Redis, or their retry time came),
+it queues one on ``GAMIFY_WEBHOOK_QUEUE``, which it also listens on (after its drain
+queue, so events come first).
 
 It is a :class:`~rq.SimpleWorker`: jobs run in the worker process, which keeps the
 database connection pool and the app context of ``flask gamify worker`` (a drain job
@@ -15,6 +18,7 @@ cost).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Collection
@@ -27,6 +31,7 @@ from sqlalchemy import delete, select
 from ..backfill import resume_backfills
 from ..failures import is_transient
 from ..models import Outbox
+from ..webhook_delivery import due_count, wake_delivery
 from . import drain, outages
 from .streams import FIELD, GROUP, encode_event
 
@@ -34,7 +39,7 @@ if TYPE_CHECKING:
     from ..state import GamifyState
     from .settings import Pipeline
 
-__all__ = ["GamifyWorker", "enqueue_drains"]
+__all__ = ["GamifyWorker", "enqueue_drains", "tune_garbage_collector"]
 
 logger = logging.getLogger("flask_gamify")
 
@@ -45,6 +50,8 @@ OUTBOX_INTERVAL = 2.0
 OUTBOX_BATCH = 500
 #: How often backfills whose worker died are looked for (s).
 BACKFILL_INTERVAL = 5.0
+#: How often the webhook outbox is checked for due deliveries without a job (s).
+WEBHOOK_SWEEP_INTERVAL = 1.0
 
 
 def _id_tuple(entry_id: bytes | str | None) -> tuple[int, int]:
@@ -53,6 +60,27 @@ def _id_tuple(entry_id: bytes | str | None) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     milliseconds, _, sequence = text.partition("-")
     return int(milliseconds), int(sequence or 0)
+
+
+def tune_garbage_collector(threshold: int) -> None:
+    """Tune the worker process's garbage collector (``GAMIFY_WORKER_GC_THRESHOLD``).
+
+    A batch allocates hundreds of thousands of short-lived containers (events, states,
+    rows), most of them freed by reference counting. With Python's default threshold
+    (700 allocations), the youngest generation is collected every few hundred of them
+    and older generations, which hold every imported module, class and function, are
+    scanned again and again. So: collect once, then :func:`gc.freeze` what start-up
+    created (moved to a permanent generation that collections skip), and collect the
+    youngest generation every ``threshold`` allocations. ``0`` leaves the collector as
+    Python set it. Cycles are still collected, less often: memory stays bounded
+    (``python -m benchmarks --only memory``).
+    """
+    if threshold <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(threshold, older, oldest)
 
 
 def shard_backlog(client: redis.Redis, pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -145,14 +173,27 @@ class GamifyWorker(SimpleWorker):
     exiting or failing a job per attempt.
     """
 
-    def __init__(self, *args: Any, gamify_state: GamifyState, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        gamify_state: GamifyState,
+        drains: bool = True,
+        webhooks: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.gamify_state = gamify_state
         pipeline = gamify_state.pipeline
         assert pipeline is not None
         self.pipeline = pipeline
-        # Drain jobs go to the queue this worker listens on (--queue), so it runs them.
+        #: Whether it drains the event streams (``False``: ``--webhooks-only``).
+        self.drains = drains
+        #: Whether it sweeps the webhook outbox (``False``: ``--no-webhooks``).
+        self.webhooks = webhooks
+        # Drain jobs go to the first queue this worker listens on (--queue), so it runs
+        # them.
         self.gamify_queue: Queue = self.queues[0]
+        self._webhooks_checked = 0.0
         self.outages = outages.current
         self._outbox_checked = 0.0
         self._backfills_checked = 0.0
@@ -172,15 +213,22 @@ class GamifyWorker(SimpleWorker):
         while True:
             if not self._wait_out_outages():
                 return None  # a warm shutdown was requested while waiting
-            self._relay_outbox()
-            self._resume_backfills()
+            if self.drains:
+                self._relay_outbox()
+                self._resume_backfills()
+            if self.webhooks:
+                self._sweep_webhooks()
             try:
                 self._redis_recovered()
-                backlog = enqueue_drains(
-                    self.connection,
-                    self.pipeline,
-                    self.gamify_queue,
-                    retry=self.outages.retry_shards,
+                backlog = (
+                    enqueue_drains(
+                        self.connection,
+                        self.pipeline,
+                        self.gamify_queue,
+                        retry=self.outages.retry_shards,
+                    )
+                    if self.drains
+                    else []
                 )
                 result = super().dequeue_job_and_maintain_ttl(None)
             except redis.RedisError as error:
@@ -285,6 +333,22 @@ class GamifyWorker(SimpleWorker):
         except Exception as error:
             if not is_transient(error):
                 logger.exception("Could not check the backfills.")
+            else:
+                self.outages.of(error).failed(error)
+
+    def _sweep_webhooks(self) -> None:
+        """Queue a delivery job when deliveries are due (one indexed query a second)."""
+        if time.monotonic() - self._webhooks_checked < WEBHOOK_SWEEP_INTERVAL:
+            return
+        self._webhooks_checked = time.monotonic()
+        try:
+            with self.gamify_state.transaction() as session:
+                due = due_count(session)
+            if due:
+                wake_delivery(self.gamify_state)
+        except Exception as error:
+            if not is_transient(error):
+                logger.exception("Could not check the webhook outbox.")
             else:
                 self.outages.of(error).failed(error)
 

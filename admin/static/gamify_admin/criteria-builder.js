@@ -39,8 +39,9 @@
   var PERIOD_WORDS = {day: "days in a row", week: "weeks in a row (Monday to Sunday)"};
   var UNITS = [["m", "minutes"], ["h", "hours"], ["d", "days"], ["w", "weeks"], ["s", "seconds"]];
   /* Field order in a card, then anything else the schema lists. */
-  var FIELD_ORDER = ["event", "field", "values", "target", "period", "window", "steps", "of",
-                     "goal", "where"];
+  var FIELD_ORDER = ["label", "event", "field", "values", "labels", "target", "period", "window",
+                     "steps", "of", "goal", "where"];
+
 
   function fieldLabel(type, name) {
     var labels = {
@@ -55,7 +56,9 @@
       where: "Only when",
       steps: "Steps, in this order",
       of: "",
-      goal: "Goal that must be completed"
+      goal: "Goal that must be completed",
+      label: "Label people see",
+      labels: "Labels of the values"
     };
     return labels.hasOwnProperty(name) ? labels[name] : name.replace(/_/g, " ");
   }
@@ -67,7 +70,8 @@
         "The attribute that tells the items apart, such as article_id.",
       values: "Type a value and press Enter, or pick one seen in the event log.",
       window: "Optional: leave empty to count all time.",
-      where: "Optional: count only events whose attributes match."
+      where: "Optional: count only events whose attributes match.",
+      labels: "Optional: a name people see for each value, such as the article's title."
     }[name] || "";
   }
 
@@ -111,6 +115,12 @@
       return trimmed === "true";
     }
     return text;
+  }
+
+  /* The key of a listed value in `labels` (the server's label_key): text is its own
+     key, a number or boolean its JSON form. */
+  function labelKey(value) {
+    return typeof value === "string" ? value : JSON.stringify(value);
   }
 
   function kindOf(value) {
@@ -402,10 +412,19 @@
     } else if (kind === "type") {
       if (eventType === "change") { this.switchType(path, $input.val()); }
       return;
+    } else if (kind === "value-label") {
+      // Keys may hold dots or brackets: the object is set whole, not by path.
+      var labels = $.extend({}, this.get(path) || {});
+      var key = $input.attr("data-key");
+      if ($.trim($input.val())) { labels[key] = $input.val(); } else { delete labels[key]; }
+      value = $.isEmptyObject(labels) ? undefined : labels;
     } else {
       value = $input.val() === "" ? undefined : $input.val();
     }
     if (eventType === "change") { this.touch(path); }
+    // A change event (on blur) after input events has nothing new: writing the page again
+    // while the focus moves (to the Save button, say) can shift what the click lands on.
+    if (JSON.stringify(this.get(path)) === JSON.stringify(value)) { return; }
     this.set(path, value);
     this.commit();
   };
@@ -416,13 +435,14 @@
 
   /* -- structure: type switch, children, steps -------------------------------------- */
 
-  var CARRIED = ["event", "field", "target", "window", "where", "values", "period"];
+  var CARRIED = ["event", "field", "target", "window", "where", "values", "labels", "period"];
 
   Builder.prototype.switchType = function (path, type) {
     var old = this.get(path) || {};
     var depth = tokens(path, this.root).filter(function (k) { return k === "of"; }).length + 1;
     var shape = this.schema.shape(type, depth);
     var fresh = {type: type};
+    if (old.label !== undefined) { fresh.label = old.label; } // it names this condition
     var source = old;
     if ((old.type === "all" || old.type === "any") && Array.isArray(old.of) &&
         old.of.length && type !== "all" && type !== "any") {
@@ -514,8 +534,14 @@
     var path = $field.attr("data-path");
     var values = (this.get(path) || []).slice();
     if (!values.length) { return; }
-    values.splice(index < 0 ? values.length - 1 : index, 1);
+    var removed = values.splice(index < 0 ? values.length - 1 : index, 1);
     this.set(path, values.length ? values : []);
+    var labelsPath = child(parentPath(path), "labels");
+    var labels = this.get(labelsPath);
+    if (removed.length && labels && typeof labels === "object") {
+      delete labels[labelKey(removed[0])]; // the server refuses labels of unlisted values
+      this.set(labelsPath, $.isEmptyObject(labels) ? undefined : labels);
+    }
     this.drawChips($field);
     this.commit();
   };
@@ -535,7 +561,32 @@
                                    "aria-label": "Remove " + showValue(value)}))
         .insertBefore($input);
     });
+    var $labels = $field.closest(".form-row").children(".gc-value-labels");
+    if ($labels.length) { this.drawValueLabels($labels); }
     this.refreshSuggestions();
+  };
+
+  /* One optional label input per listed value of an all_of. */
+  Builder.prototype.drawValueLabels = function ($field) {
+    var path = $field.attr("data-path");
+    var values = this.get(child(parentPath(path), "values"));
+    var labels = this.get(path) || {};
+    var $rows = $field.find(".gc-value-label-rows").empty();
+    values = Array.isArray(values) ? values : [];
+    $field.toggleClass("d-none", values.length === 0);
+    $.each(values, function (_, value) {
+      var key = labelKey(value);
+      var id = newId("vl");
+      $rows.append($('<div class="input-group input-group-sm gc-value-label"></div>')
+        .attr("data-path", child(path, key))
+        .append($('<div class="input-group-prepend"></div>').append(
+          $('<label class="input-group-text gc-value-label-key"></label>').attr("for", id)
+            .text(showValue(value))))
+        .append($('<input type="text" class="form-control" autocomplete="off"' +
+          ' data-kind="value-label">').attr({id: id, "data-bind": path, "data-key": key,
+                                             placeholder: "shown as " + showValue(value)})
+          .val(typeof labels[key] === "string" ? labels[key] : "")));
+    });
   };
 
   /* What kind of value an attribute holds, from the event log's examples. */
@@ -770,7 +821,16 @@
       return this.renderWhere(value, fieldPath, label, help);
     }
 
-    $field = this.fieldBox(fieldPath, label, required, name === "values", help);
+    if (name === "labels") {
+      $field = this.fieldBox(fieldPath, label, false, true, help).addClass("gc-value-labels");
+      $field.append('<div class="gc-value-label-rows"></div>');
+      this.finishField($field);
+      this.drawValueLabels($field);
+      return $field;
+    }
+
+    $field = this.fieldBox(fieldPath, label, required, name === "values" || name === "label",
+                           help);
     id = $field.data("input-id");
     if (name === "values") {
       var $chips = $('<div class="form-control gc-chips"></div>');
@@ -827,7 +887,8 @@
       return this.finishField($field);
     }
     var placeholder = {event: "e.g. article.read", field: "e.g. article_id",
-                       goal: "the goal's key"}[name] || "";
+                       goal: "the goal's key",
+                       label: "shown in progress instead of the automatic text"}[name] || "";
     $field.append($('<input type="text" class="form-control form-control-sm" autocomplete="off"' +
       ' data-kind="string">').attr({id: id, "data-bind": fieldPath, placeholder: placeholder,
                                     "data-suggest": name}).val(value === undefined ? "" : value));
@@ -872,6 +933,12 @@
       ' data-kind="string" data-suggest="event" placeholder="e.g. checkout">')
       .attr({id: $event.data("input-id"), "data-bind": eventPath}).val(step.event || ""));
     $row.append($event);
+    var labelPath = child(path, "label");
+    var $label = this.fieldBox(labelPath, "Label people see", false, false, "");
+    $label.append($('<input type="text" class="form-control form-control-sm" autocomplete="off"' +
+      ' data-kind="string" placeholder="e.g. Check out">')
+      .attr({id: $label.data("input-id"), "data-bind": labelPath}).val(step.label || ""));
+    $row.append($label);
     $row.append(this.renderWhere(step.where, child(path, "where"), "Only when", ""));
     return $step;
   };
@@ -1128,6 +1195,10 @@
 
   function describe(node) {
     if (!node || typeof node !== "object") { return "…"; }
+    if (typeof node.label === "string" && $.trim(node.label) && node.type !== "all" &&
+        node.type !== "any") {
+      return quoted($.trim(node.label));
+    }
     var event = quoted(node.event);
     var where = describeWhere(node.where);
     switch (node.type) {
@@ -1142,7 +1213,12 @@
       case "all_of":
         return event + " happens for each " + quoted(node.field) + " of " +
           (Array.isArray(node.values) && node.values.length ?
-            words(node.values.map(showValue)) : "…") + where;
+            words(node.values.map(function (value) {
+              var labels = node.labels && typeof node.labels === "object" ? node.labels : {};
+              var label = labels[labelKey(value)];
+              return typeof label === "string" && $.trim(label) ? quoted($.trim(label)) :
+                showValue(value);
+            })) : "…") + where;
       case "streak":
         return event + " happens " + (node.target === undefined ? "…" : node.target) + " " +
           (node.period === "week" ? "weeks" : "days") + " in a row" + where;
