@@ -154,6 +154,42 @@ def test_awards_made_while_redis_is_down_are_delivered_when_it_returns(
     assert worker.poll() is None, workers.log("w1")
 
 
+def test_a_delivery_job_cut_off_by_a_redis_restart_does_not_stop_the_worker(
+    papp: Flask, workers: Workers, receiver: Receiver, redis_server: RedisServer
+) -> None:
+    """Redis goes away while a delivery job runs and comes back empty: the job's RQ
+    records are gone, and the worker carries on (it used to quit tidying them up)."""
+    subscribe(papp, receiver)
+    gamify = gamify_of(papp)
+    worker = workers.start("w1")
+    receiver.hang = True
+    gamify.award("alice", "first-login", reason="welcome")
+    wait_for(receiver.hung.is_set, timeout=60, message="the delivery job is sending")
+
+    redis_server.stop()
+    # Due while the job still runs: it claims them, then cannot renew its guard.
+    gamify.award("bob", "first-login", reason="welcome")
+    gamify.award("carol", "first-login", reason="welcome")
+    receiver.hang = False
+    receiver.release()
+    wait_for(
+        lambda: "Redis is unavailable" in workers.log("w1"),
+        timeout=60,
+        message="the worker noticed the outage",
+    )
+    redis_server.start()  # empty: no persistence
+
+    try:
+        wait_for(
+            lambda: first_logins(receiver) == ["alice", "bob", "carol"],
+            timeout=90,
+            message="every award was delivered",
+        )
+    finally:
+        print(workers.log("w1"))  # pytest shows it when the test fails
+    assert worker.poll() is None, workers.log("w1")
+
+
 def test_a_hanging_receiver_does_not_stop_event_processing(
     papp: Flask, workers: Workers, receiver: Receiver
 ) -> None:

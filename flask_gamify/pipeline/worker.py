@@ -18,6 +18,7 @@ cost).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import time
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from sqlalchemy import delete, select
 
 from ..backfill import resume_backfills
@@ -256,7 +258,9 @@ class GamifyWorker(SimpleWorker):
             if not self.connection.exists(self.key):
                 self.register_birth()  # type: ignore[no-untyped-call]
             for job in self._interrupted_jobs:
-                job.delete(remove_from_queue=False)
+                # A Redis restarted empty forgot the job: nothing to tidy up.
+                with contextlib.suppress(InvalidJobOperation, NoSuchJobError):
+                    job.delete(remove_from_queue=False)
             self._interrupted_jobs.clear()
             # Guards this worker could not release while Redis was away.
             for shard in self.outages.retry_shards:
