@@ -87,7 +87,9 @@ def test_an_endpoint_is_added_tested_and_its_deliveries_retried(
     assert secret.startswith("whsec_")
     expect(page.locator("#webhook-secret")).to_contain_text("shown only this once")
     # Copy selects the secret (headless Chromium leaves clipboard writes pending, so
-    # the selection, which Ctrl+C copies anyway, is what can be checked here).
+    # the selection, which Ctrl+C copies anyway, is what can be checked here). The
+    # button works once the page's scripts have run, at its load event.
+    page.wait_for_load_state("load")
     page.locator("#webhook-secret").get_by_role("button", name="Copy").click()
     page.wait_for_function("(secret) => document.getSelection().toString() === secret", arg=secret)
     screenshot(page, "admin-webhook-secret")
