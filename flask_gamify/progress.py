@@ -315,7 +315,6 @@ def _views(
     session: Session, context: EvaluationContext, entries: Sequence[ProgressEntry]
 ) -> list[ProgressView]:
     """Evaluate ``entries``: stored views where they hold, else the states."""
-    now_ms = context.now_ms
     evaluations: list[Evaluation | None] = []
     expired: list[int] = []
     for entry in entries:
@@ -325,11 +324,7 @@ def _views(
             evaluation = goal.criterion.evaluate(None, context)
         else:
             evaluation = stored_evaluation(
-                row.stored_view,
-                view_key(goal.view_key, context),
-                now_ms,
-                context.completed_goals,
-                goal.criterion.goal_refs,
+                row.stored_view, view_key(goal.view_key, context), goal.criterion, context
             )
             if evaluation is None:
                 expired.append(row.id)

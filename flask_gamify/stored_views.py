@@ -3,16 +3,21 @@
 Every writer of a progress state (a batch, an inline ``track()``, a backfill) evaluates
 it anyway; it stores the evaluation next to the state, in the row's ``stored_view`` column::
 
-    {"k": <view key>, "at": <ms>, "until": <ms or null>, "g": {<goal>: <n>}, "e": {...}}
+    {"k": <view key>, "at": <ms>, "until": <ms>, "g": {<goal>: <n>}, "e": [...]}
 
-* ``k``: the goal's :attr:`~flask_gamify.catalog.CatalogGoal.view_key` and the time zone
-  of the evaluation: a view made under other criteria, labels or zone is stale;
+* ``k``: the goal's :attr:`~flask_gamify.catalog.CatalogGoal.view_key`, the time zone
+  of the evaluation and the format of the view: a view made under other criteria,
+  labels, zone or format is stale;
 * ``at`` .. ``until``: the moments (epoch milliseconds) between which the evaluation
   holds: from when it was made until the clock can first change it
-  (:func:`~flask_gamify.criteria.expiry.valid_until`; ``null``: only new events can);
+  (:func:`~flask_gamify.criteria.expiry.valid_until`; left out: only new events can);
 * ``g``: the awards held of each goal its ``goal`` criteria name, as the evaluation saw
-  them: if they differ now, the view is stale;
-* ``e``: the evaluation.
+  them: if they differ now, the view is stale (left out when it names none);
+* ``e``: the evaluation, as what differs from the criterion's :func:`skeleton` (its
+  evaluation of no state): ``[current, percent, completed, occurrences]``, then, only
+  if needed, a dict of the other fields that differ (type, label, target, missing,
+  items, children). Labels and targets, the same for every entity, are not repeated in
+  every row: a view is about a fifth of the size it would be whole.
 
 A reader serves the view when all of that still holds, else evaluates the state as
 before. A ``NULL`` ``stored_view`` (rows written before the column existed, or by writers that do
@@ -22,31 +27,63 @@ not evaluate, such as an award given by hand) is evaluated as before too.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .criteria import Criterion, Evaluation, EvaluationContext, State
 from .criteria.base import Item
 from .criteria.expiry import valid_until
 
-__all__ = ["holds", "stored_evaluation", "view_document", "view_key"]
+__all__ = ["holds", "skeleton", "stored_evaluation", "view_document", "view_key"]
+
+#: The format of ``e``, part of every view's key: views stored in another format are
+#: stale (evaluated from their state when read, rewritten when next changed).
+FORMAT = 2
+#: The moment skeletons are evaluated at: fixed, so that every process makes the same.
+_SKELETON_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+#: Skeletons by view key; cleared when it holds this many (goals x time zones in use).
+_SKELETONS_KEPT = 4096
+_skeletons: dict[str, Evaluation] = {}
 
 
 def view_key(goal_view_key: str, context: EvaluationContext) -> str:
-    """The ``k`` of a view: the goal's definition and the time zone of calendar periods."""
-    return f"{goal_view_key}/{context.timezone}"
+    """The ``k`` of a view: the goal's definition, the time zone of calendar periods and
+    the format of the view."""
+    return f"{goal_view_key}/{context.timezone}/{FORMAT}"
+
+
+def skeleton(key: str, criterion: Criterion, timezone: tzinfo) -> Evaluation:
+    """What every evaluation of ``criterion`` under the view key ``key`` shares: its
+    evaluation of no state, with no award of other goals, at a fixed moment.
+
+    A view stores only what differs from it; the key names the criterion, its labels
+    and the time zone, so the skeleton of a key never changes.
+    """
+    found = _skeletons.get(key)
+    if found is None:
+        if len(_skeletons) >= _SKELETONS_KEPT:
+            _skeletons.clear()
+        context = EvaluationContext(now=_SKELETON_NOW, timezone=timezone)
+        found = _skeletons[key] = criterion.evaluate(None, context)
+    return found
 
 
 def view_document(
     key: str, criterion: Criterion, state: State, evaluation: Evaluation, context: EvaluationContext
 ) -> dict[str, Any]:
     """The view to store with ``state``, whose ``evaluation`` was made in ``context``."""
-    return {
+    view: dict[str, Any] = {
         "k": key,
         "at": context.now_ms,
-        "until": valid_until(criterion, state, context),
-        "g": {ref: context.completed_goals.get(ref, 0) for ref in sorted(criterion.goal_refs)},
-        "e": _dump(evaluation),
+        "e": _dump(evaluation, skeleton(key, criterion, context.timezone)),
     }
+    until = valid_until(criterion, state, context)
+    if until is not None:
+        view["until"] = until
+    if criterion.goal_refs:
+        completed = context.completed_goals
+        view["g"] = {ref: completed.get(ref, 0) for ref in sorted(criterion.goal_refs)}
+    return view
 
 
 def holds(
@@ -57,56 +94,95 @@ def holds(
         return False
     if now_ms < view["at"]:
         return False  # made ahead of this clock: it may not hold yet
-    until = view["until"]
+    until = view.get("until")
     if until is not None and now_ms >= until:
         return False
     if refs:
-        seen = view["g"]
+        seen = view.get("g", {})
         if any(seen.get(ref, 0) != completed.get(ref, 0) for ref in refs):
             return False
     return True
 
 
 def stored_evaluation(
-    view: Any, key: str, now_ms: int, completed: Mapping[str, int], refs: frozenset[str]
+    view: Any, key: str, criterion: Criterion, context: EvaluationContext
 ) -> Evaluation | None:
-    """The evaluation a stored view holds, if it holds at ``now_ms``; else ``None``."""
-    if not holds(view, key, now_ms, completed, refs):
+    """The evaluation a stored view holds, if it holds in ``context``; else ``None``."""
+    if not holds(view, key, context.now_ms, context.completed_goals, criterion.goal_refs):
         return None
-    return _load(view["e"])
+    return _load(view["e"], skeleton(key, criterion, context.timezone))
 
 
-def _dump(evaluation: Evaluation) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "t": evaluation.type,
-        "l": evaluation.label,
-        "c": evaluation.current,
-        "n": evaluation.target,
-        "p": evaluation.percent,
-        "d": evaluation.completed,
-        "o": evaluation.occurrences,
-    }
-    if evaluation.missing:
-        data["m"] = list(evaluation.missing)
-    if evaluation.items:
-        data["i"] = [[item.value, item.label, item.done] for item in evaluation.items]
-    if evaluation.children:
-        data["ch"] = [_dump(child) for child in evaluation.children]
+def _dump(evaluation: Evaluation, base: Evaluation | None) -> list[Any]:
+    """``evaluation`` as what differs from ``base`` (``None``: every field)."""
+    data: list[Any] = [
+        evaluation.current,
+        evaluation.percent,
+        evaluation.completed,
+        evaluation.occurrences,
+    ]
+    other: dict[str, Any] = {}
+    if base is None or evaluation.type != base.type:
+        other["t"] = evaluation.type
+    if base is None or evaluation.label != base.label:
+        other["l"] = evaluation.label
+    if base is None or evaluation.target != base.target:
+        other["n"] = evaluation.target
+    if base is None or evaluation.missing != base.missing:
+        other["m"] = list(evaluation.missing)
+    items = evaluation.items
+    if base is None or items != base.items:
+        if base is not None and [(i.value, i.label) for i in items] == [
+            (i.value, i.label) for i in base.items
+        ]:
+            other["id"] = [item.done for item in items]  # the same list: what is done
+        else:
+            other["i"] = [[item.value, item.label, item.done] for item in items]
+    children, bases = evaluation.children, base.children if base is not None else None
+    if bases is not None and len(children) == len(bases):
+        if children:
+            other["ch"] = [_dump(child, of) for child, of in zip(children, bases, strict=True)]
+    else:
+        other["cf"] = [_dump(child, None) for child in children]
+    if other:
+        data.append(other)
     return data
 
 
-def _load(data: Mapping[str, Any]) -> Evaluation:
+def _load(data: list[Any], base: Evaluation | None) -> Evaluation:
+    """The evaluation :func:`_dump` made ``data`` of, against the same ``base``."""
+    other: dict[str, Any] = data[4] if len(data) > 4 else {}
+    if "ch" in other:
+        assert base is not None
+        children = tuple(_load(c, of) for c, of in zip(other["ch"], base.children, strict=True))
+    elif "cf" in other:
+        children = tuple(_load(child, None) for child in other["cf"])
+    else:
+        children = base.children if base is not None else ()
+    if "i" in other:
+        items = tuple(Item(value, label, done) for value, label, done in other["i"])
+    elif "id" in other:
+        assert base is not None
+        items = tuple(
+            Item(item.value, item.label, done)
+            for item, done in zip(base.items, other["id"], strict=True)
+        )
+    else:
+        items = base.items if base is not None else ()
     return Evaluation(
-        type=data["t"],
-        current=data["c"],
-        target=data["n"],
-        percent=data["p"],
-        completed=data["d"],
-        occurrences=data["o"],
-        children=tuple(_load(child) for child in data["ch"]) if "ch" in data else (),
-        label=data["l"],
-        missing=tuple(data["m"]) if "m" in data else (),
-        items=tuple(Item(value, label, done) for value, label, done in data["i"])
-        if "i" in data
-        else (),
+        type=other["t"] if "t" in other else _base(base).type,
+        current=data[0],
+        target=other["n"] if "n" in other else _base(base).target,
+        percent=data[1],
+        completed=data[2],
+        occurrences=data[3],
+        children=children,
+        label=other["l"] if "l" in other else _base(base).label,
+        missing=tuple(other["m"]) if "m" in other else _base(base).missing,
+        items=items,
     )
+
+
+def _base(base: Evaluation | None) -> Evaluation:
+    assert base is not None, "a view dumped without a skeleton names every field"
+    return base

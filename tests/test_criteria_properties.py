@@ -38,6 +38,7 @@ from flask_gamify.criteria import (
     compile_criteria,
     occurrence_times,
 )
+from flask_gamify.stored_views import stored_evaluation, view_document, view_key
 
 UTC = dt.UTC
 EVENT_TYPES = ["a", "b", "c"]
@@ -690,3 +691,29 @@ def test_late_events_are_reported_and_left_out(kind: str, data: st.DataObject) -
         assert tree(crit.evaluate(state, context)) == tree(expected)
     else:
         assert set(late) <= {e.id for e in expected_late}
+
+
+@pytest.mark.parametrize("kind", sorted(CRITERIA))
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_a_stored_view_gives_back_its_evaluation(kind: str, data: st.DataObject) -> None:
+    """A view keeps only what differs from the criterion's skeleton; read back (through
+    JSON, as the database stores it) it is the evaluation it was made of, number types
+    included."""
+    criteria = data.draw(CRITERIA[kind], label="criteria")
+    now = data.draw(st.sampled_from(NOWS), label="now")
+    timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
+    events = data.draw(event_lists(now), label="events")
+    goals = data.draw(completed_goal_maps, label="completed_goals")
+    crit = compile_criteria(criteria, max_occurrences=data.draw(max_occurrences))
+    context = EvaluationContext(
+        now=now, timezone=timezone, completed_goals=goals, late_event_allowance=ALLOWANCE
+    )
+    state = crit.apply(None, events, context) if data.draw(st.booleans()) else None
+    evaluation = crit.evaluate(state, context)
+    # Like a goal's view key, one per criteria: it names the skeleton.
+    key = view_key(json.dumps(criteria, sort_keys=True), context)
+    stored = json.loads(json.dumps(view_document(key, crit, state, evaluation, context)))
+    loaded = stored_evaluation(stored, key, crit, context)
+    assert loaded == evaluation
+    assert loaded is not None and tree(loaded) == tree(evaluation)

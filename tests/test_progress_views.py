@@ -6,6 +6,7 @@ moment of reading (``stored_evaluation`` patched to find nothing).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,53 @@ def test_rows_without_a_view_are_evaluated_as_before(app: Flask, gamify: Gamify)
     assert read(gamify, "u1", now)[0]["current"] == 1
 
 
+def test_a_view_keeps_only_what_differs_from_the_skeleton(app: Flask, gamify: Gamify) -> None:
+    """Labels, types and targets are the same for every entity: no row repeats them."""
+    gamify.define_goal(
+        "checklist",
+        criteria={
+            "type": "all",
+            "of": [
+                {"type": "count", "event": "login", "target": 2, "label": "Sign in twice"},
+                {"type": "all_of", "event": "read", "field": "page", "values": ["a", "b"]},
+            ],
+        },
+    )
+    gamify.track("login", "u1")
+    gamify.track("read", "u1", attributes={"page": "b"})
+    (view,) = stored_views(gamify)
+    # [current, percent, completed, occurrences], then what differs: the children's
+    # numbers, and of the list only what is missing and which items are done.
+    assert view["e"] == [
+        0,
+        0,
+        False,
+        0,
+        {"ch": [[1, 50, False, 0], [1, 50, False, 0, {"m": ["a"], "id": [False, True]}]]},
+    ]
+    assert "Sign in twice" not in json.dumps(view)
+    now = datetime.now(UTC)
+    assert read(gamify, "u1", now) == oracle(gamify, "u1", now)
+
+
+def test_a_view_of_an_earlier_format_is_evaluated_then_rewritten(
+    app: Flask, gamify: Gamify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gamify.define_goal("regular", criteria={"type": "count", "event": "login", "target": 3})
+    gamify.track("login", "u1")
+    (view,) = stored_views(gamify)
+    key = view["k"].rsplit("/", 1)[0]  # the key of the first format had no version
+    earlier = {"k": key, "at": view["at"], "until": None, "g": {}, "e": {"t": "count"}}
+    with gamify.state.transaction() as session:
+        session.execute(update(Progress).values(stored_view=earlier))
+    now = datetime.now(UTC)
+    evaluations = Evaluations(monkeypatch)
+    assert read(gamify, "u1", now)[0]["current"] == 1
+    assert evaluations.count == 1  # not served: evaluated from the state
+    gamify.track("login", "u1")
+    assert stored_views(gamify)[0]["k"] == view["k"]
+
+
 def test_an_expired_window_is_evaluated_again(
     app: Flask, gamify: Gamify, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,7 +224,7 @@ def test_completed_goals_are_not_evaluated_again(
     now = datetime.now(UTC)
     track_at(gamify, "u1", now - timedelta(minutes=5), now - timedelta(minutes=4))
     (row,) = stored_views(gamify)
-    assert row["until"] is None  # settled: no clock changes it
+    assert "until" not in row  # settled: no clock changes it
     evaluations = Evaluations(monkeypatch)
     assert read(gamify, "u1", now + timedelta(days=400))[0]["completed"] is True
     assert evaluations.count == 0
