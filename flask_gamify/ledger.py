@@ -350,7 +350,7 @@ def _add_to_balances(
                 INSERT INTO gamify_points_balances
                        (entity_type, entity_id, category, points, version, updated_at)
                 SELECT entity_type, entity_id, category, points, 1, :now
-                  FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+                  FROM json_to_recordset(CAST(:rows AS json))
                        AS r(entity_type text, entity_id text, category text, points bigint)
                  ORDER BY entity_type, entity_id, category
                 ON CONFLICT (entity_type, entity_id, category) DO UPDATE

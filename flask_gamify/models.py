@@ -91,6 +91,17 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
+#: The documents written on every event are ``json`` on PostgreSQL, not ``jsonb``: progress
+#: states, their stored views and logged events' attributes. Only Flask-Gamify reads
+#: them, always whole, and ``json`` keeps the text as it was sent where ``jsonb`` parses
+#: every document written into its binary form (a progress row written cost 1.6 times
+#: as much; see docs/performance.rst, "The storage floor").
+OpaqueDocument = JSON()
+
+#: How full PostgreSQL fills the pages of ``gamify_progress`` (percent) when it inserts
+#: rows: the rest is room for updated versions of them.
+PROGRESS_FILLFACTOR = 70
+
 
 class Base(DeclarativeBase):
     """Declarative base of gamify's models, with its own metadata."""
@@ -177,13 +188,17 @@ class Progress(Base):
     __table_args__ = (
         UniqueConstraint("goal_id", "entity_type", "entity_id"),
         Index("ix_gamify_progress_entity", "entity_type", "entity_id"),
+        # Every batch rewrites the rows it touches, none of their indexed columns: with
+        # room left in each page, PostgreSQL writes the new version beside the old one
+        # without touching the three indexes (a "HOT" update, about 1.4 times cheaper).
+        {"postgresql_with": {"fillfactor": PROGRESS_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     goal_id: Mapped[int] = mapped_column(ForeignKey("gamify_goals.id", ondelete="CASCADE"))
     entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
     entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
-    state: Mapped[dict[str, Any] | None]
+    state: Mapped[dict[str, Any] | None] = mapped_column(OpaqueDocument)
     #: The goal's ``criteria_hash`` the state was built under.
     criteria_hash: Mapped[str] = mapped_column(String(64))
     percent: Mapped[int] = mapped_column(Integer, default=0)
@@ -198,7 +213,7 @@ class Progress(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: The evaluation of ``state`` made when it was written, with the moment until which
     #: it holds (see :mod:`flask_gamify.stored_views`); ``NULL``: evaluate when read.
-    stored_view: Mapped[dict[str, Any] | None]
+    stored_view: Mapped[dict[str, Any] | None] = mapped_column(OpaqueDocument)
 
 
 class Award(Base):
@@ -278,7 +293,7 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(EVENT_TYPE_LENGTH))
     entity_type: Mapped[str] = mapped_column(String(ENTITY_TYPE_LENGTH))
     entity_id: Mapped[str] = mapped_column(String(ENTITY_LENGTH))
-    attributes: Mapped[dict[str, Any]]
+    attributes: Mapped[dict[str, Any]] = mapped_column(OpaqueDocument)
     occurred_at: Mapped[datetime]
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     #: Whether the event arrived too late to count for some windowed goal.

@@ -1,9 +1,9 @@
 """Locking, reading and writing progress rows in bulk, the way each database does it best.
 
 A batch touches thousands of ``(goal, entity)`` rows. On PostgreSQL the keys travel as
-one JSON document joined with ``jsonb_to_recordset`` (a hash join, one round trip)
+one JSON document joined with ``json_to_recordset`` (a hash join, one round trip)
 instead of a long row-value ``IN`` list, which the planner turns into an OR of index
-probes, and rows are written with one ``UPDATE ... FROM jsonb_to_recordset(...)``.
+probes, and rows are written with one ``UPDATE ... FROM json_to_recordset(...)``.
 SQLite runs in-process, where plain statements and ``executemany`` are cheap.
 """
 
@@ -31,7 +31,7 @@ ProgressKey = tuple[int, str, str]
 _SELECT_POSTGRESQL = text(
     f"""
     SELECT {", ".join(f"p.{column.name}" for column in _PROGRESS.c)} FROM gamify_progress AS p
-    JOIN jsonb_to_recordset(CAST(:keys AS jsonb))
+    JOIN json_to_recordset(CAST(:keys AS json))
          AS k(goal_id integer, entity_type text, entity_id text)
       ON p.goal_id = k.goal_id AND p.entity_type = k.entity_type
      AND p.entity_id = k.entity_id
@@ -46,10 +46,10 @@ _UPDATE_POSTGRESQL = text(
        SET state = v.state, criteria_hash = v.criteria_hash, percent = v.percent,
            times_completed = v.times_completed, completed_at = v.completed_at,
            late_events = v.late_events, stored_view = v.stored_view, updated_at = :updated_at
-      FROM jsonb_to_recordset(CAST(:rows AS jsonb))
-           AS v(id integer, state jsonb, criteria_hash text, percent integer,
+      FROM json_to_recordset(CAST(:rows AS json))
+           AS v(id integer, state json, criteria_hash text, percent integer,
                 times_completed integer, completed_at timestamp, late_events integer,
-                stored_view jsonb)
+                stored_view json)
      WHERE p.id = v.id
     """
 )

@@ -59,18 +59,20 @@ def _insert_from_json(
     conflict_columns: Sequence[str],
     returning: Sequence[Column[Any]],
 ) -> list[Any]:
-    """PostgreSQL: ``INSERT ... SELECT FROM jsonb_to_recordset(<the rows as JSON>)``.
+    """PostgreSQL: ``INSERT ... SELECT FROM json_to_recordset(<the rows as JSON>)``.
 
     One short statement and one JSON parameter, however many rows: neither the driver
     nor the server parses a statement with thousands of placeholders, and the rows are
-    encoded by the C JSON encoder rather than value by value.
+    encoded by the C JSON encoder rather than value by value. The document is ``json``,
+    not ``jsonb``: each value is read from its text once, straight into its column's
+    type, where ``jsonb`` would first convert the whole document.
     """
     names = list(rows[0])
     dialect = session.get_bind().dialect
     record = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(names)})"
-        f" SELECT {', '.join(names)} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
+        f" SELECT {', '.join(names)} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})"
         f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
     )
     parameters = {"rows": json_rows(rows)}
@@ -82,7 +84,7 @@ def _insert_from_json(
 
 
 def json_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as one JSON document for ``jsonb_to_recordset`` (times as naive UTC)."""
+    """Rows as one JSON document for ``json_to_recordset`` (times as naive UTC)."""
     return json.dumps(rows, default=_json_time, separators=(",", ":"))
 
 

@@ -3,7 +3,7 @@
 Windowed criteria keep sorted lists of event times (milliseconds since the Unix epoch)
 and a windowed ``sum`` one amount per millisecond. An entity with many events in a long
 window keeps many of them, and as JSON numbers each costs about 14 bytes to store, to
-encode and decode, and (in PostgreSQL's ``jsonb``) to convert. A list of
+encode and decode, and (in PostgreSQL) to check. A list of
 :data:`PACK_FROM` integers or more is therefore stored as one JSON string:
 
 ``"Q"`` followed by the base64 of a header (how many integers, as 32 bits; which byte
