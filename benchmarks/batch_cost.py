@@ -23,7 +23,6 @@ import gc
 import os
 import statistics
 import time
-from datetime import datetime
 from pathlib import Path
 
 from flask_gamify.events import TrackedEvent
@@ -37,7 +36,7 @@ from .harness import (
     environment,
     prepare_database,
 )
-from .workload import make_events
+from .workload import tracked_events
 
 BATCH = 500
 
@@ -100,17 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     options = Options(False, 42, args.entities, args.events, 0, 0, 0, 0, 0, 0, 0, args.postgres)
     database = Database(args.db, options)
-    events = [
-        TrackedEvent(
-            event["id"],
-            event["type"],
-            event["entity_type"],
-            event["entity"],
-            datetime.fromisoformat(event["occurred_at"]),
-            event["attributes"],
-        )
-        for event in make_events(args.events, entities=args.entities)
-    ]
+    events = tracked_events(args.events, entities=args.entities)
     results: dict[str, list[dict[str, float]]] = {"real": [], "floor": []}
     try:
         for _ in range(args.rounds):

@@ -23,12 +23,10 @@ import argparse
 import json
 import statistics
 import time
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from flask_gamify.events import TrackedEvent
 from flask_gamify.models import Progress
 
 from .harness import (
@@ -39,7 +37,7 @@ from .harness import (
     environment,
     prepare_database,
 )
-from .workload import make_events
+from .workload import tracked_events
 
 BATCH = 500
 TYPES = ("jsonb", "json")
@@ -48,17 +46,7 @@ COLUMNS = "goal_id, entity_type, entity_id, state, criteria_hash, percent, store
 
 def progress_rows(options: Options, database: Database, count: int) -> list[dict[str, Any]]:
     """The progress rows the workload's first ``count`` events leave (as written)."""
-    events = [
-        TrackedEvent(
-            event["id"],
-            event["type"],
-            event["entity_type"],
-            event["entity"],
-            datetime.fromisoformat(event["occurred_at"]),
-            event["attributes"],
-        )
-        for event in make_events(count, entities=options.entities)
-    ]
+    events = tracked_events(count, entities=options.entities)
     database.reset()
     with bench_app_context(environment(database, None)) as app:
         prepare_database(app)

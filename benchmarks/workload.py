@@ -24,6 +24,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask_gamify.events import TrackedEvent
+
 #: Event types and their share of the stream.
 EVENT_MIX: dict[str, float] = {
     "login": 0.24,
@@ -398,6 +400,21 @@ def make_events(
             }
         )
     return events
+
+
+def tracked_events(count: int, *, entities: int = 10_000) -> list[TrackedEvent]:
+    """:func:`make_events` as the events a worker processes (for in-process probes)."""
+    return [
+        TrackedEvent(
+            event["id"],
+            event["type"],
+            event["entity_type"],
+            event["entity"],
+            datetime.fromisoformat(event["occurred_at"]),
+            event["attributes"],
+        )
+        for event in make_events(count, entities=entities)
+    ]
 
 
 def encode(event: dict[str, Any]) -> str:

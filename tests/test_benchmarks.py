@@ -45,24 +45,28 @@ def test_quick_benchmarks_run_and_print_the_table() -> None:
     assert "total run time" in completed.stdout
 
 
-@pytest.mark.slow
-def test_the_document_columns_probe_compares_json_and_jsonb() -> None:
-    """``python -m benchmarks.document_columns`` writes real progress rows both ways."""
-    server = os.environ.get("GAMIFY_TEST_DATABASE_URL", "")
-    if not server.startswith("postgresql"):
-        pytest.skip("the probe measures PostgreSQL's column types")
+def run_probe(module: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m benchmarks.<module> <arguments>``, which must exit 0."""
     completed = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "benchmarks.document_columns"),
-            *("--events", "300", "--rounds", "1", "--postgres", server),
-        ],
+        [sys.executable, "-m", f"benchmarks.{module}", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert completed.returncode == 0, (completed.stdout + completed.stderr)[-5000:]
+    return completed
+
+
+@pytest.mark.slow
+def test_the_document_columns_probe_compares_json_and_jsonb() -> None:
+    """``python -m benchmarks.document_columns`` writes real progress rows both ways."""
+    server = os.environ.get("GAMIFY_TEST_DATABASE_URL", "")
+    if not server.startswith("postgresql"):
+        pytest.skip("the probe measures PostgreSQL's column types")
+    completed = run_probe(
+        "document_columns", "--events", "300", "--rounds", "1", "--postgres", server
+    )
     lines = completed.stdout.splitlines()
     assert "progress rows from 300 events" in lines[0], lines
     for step in ("insert", "update"):
@@ -73,18 +77,7 @@ def test_the_document_columns_probe_compares_json_and_jsonb() -> None:
 @pytest.mark.slow
 def test_the_batch_cost_probe_reports_real_and_floor() -> None:
     """``python -m benchmarks.batch_cost`` processes the workload both ways (SQLite)."""
-    completed = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "benchmarks.batch_cost"),
-            *("--events", "300", "--rounds", "1", "--db", "sqlite"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-5000:]
+    completed = run_probe("batch_cost", "--events", "300", "--rounds", "1", "--db", "sqlite")
     rows = {line.split()[0]: line.split()[1:] for line in completed.stdout.splitlines()[2:]}
     assert set(rows) == {"real", "floor"}, completed.stdout
     for wall, python, database, rate in rows.values():
