@@ -713,13 +713,21 @@ class BatchProcessor:
             session, [key for key in pending if goals_by_id[key[0]].assigned_only]
         )
         work: dict[ProgressKey, list[EventData]] = {}
+        # One engine event per event, shared by every goal it progresses (it is frozen).
+        engine: dict[int, EventData] = {}
         for key, tracked in pending.items():
             if goals_by_id[key[0]].assigned_only:
                 assigned_at = assigned.get(key)
                 if assigned_at is None:
                     continue
                 tracked = [event for event in tracked if event.occurred_at >= assigned_at]
-            work[key] = [event.to_engine() for event in tracked]
+            converted = []
+            for event in tracked:
+                data = engine.get(id(event))
+                if data is None:
+                    data = engine[id(event)] = event.to_engine()
+                converted.append(data)
+            work[key] = converted
         return work
 
     @staticmethod
