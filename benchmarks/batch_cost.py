@@ -9,7 +9,8 @@ the measurement is the evaluation and the SQL, not the transport), into a fresh
 database each round; rounds alternate between the real criteria and the storage floor
 (``benchmarks/floor.py``: trivial states, the same rows). Each prints the wall time per
 event and the CPU time per event of this process (the criteria, the bookkeeping, the
-driver) and of the PostgreSQL backends serving it (read from ``/proc``, Linux).
+driver) and of the PostgreSQL backends serving it (read from ``/proc``, Linux). The
+garbage collector is tuned as a worker tunes it (``GAMIFY_WORKER_GC_THRESHOLD``).
 
 On a shared machine wall times vary by tens of percent between rounds; CPU times vary
 less, and say which side a change helped. To compare two versions of the code, run it
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 from flask_gamify.events import TrackedEvent
+from flask_gamify.pipeline.worker import tune_garbage_collector
 
 from . import floor
 from .harness import (
@@ -62,13 +64,15 @@ def one_round(database: Database, events: list[TrackedEvent], trivial: bool) -> 
     """Microseconds per event: wall, this process's CPU, PostgreSQL's CPU."""
     database.reset()
     saved = os.environ.get(floor.FLOOR)
+    collector = gc.get_threshold()
     os.environ[floor.FLOOR] = "1" if trivial else "0"
     try:
         with bench_app_context(environment(database, None)) as app:
             prepare_database(app)
             processor = app.extensions["gamify"].processor
             processor.process(events[:10])  # loads the catalog and connects
-            gc.collect()
+            # The garbage collector as a worker sets it (GAMIFY_WORKER_GC_THRESHOLD).
+            tune_garbage_collector(app.config.get("GAMIFY_WORKER_GC_THRESHOLD", 0))
             timed = events[10:]
             cpu, backends, wall = (
                 time.process_time(),
@@ -81,6 +85,8 @@ def one_round(database: Database, events: list[TrackedEvent], trivial: bool) -> 
             cpu = time.process_time() - cpu
             backends = backend_seconds(database) - backends
     finally:
+        gc.unfreeze()
+        gc.set_threshold(*collector)
         if saved is None:
             os.environ.pop(floor.FLOOR, None)
         else:
