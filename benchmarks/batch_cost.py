@@ -63,11 +63,10 @@ def backend_seconds(database: Database) -> float:
 def one_round(database: Database, events: list[TrackedEvent], trivial: bool) -> dict[str, float]:
     """Microseconds per event: wall, this process's CPU, PostgreSQL's CPU."""
     database.reset()
-    saved = os.environ.get(floor.FLOOR)
     collector = gc.get_threshold()
-    os.environ[floor.FLOOR] = "1" if trivial else "0"
+    env = {**environment(database, None), floor.FLOOR: "1" if trivial else "0"}
     try:
-        with bench_app_context(environment(database, None)) as app:
+        with bench_app_context(env) as app:
             prepare_database(app)
             processor = app.extensions["gamify"].processor
             processor.process(events[:10])  # loads the catalog and connects
@@ -87,10 +86,6 @@ def one_round(database: Database, events: list[TrackedEvent], trivial: bool) -> 
     finally:
         gc.unfreeze()
         gc.set_threshold(*collector)
-        if saved is None:
-            os.environ.pop(floor.FLOOR, None)
-        else:
-            os.environ[floor.FLOOR] = saved
     scale = 1e6 / len(timed)
     return {"wall": wall * scale, "python": cpu * scale, "database": backends * scale}
 

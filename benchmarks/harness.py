@@ -103,10 +103,11 @@ def environment(database: Database, redis_url: str | None, batch: int = 500) -> 
 
 @contextmanager
 def bench_app_context(env: dict[str, str]) -> Iterator[Flask]:
-    """The benchmark app in this process, with ``env`` applied, inside an app context."""
+    """The benchmark app in this process, with ``env`` applied, inside an app context;
+    the environment is restored afterwards."""
     saved = {
         key: os.environ.get(key)
-        for key in (bench_app.DATABASE, bench_app.REDIS, bench_app.BATCH, bench_app.CONFIG)
+        for key in (bench_app.DATABASE, bench_app.REDIS, bench_app.BATCH, bench_app.CONFIG, *env)
     }
     os.environ.pop(bench_app.REDIS, None)
     os.environ.update(env)

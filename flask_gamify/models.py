@@ -94,8 +94,8 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 #: The documents written on every event are ``json`` on PostgreSQL, not ``jsonb``: progress
 #: states, their stored views and logged events' attributes. Only Flask-Gamify reads
 #: them, always whole, and ``json`` keeps the text as it was sent where ``jsonb`` parses
-#: every document written into its binary form (a progress row written cost 1.6 times
-#: as much; see docs/performance.rst, "The storage floor").
+#: every document written into its binary form (writing the workload's progress rows cost
+#: 1.1 to 1.3 times as much; see docs/performance.rst, "The storage floor").
 OpaqueDocument = JSON()
 
 #: How full PostgreSQL fills the pages of ``gamify_progress`` (percent) when it inserts
