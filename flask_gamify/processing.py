@@ -40,7 +40,13 @@ from .failures import RowsCreatedMeanwhile, attempts_allowed
 from .ledger import AWARD, REVOCATION, PointsChange, PointsLedger, award_entry
 from .levels import LevelChange
 from .models import Assignment, Award, AwardChange, Event, Notification, Progress, utcnow
-from .progress_rows import ProgressKey, insert_progress, select_locked, write_progress
+from .progress_rows import (
+    ProgressKey,
+    insert_progress,
+    parsed_view,
+    select_locked,
+    write_progress,
+)
 from .records import AssignmentView, AwardView, ProgressView
 from .sql import insert_ignoring_conflicts
 from .stored_views import holds, view_document, view_key
@@ -176,7 +182,8 @@ class _Slot:
     times_completed: int
     completed_at: datetime | None
     late_events: int
-    #: The evaluation of ``state``, as stored (see :mod:`flask_gamify.stored_views`).
+    #: The evaluation of ``state``, as stored (see :mod:`flask_gamify.stored_views`): its
+    #: JSON text as read, until :meth:`view` parses it.
     stored_view: Any = None
     dirty: bool = False
 
@@ -229,6 +236,11 @@ class _Slot:
         if created:
             raise RowsCreatedMeanwhile("gamify_progress", len(created), created[0])
 
+    def view(self) -> Any:
+        """The stored view, parsed."""
+        self.stored_view = parsed_view(self.stored_view)
+        return self.stored_view
+
     def update(
         self, state: Any, criteria_hash: str, percent: int, times: int, achieved: datetime | None
     ) -> None:
@@ -259,7 +271,7 @@ class _Slot:
             "times_completed": self.times_completed,
             "completed_at": self.completed_at,
             "late_events": self.late_events,
-            "stored_view": self.stored_view,
+            "stored_view": self.view(),
         }
 
 
@@ -500,20 +512,30 @@ class BatchProcessor:
                 rows.update(_Slot.locked(session, list(extra), hashes))
                 work.update(extra)
                 level_keys.extend(extra)
-            awards = [
-                award
-                for key in sorted(level_keys)
-                for award in self._evaluate(
-                    goals_by_id[key[0]],
-                    key,
-                    rows[key],
-                    work[key],
-                    (completed, reached),
-                    result,
-                    late_ids,
-                    now,
+            # One context per entity and level: awards change what it holds only between
+            # levels. Its list gathers the events refused as late, goal after goal.
+            contexts: dict[EntityKey, tuple[EvaluationContext, list[EventData]]] = {}
+            awards: list[dict[str, Any]] = []
+            for key in sorted(level_keys):
+                entity = (key[1], key[2])
+                shared = contexts.get(entity)
+                if shared is None:
+                    late: list[EventData] = []
+                    context = self.context(now, completed.get(entity, {}), late.append)
+                    shared = contexts[entity] = (context, late)
+                awards.extend(
+                    self._evaluate(
+                        goals_by_id[key[0]],
+                        key,
+                        rows[key],
+                        work[key],
+                        shared,
+                        reached,
+                        result,
+                        late_ids,
+                        now,
+                    )
                 )
-            ]
             self._award(
                 session,
                 awards,
@@ -761,18 +783,19 @@ class BatchProcessor:
         key: ProgressKey,
         slot: _Slot,
         events: list[EventData],
-        known: tuple[
-            Mapping[EntityKey, Mapping[str, int]], Mapping[EntityKey, Mapping[str, datetime]]
-        ],
+        shared: tuple[EvaluationContext, list[EventData]],
+        reached: Mapping[EntityKey, Mapping[str, datetime]],
         result: BatchResult,
         late_ids: set[str],
         now: datetime,
     ) -> list[dict[str, Any]]:
-        """Fold ``events`` into the slot's state and return the awards it now earns."""
-        completed, reached = known
+        """Fold ``events`` into the slot's state and return the awards it now earns.
+
+        :param shared: the entity's context and the list its ``on_late`` appends to.
+        """
+        context, refused = shared
         old_state = slot.state if slot.criteria_hash == goal.criteria_hash else None
-        late: list[EventData] = []
-        context = self.context(now, completed.get((key[1], key[2]), {}), late.append)
+        seen = len(refused)
         state = goal.criterion.apply(old_state, events, context) if events else old_state
         evaluation = goal.criterion.evaluate(state, context)
         evaluated = state
@@ -787,6 +810,7 @@ class BatchProcessor:
             # No award left to earn: keep only what progress reports, so the state of a
             # completed goal stops growing with the entity's events.
             state = goal.criterion.settle(state, context)
+        late = refused[seen:]
         if late:
             # Never dropped silently: counted per goal and entity, flagged in the log.
             slot.late_events += len(late)
@@ -801,7 +825,7 @@ class BatchProcessor:
             stored_key = view_key(goal.view_key, context)
             refs = goal.criterion.goal_refs
             now_ms, held = context.now_ms, context.completed_goals
-            if not holds(slot.stored_view, stored_key, now_ms, held, refs):
+            if not holds(slot.view(), stored_key, now_ms, held, refs):
                 slot.stored_view = self._view(goal, state, shown, context)
                 slot.dirty = True
             return []

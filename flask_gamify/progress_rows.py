@@ -9,28 +9,58 @@ SQLite runs in-process, where plain statements and ``executemany`` are cheap.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select, text, tuple_, update
+from sqlalchemy import (
+    Row,
+    Table,
+    Text,
+    bindparam,
+    column,
+    select,
+    text,
+    tuple_,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from .models import Progress, naive_utc
 from .sql import dialect_name, insert_ignoring_conflicts, json_rows
 
-__all__ = ["ProgressKey", "insert_progress", "lock_progress", "select_locked", "write_progress"]
+__all__ = [
+    "ProgressKey",
+    "insert_progress",
+    "lock_progress",
+    "parsed_view",
+    "select_locked",
+    "write_progress",
+]
 
 _PROGRESS = cast(Table, Progress.__table__)
 
 #: (goal id, entity type, entity id)
 ProgressKey = tuple[int, str, str]
 
+#: The columns a batch reads from a locked row: all but ``updated_at``, the stored view
+#: as its JSON text. A batch gives most rows it locks a new state, whose view replaces
+#: the stored one unread: it parses a stored view only when it needs it.
+_LOCKED = [column for column in _PROGRESS.c if column.name != "updated_at"]
+_VIEW_TEXT = "stored_view"
+
 # Columns by name, never ``p.*``: a table upgraded by migrations has its columns in
 # another order than one created from the models, and text columns match by position.
 _SELECT_POSTGRESQL = text(
     f"""
-    SELECT {", ".join(f"p.{column.name}" for column in _PROGRESS.c)} FROM gamify_progress AS p
+    SELECT {
+        ", ".join(
+            f"p.{c.name}::text AS {c.name}" if c.name == _VIEW_TEXT else f"p.{c.name}"
+            for c in _LOCKED
+        )
+    } FROM gamify_progress AS p
     JOIN json_to_recordset(CAST(:keys AS json))
          AS k(goal_id integer, entity_type text, entity_id text)
       ON p.goal_id = k.goal_id AND p.entity_type = k.entity_type
@@ -38,7 +68,11 @@ _SELECT_POSTGRESQL = text(
     ORDER BY p.goal_id, p.entity_type, p.entity_id
     FOR UPDATE OF p
     """
-).columns(*_PROGRESS.c)
+).columns(*(column(c.name, Text) if c.name == _VIEW_TEXT else c for c in _LOCKED))
+
+_SELECT_SQLITE = select(
+    *(type_coerce(c, Text).label(c.name) if c.name == _VIEW_TEXT else c for c in _LOCKED)
+)
 
 _UPDATE_POSTGRESQL = text(
     """
@@ -88,7 +122,7 @@ def lock_progress(
                 for goal_id, entity_type, entity_id in sorted(missing)
             ],
             ["goal_id", "entity_type", "entity_id"],
-            returning=list(_PROGRESS.c),
+            returning=_LOCKED,
         )
         rows.update((_key(row), row) for row in inserted)
         conflicts = [key for key in missing if key not in rows]
@@ -97,15 +131,15 @@ def lock_progress(
     return rows
 
 
-#: Where the key's columns are in a row of every column (indexing a row is cheaper than
-#: looking a column up by name, and a batch does it for thousands of rows).
+#: Where the key's columns are in a locked row (indexing a row is cheaper than looking a
+#: column up by name, and a batch does it for thousands of rows).
 _KEY_POSITIONS = tuple(
-    list(_PROGRESS.c.keys()).index(name) for name in ("goal_id", "entity_type", "entity_id")
+    [c.name for c in _LOCKED].index(name) for name in ("goal_id", "entity_type", "entity_id")
 )
 
 
 def _key(row: Row[Any]) -> ProgressKey:
-    """The key of a row of every column."""
+    """The key of a locked row."""
     goal, kind, entity = _KEY_POSITIONS
     return (row[goal], row[kind], row[entity])
 
@@ -113,6 +147,9 @@ def _key(row: Row[Any]) -> ProgressKey:
 def select_locked(session: Session, keys: Sequence[ProgressKey]) -> dict[ProgressKey, Row[Any]]:
     """The existing progress rows of ``keys``, locked (PostgreSQL), creating none: a
     batch writes its missing ones once, with their first state (:func:`insert_progress`).
+
+    Rows have every column but ``updated_at``; ``stored_view`` is its JSON text
+    (:func:`parsed_view`).
     """
     if dialect_name(session) == "postgresql":
         keys_json = json_rows(
@@ -121,8 +158,13 @@ def select_locked(session: Session, keys: Sequence[ProgressKey]) -> dict[Progres
         result = session.execute(_SELECT_POSTGRESQL, {"keys": keys_json})
     else:
         columns = (_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id)
-        result = session.execute(select(_PROGRESS).where(tuple_(*columns).in_(sorted(keys))))
+        result = session.execute(_SELECT_SQLITE.where(tuple_(*columns).in_(sorted(keys))))
     return {_key(row): row for row in result.all()}  # fetched at once, not row by row
+
+
+def parsed_view(view: Any) -> Any:
+    """A locked row's ``stored_view`` as a document (:func:`select_locked` reads its text)."""
+    return json.loads(view) if isinstance(view, str) else view
 
 
 def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: datetime) -> None:

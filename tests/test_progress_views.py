@@ -188,6 +188,22 @@ def test_an_expired_window_is_evaluated_again(
         assert read(gamify, "u1", moment) == oracle(gamify, "u1", moment), minutes
 
 
+def test_a_row_written_again_for_a_late_event_keeps_its_view(app: Flask, gamify: Gamify) -> None:
+    """A batch reads each row's view as text and parses it only when it needs it: a row
+    whose state stays (its only event was late) is written again with the view as a
+    document, the same one."""
+    gamify.define_goal(
+        "busy-hour", criteria={"type": "count", "event": "login", "target": 5, "window": "1h"}
+    )
+    now = datetime.now(UTC)
+    gamify.track("login", "u1", occurred_at=now)
+    (before,) = stored_views(gamify)
+    gamify.track("login", "u1", occurred_at=now - timedelta(days=30))  # too late to count
+    assert gamify.progress("u1", "busy-hour").late_events == 1
+    assert stored_views(gamify) == [before]
+    assert read(gamify, "u1", now) == oracle(gamify, "u1", now)
+
+
 def test_a_view_made_ahead_of_the_reader_is_not_served(app: Flask, gamify: Gamify) -> None:
     gamify.define_goal(
         "busy-hour", criteria={"type": "count", "event": "login", "target": 5, "window": "1h"}
