@@ -18,18 +18,13 @@ from sqlalchemy import (
     Row,
     Table,
     Text,
-    bindparam,
     column,
-    select,
     text,
-    tuple_,
-    type_coerce,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from .models import Progress, naive_utc
-from .sql import dialect_name, insert_ignoring_conflicts, json_rows
+from .sql import dialect_name, insert_ignoring_conflicts, json_rows, sqlite_json, sqlite_time
 
 __all__ = [
     "ProgressKey",
@@ -49,18 +44,21 @@ ProgressKey = tuple[int, str, str]
 #: as its JSON text. A batch gives most rows it locks a new state, whose view replaces
 #: the stored one unread: it parses a stored view only when it needs it.
 _LOCKED = [column for column in _PROGRESS.c if column.name != "updated_at"]
-_VIEW_TEXT = "stored_view"
+_LOCKED_TYPES = [column(c.name, Text) if c.name == "stored_view" else c for c in _LOCKED]
 
-# Columns by name, never ``p.*``: a table upgraded by migrations has its columns in
-# another order than one created from the models, and text columns match by position.
+
+def _selected(view: str) -> str:
+    """The locked columns of ``p`` by name, never ``p.*`` (a table upgraded by migrations
+    has its columns in another order than one created from the models, and text columns
+    match by position); ``view`` reads the stored view as text."""
+    return ", ".join(view if c.name == "stored_view" else f"p.{c.name}" for c in _LOCKED)
+
+
+# The keys travel as one JSON document on both databases: PostgreSQL hash-joins it, and
+# SQLite looks each key up in the unique index (a row-value IN list scans the table).
 _SELECT_POSTGRESQL = text(
     f"""
-    SELECT {
-        ", ".join(
-            f"p.{c.name}::text AS {c.name}" if c.name == _VIEW_TEXT else f"p.{c.name}"
-            for c in _LOCKED
-        )
-    } FROM gamify_progress AS p
+    SELECT {_selected("p.stored_view::text AS stored_view")} FROM gamify_progress AS p
     JOIN json_to_recordset(CAST(:keys AS json))
          AS k(goal_id integer, entity_type text, entity_id text)
       ON p.goal_id = k.goal_id AND p.entity_type = k.entity_type
@@ -68,11 +66,42 @@ _SELECT_POSTGRESQL = text(
     ORDER BY p.goal_id, p.entity_type, p.entity_id
     FOR UPDATE OF p
     """
-).columns(*(column(c.name, Text) if c.name == _VIEW_TEXT else c for c in _LOCKED))
+).columns(*_LOCKED_TYPES)
 
-_SELECT_SQLITE = select(
-    *(type_coerce(c, Text).label(c.name) if c.name == _VIEW_TEXT else c for c in _LOCKED)
+_SELECT_SQLITE = text(
+    f"""
+    SELECT {_selected("p.stored_view AS stored_view")} FROM json_each(:keys) AS k
+    JOIN gamify_progress AS p
+      ON p.goal_id = json_extract(k.value, '$[0]')
+     AND p.entity_type = json_extract(k.value, '$[1]')
+     AND p.entity_id = json_extract(k.value, '$[2]')
+    """
+).columns(*_LOCKED_TYPES)
+
+#: SQLite: rows written by the driver itself, their documents and times encoded here as
+#: SQLAlchemy's types would (a batch writes thousands; the types' processors, value by
+#: value, cost more than the writing).
+_COLUMNS_WRITTEN = (
+    "state",
+    "criteria_hash",
+    "percent",
+    "times_completed",
+    "completed_at",
+    "late_events",
+    "stored_view",
 )
+_UPDATE_SQLITE = (
+    f"UPDATE gamify_progress SET {', '.join(f'{name} = ?' for name in _COLUMNS_WRITTEN)},"
+    " updated_at = ? WHERE id = ?"
+)
+_INSERTED = ("goal_id", "entity_type", "entity_id", *_COLUMNS_WRITTEN, "updated_at")
+_INSERT_SQLITE = f"""
+    INSERT INTO gamify_progress ({", ".join(_INSERTED)})
+    SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_INSERTED)))}
+      FROM json_each(?) WHERE true
+    ON CONFLICT (goal_id, entity_type, entity_id) DO NOTHING
+    RETURNING goal_id, entity_type, entity_id
+"""
 
 _UPDATE_POSTGRESQL = text(
     """
@@ -157,8 +186,7 @@ def select_locked(session: Session, keys: Sequence[ProgressKey]) -> dict[Progres
         )
         result = session.execute(_SELECT_POSTGRESQL, {"keys": keys_json})
     else:
-        columns = (_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id)
-        result = session.execute(_SELECT_SQLITE.where(tuple_(*columns).in_(sorted(keys))))
+        result = session.execute(_SELECT_SQLITE, {"keys": json.dumps(sorted(keys))})
     return {_key(row): row for row in result.all()}  # fetched at once, not row by row
 
 
@@ -180,30 +208,21 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
         rows = [row if "stored_view" in row else {**row, "stored_view": None} for row in updates]
         session.execute(_UPDATE_POSTGRESQL, {"rows": json_rows(rows), "updated_at": naive_utc(now)})
         return
-    session.execute(
-        update(_PROGRESS)
-        .where(_PROGRESS.c.id == bindparam("row_id"))
-        .values(
-            state=bindparam("new_state"),
-            criteria_hash=bindparam("new_hash"),
-            percent=bindparam("new_percent"),
-            times_completed=bindparam("new_times"),
-            completed_at=bindparam("new_completed_at"),
-            late_events=bindparam("new_late_events"),
-            stored_view=bindparam("new_view"),
-            updated_at=now,
-        ),
+    updated_at = sqlite_time(now)
+    session.connection().exec_driver_sql(
+        _UPDATE_SQLITE,
         [
-            {
-                "row_id": row["id"],
-                "new_state": row["state"],
-                "new_hash": row["criteria_hash"],
-                "new_percent": row["percent"],
-                "new_times": row["times_completed"],
-                "new_completed_at": row["completed_at"],
-                "new_late_events": row["late_events"],
-                "new_view": row.get("stored_view"),
-            }
+            (
+                sqlite_json(row["state"]),
+                row["criteria_hash"],
+                row["percent"],
+                row["times_completed"],
+                sqlite_time(row["completed_at"]),
+                row["late_events"],
+                sqlite_json(row.get("stored_view")),
+                updated_at,
+                row["id"],
+            )
             for row in updates
         ],
     )
@@ -224,15 +243,37 @@ def insert_progress(
     if not rows:
         return []
     values = sorted(rows, key=_key_of)
-    for row in values:
-        row["updated_at"] = now
-    inserted = insert_ignoring_conflicts(
-        session,
-        _PROGRESS,
-        values,
-        ["goal_id", "entity_type", "entity_id"],
-        returning=[_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id],
-    )
+    if dialect_name(session) == "postgresql":
+        for row in values:
+            row["updated_at"] = now
+        inserted = insert_ignoring_conflicts(
+            session,
+            _PROGRESS,
+            values,
+            ["goal_id", "entity_type", "entity_id"],
+            returning=[_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id],
+        )
+    else:
+        updated_at = sqlite_time(now)
+        document = json_rows(
+            [
+                [
+                    row["goal_id"],
+                    row["entity_type"],
+                    row["entity_id"],
+                    sqlite_json(row["state"]),
+                    row["criteria_hash"],
+                    row["percent"],
+                    row["times_completed"],
+                    sqlite_time(row["completed_at"]),
+                    row["late_events"],
+                    sqlite_json(row.get("stored_view")),
+                    updated_at,
+                ]
+                for row in values
+            ]
+        )
+        inserted = list(session.connection().exec_driver_sql(_INSERT_SQLITE, (document,)))
     created = {(row[0], row[1], row[2]) for row in inserted}  # the key columns returned
     return [key for key in (_key_of(row) for row in values) if key not in created]
 

@@ -88,30 +88,55 @@ def _insert_from_json(
     return list(session.execute(text(sql).columns(*returning), parameters))
 
 
-def json_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as one JSON document for ``json_to_recordset`` (times as naive UTC).
+def json_rows(rows: Sequence[Any]) -> str:
+    """Rows as one JSON document for ``json_to_recordset`` or ``json_each`` (times as
+    naive UTC)."""
+    return dumps(rows)
+
+
+def dumps(value: Any) -> str:
+    """``value`` as JSON text, times as naive UTC.
 
     Encoded by orjson when it is installed (about 6 times faster: a batch encodes every
     progress row it writes), else by :mod:`json`. Both give the same document, value for
-    value; what orjson refuses (integers beyond 64 bits, which exact sums of fractions can
-    reach, or strings that are not UTF-8) is encoded by :mod:`json` as before.
+    value (numbers are finite: events and criteria refuse the others); what orjson
+    refuses (integers beyond 64 bits, strings that are not UTF-8) is encoded by
+    :mod:`json`.
     """
     if orjson is not None:
         try:
-            return orjson.dumps(rows, default=_json_time, option=_ORJSON_OPTIONS).decode()
+            return orjson.dumps(value, default=_json_time, option=_ORJSON_OPTIONS).decode()
         except orjson.JSONEncodeError:
             pass
-    return stdlib_json_rows(rows)
+    return stdlib_dumps(value)
 
 
-def stdlib_json_rows(rows: Sequence[dict[str, Any]]) -> str:
-    """:func:`json_rows` by the standard library alone."""
-    return json.dumps(rows, default=_json_time, separators=(",", ":"))
+def stdlib_dumps(value: Any) -> str:
+    """:func:`dumps` by the standard library alone."""
+    return json.dumps(value, default=_json_time, separators=(",", ":"))
 
 
 #: Times go through :func:`_json_time` (naive UTC, as :mod:`json` writes them); keys that
 #: are not strings are written as :mod:`json` writes them.
 _ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def sqlite_json(document: Any) -> str:
+    """A document as a JSON column holds it on SQLite (``None`` is JSON's ``null``, as
+    SQLAlchemy's ``JSON`` type writes it)."""
+    return dumps(document)
+
+
+def sqlite_time(moment: datetime | None) -> str | None:
+    """A time as a ``DateTime`` column holds it on SQLite: naive UTC, SQLAlchemy's format
+    (microseconds always written, so that the text sorts as the time does)."""
+    if moment is None:
+        return None
+    value = naive_utc(moment)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def _json_time(value: Any) -> str:

@@ -1,0 +1,183 @@
+"""Progress rows read and written in bulk (:mod:`flask_gamify.progress_rows`).
+
+Batches send their rows as one JSON document, encoded by orjson when it is installed
+and by :mod:`json` for what orjson refuses (the document must mean the same either way);
+on SQLite the driver writes them, with documents and times encoded as SQLAlchemy's types
+would encode them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, select, text
+from sqlalchemy.dialects import sqlite
+
+from flask_gamify import Gamify, sql
+from flask_gamify.models import Goal, Progress, naive_utc
+from flask_gamify.progress_rows import insert_progress, parsed_view, select_locked, write_progress
+from flask_gamify.sql import json_rows, sqlite_time, stdlib_dumps
+
+orjson = pytest.importorskip("orjson")
+
+MOMENT = datetime(2026, 3, 29, 0, 30, 0, 123456)
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()  # beyond 64 bits too: orjson refuses them, json writes them
+    | st.floats(allow_nan=False, allow_infinity=False)  # events refuse the others
+    | st.text()
+    | st.datetimes(timezones=st.none() | st.timezones())
+)
+documents = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=8), documents, max_size=6), max_size=4))
+def test_orjson_writes_what_json_writes(rows: list[dict[str, Any]]) -> None:
+    assert json.loads(json_rows(rows)) == json.loads(stdlib_dumps(rows))
+
+
+def test_times_are_written_as_naive_utc() -> None:
+    paris = timezone(timedelta(hours=2))
+    rows = [{"aware": MOMENT.replace(tzinfo=paris), "utc": MOMENT.replace(tzinfo=UTC)}]
+    assert json.loads(json_rows(rows)) == [
+        {"aware": "2026-03-28T22:30:00.123456", "utc": "2026-03-29T00:30:00.123456"}
+    ]
+
+
+def test_what_orjson_refuses_is_written_by_json() -> None:
+    rows = [{"state": {"n": 2**70, "low": -(2**64)}, "text": "\ud800"}]
+    with pytest.raises(orjson.JSONEncodeError):
+        orjson.dumps(rows)
+    assert json_rows(rows) == stdlib_dumps(rows)
+
+
+def test_without_orjson_json_writes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql, "orjson", None)
+    rows = [{"state": {"n": 3, "at": MOMENT}, "view": None}]
+    assert json_rows(rows) == stdlib_dumps(rows)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        MOMENT,
+        MOMENT.replace(microsecond=0),
+        MOMENT.replace(tzinfo=timezone(timedelta(hours=-5))),
+        datetime(1, 1, 1),
+    ],
+)
+def test_sqlite_times_are_written_as_sqlalchemy_writes_them(moment: datetime) -> None:
+    dialect = sqlite.dialect()
+    process = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+    assert sqlite_time(moment) == process(naive_utc(moment))
+    assert sqlite_time(None) is None
+
+
+def progress_row(goal_id: int, entity: str, state: Any) -> dict[str, Any]:
+    return {
+        "goal_id": goal_id,
+        "entity_type": "user",
+        "entity_id": entity,
+        "state": state,
+        "criteria_hash": "h",
+        "percent": 33,
+        "times_completed": 0,
+        "completed_at": None,
+        "late_events": 0,
+        "stored_view": None,
+    }
+
+
+@pytest.fixture
+def goal_id(app: Flask, gamify: Gamify) -> int:
+    gamify.define_goal("goal", criteria={"type": "count", "event": "ping", "target": 3})
+    with gamify.state.transaction() as session:
+        return int(session.execute(select(Goal.id)).scalar_one())
+
+
+def test_rows_that_exist_already_are_reported_not_written(gamify: Gamify, goal_id: int) -> None:
+    """What another writer created meanwhile comes back to the batch, which runs again."""
+    now = datetime.now(UTC)
+    with gamify.state.transaction() as session:
+        assert insert_progress(session, [progress_row(goal_id, "taken", {"n": 1})], now) == []
+    rows = [progress_row(goal_id, entity, {"n": 2}) for entity in ("new", "taken", "42")]
+    with gamify.state.transaction() as session:
+        assert insert_progress(session, rows, now) == [(goal_id, "user", "taken")]
+    with gamify.state.transaction() as session:
+        states = dict(session.execute(select(Progress.entity_id, Progress.state)).all())
+    assert states == {"taken": {"n": 1}, "new": {"n": 2}, "42": {"n": 2}}
+
+
+def test_rows_are_found_by_their_keys(gamify: Gamify, goal_id: int, is_postgres: bool) -> None:
+    """Entity ids that read as numbers stay text; keys not stored are simply missing."""
+    now = datetime.now(UTC)
+    entities = ["1", "01", "1.0", "Zoë", "a'b"]
+    with gamify.state.transaction() as session:
+        insert_progress(session, [progress_row(goal_id, e, {"n": 1}) for e in entities], now)
+    keys = [(goal_id, "user", e) for e in [*entities, "absent"]] + [(goal_id + 1, "user", "1")]
+    with gamify.state.transaction() as session:
+        found = select_locked(session, keys)
+        assert sorted(found) == sorted((goal_id, "user", e) for e in entities)
+        if not is_postgres:
+            # Each key is looked up in the unique index; the table is never scanned.
+            plan = session.execute(text("EXPLAIN QUERY PLAN " + _select_sqlite()), {"keys": "[]"})
+            details = [row[-1] for row in plan]
+            assert any("USING INDEX" in detail for detail in details), details
+            assert not any(detail.startswith("SCAN p") for detail in details), details
+
+
+def _select_sqlite() -> str:
+    from flask_gamify import progress_rows
+
+    return str(progress_rows._SELECT_SQLITE)
+
+
+def test_rows_keep_every_value_through_the_database(gamify: Gamify, goal_id: int) -> None:
+    """Integers beyond 64 bits, text beyond ASCII, floats, times, ``None`` states."""
+    state = {"n": 2**70, "neg": -(2**65), "name": 'Zoë ✓ \\ "q"', "f": 0.1, "list": [1.5]}
+    view = {"k": "key/UTC/2", "at": 1, "e": [1, 33, False, 0]}
+    row = {**progress_row(goal_id, "u1", state), "stored_view": view}
+    empty = progress_row(goal_id, "u2", None)
+    with gamify.state.transaction() as session:
+        assert insert_progress(session, [row, empty], datetime.now(UTC)) == []
+    with gamify.state.transaction() as session:
+        locked = select_locked(session, [(goal_id, "user", "u1"), (goal_id, "user", "u2")])
+        first = locked[(goal_id, "user", "u1")]
+        assert first.state == state
+        assert isinstance(first.stored_view, str)  # read as text, parsed when needed
+        assert parsed_view(first.stored_view) == view
+        assert locked[(goal_id, "user", "u2")].state is None
+        later = datetime.now(UTC)
+        bigger = {**state, "n": 2**71}
+        write_progress(
+            session,
+            [{**row, "id": first.id, "state": bigger, "completed_at": later, "percent": 40}],
+            later,
+        )
+    with gamify.state.transaction() as session:
+        stored = session.execute(
+            select(
+                Progress.state, Progress.completed_at, Progress.percent, Progress.updated_at
+            ).where(Progress.entity_id == "u1")
+        ).one()
+    assert stored.state == bigger
+    assert stored.completed_at == later
+    assert stored.updated_at == later
+    assert stored.percent == 40
