@@ -78,9 +78,10 @@ _SELECT_SQLITE = text(
     """
 ).columns(*_LOCKED_TYPES)
 
-#: SQLite: rows written by the driver itself, their documents and times encoded here as
+#: SQLite: rows updated by the driver itself, their documents and times encoded here as
 #: SQLAlchemy's types would (a batch writes thousands; the types' processors, value by
-#: value, cost more than the writing).
+#: value, cost more than the writing). Inserts go through
+#: :func:`~flask_gamify.sql.insert_ignoring_conflicts`, which does the same.
 _COLUMNS_WRITTEN = (
     "state",
     "criteria_hash",
@@ -94,14 +95,6 @@ _UPDATE_SQLITE = (
     f"UPDATE gamify_progress SET {', '.join(f'{name} = ?' for name in _COLUMNS_WRITTEN)},"
     " updated_at = ? WHERE id = ?"
 )
-_INSERTED = ("goal_id", "entity_type", "entity_id", *_COLUMNS_WRITTEN, "updated_at")
-_INSERT_SQLITE = f"""
-    INSERT INTO gamify_progress ({", ".join(_INSERTED)})
-    SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_INSERTED)))}
-      FROM json_each(?) WHERE true
-    ON CONFLICT (goal_id, entity_type, entity_id) DO NOTHING
-    RETURNING goal_id, entity_type, entity_id
-"""
 
 _UPDATE_POSTGRESQL = text(
     """
@@ -243,37 +236,15 @@ def insert_progress(
     if not rows:
         return []
     values = sorted(rows, key=_key_of)
-    if dialect_name(session) == "postgresql":
-        for row in values:
-            row["updated_at"] = now
-        inserted = insert_ignoring_conflicts(
-            session,
-            _PROGRESS,
-            values,
-            ["goal_id", "entity_type", "entity_id"],
-            returning=[_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id],
-        )
-    else:
-        updated_at = sqlite_time(now)
-        document = json_rows(
-            [
-                [
-                    row["goal_id"],
-                    row["entity_type"],
-                    row["entity_id"],
-                    sqlite_json(row["state"]),
-                    row["criteria_hash"],
-                    row["percent"],
-                    row["times_completed"],
-                    sqlite_time(row["completed_at"]),
-                    row["late_events"],
-                    sqlite_json(row.get("stored_view")),
-                    updated_at,
-                ]
-                for row in values
-            ]
-        )
-        inserted = list(session.connection().exec_driver_sql(_INSERT_SQLITE, (document,)))
+    for row in values:
+        row["updated_at"] = now
+    inserted = insert_ignoring_conflicts(
+        session,
+        _PROGRESS,
+        values,
+        ["goal_id", "entity_type", "entity_id"],
+        returning=[_PROGRESS.c.goal_id, _PROGRESS.c.entity_type, _PROGRESS.c.entity_id],
+    )
     created = {(row[0], row[1], row[2]) for row in inserted}  # the key columns returned
     return [key for key in (_key_of(row) for row in values) if key not in created]
 

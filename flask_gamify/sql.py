@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-try:  # the PostgreSQL extra installs it; without it, batches are encoded by json
+try:  # installed with Flask-Gamify; where it cannot be, json encodes the batches
     import orjson
 except ImportError:  # pragma: no cover - the tests cover the fallback by setting None
     orjson = None  # type: ignore[assignment]
 
-from sqlalchemy import Column, Table, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import JSON, Column, Dialect, Table, text
 from sqlalchemy.orm import Session
 
 from .errors import GamifyError
-from .models import naive_utc
+from .models import UTCDateTime, naive_utc
 
 
-#: PostgreSQL SQLSTATEs that mean "run the transaction again".
 def dialect_name(session: Session) -> str:
     return session.get_bind().dialect.name
 
@@ -48,13 +46,7 @@ def insert_ignoring_conflicts(
             f"Flask-Gamify supports PostgreSQL and SQLite; the {name!r} database is not"
             " supported yet. Point GAMIFY_BIND_KEY at a PostgreSQL or SQLite bind."
         )
-    statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
-    # One statement executed for many rows: SQLAlchemy compiles it once (cached) and
-    # sends the rows in multi-row batches within the databases' parameter limits.
-    if returning:
-        return list(session.execute(statement.returning(*returning), list(rows)))
-    session.execute(statement, list(rows))
-    return []
+    return _insert_from_json_each(session, table, rows, conflict_columns, returning)
 
 
 def _insert_from_json(
@@ -84,8 +76,67 @@ def _insert_from_json(
     if not returning:
         session.execute(text(sql), parameters)
         return []
+    return _returning(session, sql, parameters, returning)
+
+
+def _insert_from_json_each(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict_columns: Sequence[str],
+    returning: Sequence[Column[Any]],
+) -> list[Any]:
+    """SQLite: ``INSERT ... SELECT FROM json_each(<the rows as JSON arrays>)``.
+
+    The same one statement and one parameter as on PostgreSQL: each value is encoded
+    here as its column's type writes it to SQLite (documents as their JSON text, times
+    in SQLAlchemy's format), where executing the statement for many rows would run the
+    types' processors value by value through SQLAlchemy's machinery.
+    """
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    encoders = [_sqlite_encoder(table.c[name], dialect) for name in names]
+    document = dumps(
+        [
+            [
+                value if encode is None else encode(value)
+                for encode, value in zip(encoders, values, strict=True)
+            ]
+            for values in ([row[name] for name in names] for row in rows)
+        ]
+    )
+    extracted = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(names)))
+    # "WHERE true" tells SQLite's parser that ON CONFLICT is not a join's ON.
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)})"
+        f" SELECT {extracted} FROM json_each(:rows) WHERE true"
+        f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
+    )
+    return _returning(session, sql, {"rows": document}, returning)
+
+
+def _returning(
+    session: Session, sql: str, parameters: dict[str, Any], returning: Sequence[Column[Any]]
+) -> list[Any]:
+    """Run an insert; its ``returning`` columns of the rows inserted, read by their types."""
+    if not returning:
+        session.execute(text(sql), parameters)
+        return []
     sql += f" RETURNING {', '.join(column.name for column in returning)}"
     return list(session.execute(text(sql).columns(*returning), parameters))
+
+
+def _sqlite_encoder(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of ``column`` is written to SQLite: documents and times by the fast
+    functions below, anything else by its type's own processor (``None``: as it is)."""
+    if isinstance(column.type, JSON):
+        return sqlite_json
+    if isinstance(column.type, UTCDateTime):
+        return sqlite_time
+    processor: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(
+        dialect
+    )
+    return processor
 
 
 def json_rows(rows: Sequence[Any]) -> str:
