@@ -71,7 +71,10 @@ def utcnow() -> datetime:
 
 def naive_utc(moment: datetime) -> datetime:
     """How gamify stores times on every database: UTC without a zone (naive means UTC)."""
-    if moment.tzinfo is not None:
+    zone = moment.tzinfo
+    if zone is None:
+        return moment
+    if zone is not UTC:  # converting a time already in UTC costs as much as the rest
         moment = moment.astimezone(UTC)
     return moment.replace(tzinfo=None)
 

@@ -79,6 +79,7 @@ def test_without_orjson_json_writes_everything(monkeypatch: pytest.MonkeyPatch) 
         MOMENT,
         MOMENT.replace(microsecond=0),
         MOMENT.replace(tzinfo=timezone(timedelta(hours=-5))),
+        MOMENT.replace(microsecond=0, tzinfo=timezone(timedelta(microseconds=-123456))),
         datetime(1, 1, 1),
     ],
 )
