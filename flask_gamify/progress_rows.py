@@ -1,10 +1,14 @@
 """Locking, reading and writing progress rows in bulk, the way each database does it best.
 
-A batch touches thousands of ``(goal, entity)`` rows. On PostgreSQL the keys travel as
-one JSON document joined with ``json_to_recordset`` (a hash join, one round trip)
-instead of a long row-value ``IN`` list, which the planner turns into an OR of index
-probes, and rows are written with one ``UPDATE ... FROM json_to_recordset(...)``.
-SQLite runs in-process, where plain statements and ``executemany`` are cheap.
+A batch touches thousands of ``(goal, entity)`` rows. Their keys travel as one JSON
+document instead of a long row-value ``IN`` list: PostgreSQL hash-joins it
+(``json_to_recordset``, one round trip) where it would turn the list into an OR of index
+probes, and SQLite looks each key up in the unique index (``json_each``) where it would
+scan the table. New rows are inserted the same way (see
+:func:`~flask_gamify.sql.insert_ignoring_conflicts`); changed rows with one ``UPDATE ...
+FROM json_to_recordset(...)`` on PostgreSQL, and on SQLite, which runs in-process, by
+the driver's ``executemany``. Values are encoded here as their columns' types would
+encode them: SQLAlchemy's processors, value by value, cost more than the writing.
 """
 
 from __future__ import annotations
