@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, delete, func, select, text, tuple_, update
@@ -43,6 +44,7 @@ from .models import Assignment, Award, AwardChange, Event, Notification, Progres
 from .progress_rows import (
     ProgressKey,
     insert_progress,
+    locked_positions,
     parsed_view,
     select_locked,
     write_progress,
@@ -166,6 +168,20 @@ class BatchResult:
     level_changes: list[LevelChange] = field(default_factory=list)
 
 
+#: The fields of a :class:`_Slot` from a locked row, in their order.
+_slot_fields = itemgetter(
+    *locked_positions(
+        "id",
+        "state",
+        "criteria_hash",
+        "percent",
+        "times_completed",
+        "completed_at",
+        "late_events",
+        "stored_view",
+    )
+)
+
 #: Runs in a row of a transaction whose new progress rows another one kept creating.
 _CREATED_MEANWHILE_ATTEMPTS = 5
 
@@ -189,16 +205,8 @@ class _Slot:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> _Slot:
-        return cls(
-            row.id,
-            row.state,
-            row.criteria_hash,
-            row.percent,
-            row.times_completed,
-            row.completed_at,
-            row.late_events,
-            row.stored_view,
-        )
+        """The slot of a row :func:`select_locked` read."""
+        return cls(*_slot_fields(row))
 
     @classmethod
     def new(cls, criteria_hash: str) -> _Slot:

@@ -35,65 +35,55 @@ def insert_ignoring_conflicts(
 
     Returns the ``returning`` columns of the rows actually inserted: the caller that
     gets a row back is the one writer that won, even under concurrent transactions.
+
+    One short statement and one JSON parameter, however many rows: neither the driver
+    nor the database parses a statement with thousands of placeholders, and the rows
+    are encoded at once (:func:`dumps`) rather than value by value by SQLAlchemy.
     """
     if not rows:
         return []
+    names = list(rows[0])
     name = dialect_name(session)
     if name == "postgresql":
-        return _insert_from_json(session, table, rows, conflict_columns, returning)
-    if name != "sqlite":
+        source, document = _json_to_recordset(session, table, names, rows)
+    elif name == "sqlite":
+        source, document = _json_each(session, table, names, rows)
+    else:
         raise GamifyError(
             f"Flask-Gamify supports PostgreSQL and SQLite; the {name!r} database is not"
             " supported yet. Point GAMIFY_BIND_KEY at a PostgreSQL or SQLite bind."
         )
-    return _insert_from_json_each(session, table, rows, conflict_columns, returning)
-
-
-def _insert_from_json(
-    session: Session,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    conflict_columns: Sequence[str],
-    returning: Sequence[Column[Any]],
-) -> list[Any]:
-    """PostgreSQL: ``INSERT ... SELECT FROM json_to_recordset(<the rows as JSON>)``.
-
-    One short statement and one JSON parameter, however many rows: neither the driver
-    nor the server parses a statement with thousands of placeholders, and the rows are
-    encoded by the C JSON encoder rather than value by value. The document is ``json``,
-    not ``jsonb``: each value is read from its text once, straight into its column's
-    type, where ``jsonb`` would first convert the whole document.
-    """
-    names = list(rows[0])
-    dialect = session.get_bind().dialect
-    record = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)})"
-        f" SELECT {', '.join(names)} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})"
+        f"INSERT INTO {table.name} ({', '.join(names)}) {source}"
         f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
     )
-    parameters = {"rows": json_rows(rows)}
+    parameters = {"rows": document}
     if not returning:
         session.execute(text(sql), parameters)
         return []
-    return _returning(session, sql, parameters, returning)
+    sql += f" RETURNING {', '.join(column.name for column in returning)}"
+    return list(session.execute(text(sql).columns(*returning), parameters))
 
 
-def _insert_from_json_each(
-    session: Session,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    conflict_columns: Sequence[str],
-    returning: Sequence[Column[Any]],
-) -> list[Any]:
-    """SQLite: ``INSERT ... SELECT FROM json_each(<the rows as JSON arrays>)``.
+def _json_to_recordset(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> tuple[str, str]:
+    """PostgreSQL: the rows as one ``json`` document of objects, and the ``SELECT`` that
+    reads them. The document is ``json``, not ``jsonb``: each value is read from its
+    text once, straight into its column's type, where ``jsonb`` would first convert the
+    whole document."""
+    dialect = session.get_bind().dialect
+    record = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
+    select = f"SELECT {', '.join(names)} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})"
+    return select, json_rows(rows)
 
-    The same one statement and one parameter as on PostgreSQL: each value is encoded
-    here as its column's type writes it to SQLite (documents as their JSON text, times
-    in SQLAlchemy's format), where executing the statement for many rows would run the
-    types' processors value by value through SQLAlchemy's machinery.
-    """
-    names = list(rows[0])
+
+def _json_each(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> tuple[str, str]:
+    """SQLite: the rows as one JSON document of arrays, each value encoded as its
+    column's type writes it to SQLite (documents as their JSON text, times in
+    SQLAlchemy's format), and the ``SELECT`` that reads them."""
     dialect = session.get_bind().dialect
     encoders = [_sqlite_encoder(table.c[name], dialect) for name in names]
     document = dumps(
@@ -106,24 +96,8 @@ def _insert_from_json_each(
         ]
     )
     extracted = ", ".join(f"json_extract(value, '$[{index}]')" for index in range(len(names)))
-    # "WHERE true" tells SQLite's parser that ON CONFLICT is not a join's ON.
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)})"
-        f" SELECT {extracted} FROM json_each(:rows) WHERE true"
-        f" ON CONFLICT ({', '.join(conflict_columns)}) DO NOTHING"
-    )
-    return _returning(session, sql, {"rows": document}, returning)
-
-
-def _returning(
-    session: Session, sql: str, parameters: dict[str, Any], returning: Sequence[Column[Any]]
-) -> list[Any]:
-    """Run an insert; its ``returning`` columns of the rows inserted, read by their types."""
-    if not returning:
-        session.execute(text(sql), parameters)
-        return []
-    sql += f" RETURNING {', '.join(column.name for column in returning)}"
-    return list(session.execute(text(sql).columns(*returning), parameters))
+    # "WHERE true" tells SQLite's parser that the ON CONFLICT after it is not a join's ON.
+    return f"SELECT {extracted} FROM json_each(:rows) WHERE true", document
 
 
 def _sqlite_encoder(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
