@@ -42,6 +42,7 @@ from .ledger import AWARD, REVOCATION, PointsChange, PointsLedger, award_entry
 from .levels import LevelChange
 from .models import Assignment, Award, AwardChange, Event, Notification, Progress, utcnow
 from .progress_rows import (
+    WRITTEN_COLUMNS,
     ProgressKey,
     insert_progress,
     locked_positions,
@@ -169,18 +170,7 @@ class BatchResult:
 
 
 #: The fields of a :class:`_Slot` from a locked row, in their order.
-_slot_fields = itemgetter(
-    *locked_positions(
-        "id",
-        "state",
-        "criteria_hash",
-        "percent",
-        "times_completed",
-        "completed_at",
-        "late_events",
-        "stored_view",
-    )
-)
+_slot_fields = itemgetter(*locked_positions("id", *WRITTEN_COLUMNS))
 
 #: Runs in a row of a transaction whose new progress rows another one kept creating.
 _CREATED_MEANWHILE_ATTEMPTS = 5

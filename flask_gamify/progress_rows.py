@@ -31,6 +31,7 @@ from .models import Progress, naive_utc
 from .sql import dialect_name, insert_ignoring_conflicts, json_rows, sqlite_json, sqlite_time
 
 __all__ = [
+    "WRITTEN_COLUMNS",
     "ProgressKey",
     "insert_progress",
     "lock_progress",
@@ -83,11 +84,8 @@ _SELECT_SQLITE = text(
     """
 ).columns(*_LOCKED_TYPES)
 
-#: SQLite: rows updated by the driver itself, their documents and times encoded here as
-#: SQLAlchemy's types would (a batch writes thousands; the types' processors, value by
-#: value, cost more than the writing). Inserts go through
-#: :func:`~flask_gamify.sql.insert_ignoring_conflicts`, which does the same.
-_COLUMNS_WRITTEN = (
+#: The columns a batch writes to a progress row it changes (besides ``updated_at``).
+WRITTEN_COLUMNS = (
     "state",
     "criteria_hash",
     "percent",
@@ -96,8 +94,13 @@ _COLUMNS_WRITTEN = (
     "late_events",
     "stored_view",
 )
+
+#: SQLite: rows updated by the driver itself, their documents and times encoded here as
+#: SQLAlchemy's types would (a batch writes thousands; the types' processors, value by
+#: value, cost more than the writing). Inserts go through
+#: :func:`~flask_gamify.sql.insert_ignoring_conflicts`, which does the same.
 _UPDATE_SQLITE = (
-    f"UPDATE gamify_progress SET {', '.join(f'{name} = ?' for name in _COLUMNS_WRITTEN)},"
+    f"UPDATE gamify_progress SET {', '.join(f'{name} = ?' for name in WRITTEN_COLUMNS)},"
     " updated_at = ? WHERE id = ?"
 )
 
