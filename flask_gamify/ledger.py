@@ -36,7 +36,7 @@ from .models import (
     PointsEntry,
     naive_utc,
 )
-from .sql import dialect_name, insert_ignoring_conflicts, json_rows
+from .sql import dialect_name, dumps, insert_ignoring_conflicts
 
 __all__ = [
     "ADJUSTMENT",
@@ -360,7 +360,7 @@ def _add_to_balances(
                 RETURNING entity_type, entity_id, category, points, version
                 """
             ),
-            {"rows": json_rows(rows), "now": naive_utc(now)},
+            {"rows": dumps(rows), "now": naive_utc(now)},
         )
         return {
             (r.entity_type, r.entity_id, r.category): (int(r.points), int(r.version))

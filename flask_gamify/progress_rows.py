@@ -18,17 +18,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Row,
-    Table,
-    Text,
-    column,
-    text,
-)
+from sqlalchemy import Row, Table, Text, column, text
 from sqlalchemy.orm import Session
 
 from .models import Progress, naive_utc
-from .sql import dialect_name, insert_ignoring_conflicts, json_rows, sqlite_json, sqlite_time
+from .sql import dialect_name, dumps, insert_ignoring_conflicts, sqlite_time
 
 __all__ = [
     "WRITTEN_COLUMNS",
@@ -186,12 +180,12 @@ def select_locked(session: Session, keys: Sequence[ProgressKey]) -> dict[Progres
     (:func:`parsed_view`).
     """
     if dialect_name(session) == "postgresql":
-        keys_json = json_rows(
+        keys_json = dumps(
             [{"goal_id": g, "entity_type": t, "entity_id": e} for g, t, e in sorted(keys)]
         )
         result = session.execute(_SELECT_POSTGRESQL, {"keys": keys_json})
     else:
-        result = session.execute(_SELECT_SQLITE, {"keys": json.dumps(sorted(keys))})
+        result = session.execute(_SELECT_SQLITE, {"keys": dumps(sorted(keys))})
     return {_key(row): row for row in result.all()}  # fetched at once, not row by row
 
 
@@ -211,20 +205,20 @@ def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: dat
         return
     if dialect_name(session) == "postgresql":
         rows = [row if "stored_view" in row else {**row, "stored_view": None} for row in updates]
-        session.execute(_UPDATE_POSTGRESQL, {"rows": json_rows(rows), "updated_at": naive_utc(now)})
+        session.execute(_UPDATE_POSTGRESQL, {"rows": dumps(rows), "updated_at": naive_utc(now)})
         return
     updated_at = sqlite_time(now)
     session.connection().exec_driver_sql(
         _UPDATE_SQLITE,
         [
             (
-                sqlite_json(row["state"]),
+                dumps(row["state"]),
                 row["criteria_hash"],
                 row["percent"],
                 row["times_completed"],
                 sqlite_time(row["completed_at"]),
                 row["late_events"],
-                sqlite_json(row.get("stored_view")),
+                dumps(row.get("stored_view")),
                 updated_at,
                 row["id"],
             )

@@ -75,7 +75,7 @@ def _json_to_recordset(
     dialect = session.get_bind().dialect
     record = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
     select = f"SELECT {', '.join(names)} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})"
-    return select, json_rows(rows)
+    return select, dumps(rows)
 
 
 def _json_each(
@@ -104,7 +104,7 @@ def _sqlite_encoder(column: Column[Any], dialect: Dialect) -> Callable[[Any], An
     """How a value of ``column`` is written to SQLite: documents and times by the fast
     functions below, anything else by its type's own processor (``None``: as it is)."""
     if isinstance(column.type, JSON):
-        return sqlite_json
+        return dumps
     if isinstance(column.type, UTCDateTime):
         return sqlite_time
     processor: Callable[[Any], Any] | None = column.type.dialect_impl(dialect).bind_processor(
@@ -113,14 +113,15 @@ def _sqlite_encoder(column: Column[Any], dialect: Dialect) -> Callable[[Any], An
     return processor
 
 
-def json_rows(rows: Sequence[Any]) -> str:
-    """Rows as one JSON document for ``json_to_recordset`` or ``json_each`` (times as
-    naive UTC)."""
-    return dumps(rows)
+#: Times go through :func:`_json_time` (naive UTC, as :mod:`json` writes them); keys that
+#: are not strings are written as :mod:`json` writes them.
+_ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
 def dumps(value: Any) -> str:
-    """``value`` as JSON text, times as naive UTC.
+    """``value`` as JSON text, times as naive UTC: the rows a batch sends as one document
+    (``json_to_recordset``, ``json_each``), and documents as a JSON column holds them on
+    SQLite (``None`` is JSON's ``null``, as SQLAlchemy's ``JSON`` type writes it).
 
     Encoded by orjson when it is installed (about 6 times faster: a batch encodes every
     progress row it writes), else by :mod:`json`. Both give the same document, value for
@@ -139,17 +140,6 @@ def dumps(value: Any) -> str:
 def stdlib_dumps(value: Any) -> str:
     """:func:`dumps` by the standard library alone."""
     return json.dumps(value, default=_json_time, separators=(",", ":"))
-
-
-#: Times go through :func:`_json_time` (naive UTC, as :mod:`json` writes them); keys that
-#: are not strings are written as :mod:`json` writes them.
-_ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
-def sqlite_json(document: Any) -> str:
-    """A document as a JSON column holds it on SQLite (``None`` is JSON's ``null``, as
-    SQLAlchemy's ``JSON`` type writes it)."""
-    return dumps(document)
 
 
 def sqlite_time(moment: datetime | None) -> str | None:

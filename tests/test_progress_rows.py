@@ -21,8 +21,14 @@ from sqlalchemy.dialects import sqlite
 
 from flask_gamify import Gamify, sql
 from flask_gamify.models import Goal, Progress, naive_utc
-from flask_gamify.progress_rows import insert_progress, parsed_view, select_locked, write_progress
-from flask_gamify.sql import json_rows, sqlite_time, stdlib_dumps
+from flask_gamify.progress_rows import (
+    _SELECT_SQLITE,
+    insert_progress,
+    parsed_view,
+    select_locked,
+    write_progress,
+)
+from flask_gamify.sql import dumps, sqlite_time, stdlib_dumps
 
 orjson = pytest.importorskip("orjson")
 
@@ -49,13 +55,13 @@ documents = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.dictionaries(st.text(max_size=8), documents, max_size=6), max_size=4))
 def test_orjson_writes_what_json_writes(rows: list[dict[str, Any]]) -> None:
-    assert json.loads(json_rows(rows)) == json.loads(stdlib_dumps(rows))
+    assert json.loads(dumps(rows)) == json.loads(stdlib_dumps(rows))
 
 
 def test_times_are_written_as_naive_utc() -> None:
     paris = timezone(timedelta(hours=2))
     rows = [{"aware": MOMENT.replace(tzinfo=paris), "utc": MOMENT.replace(tzinfo=UTC)}]
-    assert json.loads(json_rows(rows)) == [
+    assert json.loads(dumps(rows)) == [
         {"aware": "2026-03-28T22:30:00.123456", "utc": "2026-03-29T00:30:00.123456"}
     ]
 
@@ -64,13 +70,13 @@ def test_what_orjson_refuses_is_written_by_json() -> None:
     rows = [{"state": {"n": 2**70, "low": -(2**64)}, "text": "\ud800"}]
     with pytest.raises(orjson.JSONEncodeError):
         orjson.dumps(rows)
-    assert json_rows(rows) == stdlib_dumps(rows)
+    assert dumps(rows) == stdlib_dumps(rows)
 
 
 def test_without_orjson_json_writes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sql, "orjson", None)
     rows = [{"state": {"n": 3, "at": MOMENT}, "view": None}]
-    assert json_rows(rows) == stdlib_dumps(rows)
+    assert dumps(rows) == stdlib_dumps(rows)
 
 
 @pytest.mark.parametrize(
@@ -138,16 +144,10 @@ def test_rows_are_found_by_their_keys(gamify: Gamify, goal_id: int, is_postgres:
         assert sorted(found) == sorted((goal_id, "user", e) for e in entities)
         if not is_postgres:
             # Each key is looked up in the unique index; the table is never scanned.
-            plan = session.execute(text("EXPLAIN QUERY PLAN " + _select_sqlite()), {"keys": "[]"})
+            plan = session.execute(text(f"EXPLAIN QUERY PLAN {_SELECT_SQLITE}"), {"keys": "[]"})
             details = [row[-1] for row in plan]
             assert any("USING INDEX" in detail for detail in details), details
             assert not any(detail.startswith("SCAN p") for detail in details), details
-
-
-def _select_sqlite() -> str:
-    from flask_gamify import progress_rows
-
-    return str(progress_rows._SELECT_SQLITE)
 
 
 def test_rows_keep_every_value_through_the_database(gamify: Gamify, goal_id: int) -> None:
