@@ -52,7 +52,7 @@ from .progress_rows import (
 )
 from .records import AssignmentView, AwardView, ProgressView
 from .sql import insert_ignoring_conflicts
-from .stored_views import holds, view_document, view_key
+from .stored_views import compact, evaluation_of, holds, skeleton, view_document, view_key
 from .webhooks import WebhookSubscriptions
 
 logger = logging.getLogger(__name__)
@@ -128,9 +128,18 @@ class ProgressChange:
     points: int
     entity_type: str
     entity: str
-    evaluation: Evaluation
+    #: The evaluation, or how the stored view keeps it: its ``e`` and the skeleton it is
+    #: relative to (see :mod:`.stored_views`). Read it as :attr:`evaluation`.
+    shown: Evaluation | tuple[list[Any], Evaluation]
     times_completed: int
     completed_at: datetime | None
+
+    @property
+    def evaluation(self) -> Evaluation:
+        """The evaluation (built on demand from the view a batch stored)."""
+        if isinstance(self.shown, Evaluation):
+            return self.shown
+        return evaluation_of(*self.shown)
 
     @property
     def progress(self) -> ProgressView:
@@ -792,12 +801,16 @@ class BatchProcessor:
         :param shared: the entity's context and the list its ``on_late`` appends to.
         """
         context, refused = shared
+        criterion = goal.criterion
         old_state = slot.state if slot.criteria_hash == goal.criteria_hash else None
         seen = len(refused)
-        state = goal.criterion.apply(old_state, events, context) if events else old_state
-        evaluation = goal.criterion.evaluate(state, context)
+        state = criterion.apply(old_state, events, context) if events else old_state
+        # The evaluation as the stored view keeps it: no tree of Evaluation objects.
+        key_of_view = view_key(goal.view_key, context)
+        base = skeleton(key_of_view, criterion, context.timezone)
+        shown = compact(criterion, state, context, base)
+        percent, earned = shown[1], shown[3]
         evaluated = state
-        earned = evaluation.occurrences
         if goal.most_awards is not None:
             earned = min(earned, goal.most_awards)
         before = slot.times_completed
@@ -807,7 +820,7 @@ class BatchProcessor:
         if goal.most_awards is not None and times >= goal.most_awards:
             # No award left to earn: keep only what progress reports, so the state of a
             # completed goal stops growing with the entity's events.
-            state = goal.criterion.settle(state, context)
+            state = criterion.settle(state, context)
         late = refused[seen:]
         if late:
             # Never dropped silently: counted per goal and entity, flagged in the log.
@@ -815,26 +828,24 @@ class BatchProcessor:
             result.late_events[goal.key] = result.late_events.get(goal.key, 0) + len(late)
             late_ids.update(event.id for event in late)
             slot.dirty = True
-        # The evaluation of the state stored, unless settling changed the state.
-        shown = evaluation if state is evaluated or state == evaluated else None
-        if state == slot.state and evaluation.percent == slot.percent and times == before:
+        # The view of the state stored, unless settling changed the state.
+        stored = shown
+        if state is not evaluated and state != evaluated:
+            stored = compact(criterion, state, context, base)
+        if state == slot.state and percent == slot.percent and times == before:
             # The state is the one stored: so is its view, unless it no longer holds (a
             # prerequisite changed, the window moved on, the labels changed).
-            stored_key = view_key(goal.view_key, context)
-            refs = goal.criterion.goal_refs
+            refs = criterion.goal_refs
             now_ms, held = context.now_ms, context.completed_goals
-            if not holds(slot.view(), stored_key, now_ms, held, refs):
-                slot.stored_view = self._view(goal, state, shown, context)
+            if not holds(slot.view(), key_of_view, now_ms, held, refs):
+                slot.stored_view = view_document(key_of_view, criterion, state, stored, context)
                 slot.dirty = True
             return []
-        view = self._view(goal, state, shown, context)
         achieved = self._achieved(
             goal, key, old_state, events, context, before, times, reached, now
         )
-        slot.update(
-            state, goal.criteria_hash, evaluation.percent, times, achieved[0] if achieved else None
-        )
-        slot.stored_view = view
+        slot.update(state, goal.criteria_hash, percent, times, achieved[0] if achieved else None)
+        slot.stored_view = view_document(key_of_view, criterion, state, stored, context)
         result.changes.append(
             ProgressChange(
                 goal.key,
@@ -842,7 +853,7 @@ class BatchProcessor:
                 goal.points,
                 key[1],
                 key[2],
-                evaluation,
+                (shown, base),
                 times,
                 slot.completed_at,
             )
@@ -859,23 +870,6 @@ class BatchProcessor:
             }
             for occurrence, moment in zip(range(before + 1, times + 1), achieved, strict=True)
         ]
-
-    def _view(
-        self,
-        goal: CatalogGoal,
-        state: Any,
-        evaluation: Evaluation | None,
-        context: EvaluationContext,
-    ) -> dict[str, Any]:
-        """The view stored with ``state``: its evaluation and until when it holds.
-
-        :param evaluation: of ``state``, when made already (``None``: the state was
-            settled after its evaluation, which may show it otherwise).
-        """
-        if evaluation is None:
-            evaluation = goal.criterion.evaluate(state, context)
-        key = view_key(goal.view_key, context)
-        return view_document(key, goal.criterion, state, evaluation, context)
 
     def _achieved(
         self,

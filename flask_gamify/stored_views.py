@@ -31,10 +31,20 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .criteria import Criterion, Evaluation, EvaluationContext, State
-from .criteria.base import Item
+from .criteria.base import Item, shown_progress
+from .criteria.composites import Composite, Summary
 from .criteria.expiry import valid_until
+from .criteria.leaves import Leaf
 
-__all__ = ["holds", "skeleton", "stored_evaluation", "view_document", "view_key"]
+__all__ = [
+    "compact",
+    "evaluation_of",
+    "holds",
+    "skeleton",
+    "stored_evaluation",
+    "view_document",
+    "view_key",
+]
 
 #: The format of ``e``, part of every view's key: views stored in another format are
 #: stale (evaluated from their state when read, rewritten when next changed).
@@ -68,15 +78,77 @@ def skeleton(key: str, criterion: Criterion, timezone: tzinfo) -> Evaluation:
     return found
 
 
+def compact(
+    criterion: Criterion, state: State, context: EvaluationContext, base: Evaluation
+) -> list[Any]:
+    """The evaluation of ``state`` in ``context`` as a view's ``e`` keeps it, against
+    ``base``, the criterion's :func:`skeleton`.
+
+    It is what dumping ``criterion.evaluate(state, context)`` against ``base`` gives, made
+    without the tree of :class:`Evaluation` objects: a leaf's numbers come from its
+    :meth:`~flask_gamify.criteria.leaves.Leaf.measure` and a composite's from its
+    children's views (:meth:`~flask_gamify.criteria.composites.Composite.combine`).
+    Other types are evaluated and dumped. Every writer of progress stores one per row
+    it changes; a reader rebuilds the evaluation only when it needs it.
+    """
+    if isinstance(criterion, Leaf):
+        current, target, occurrences, done = criterion.measure(state, context)
+        completed = occurrences >= 1
+        shown, reported, percent = shown_progress(current, target, completed)
+        data: list[Any] = [shown, percent, completed, criterion.cap(occurrences)]
+        other: dict[str, Any] = {}
+        if reported != base.target:
+            other["n"] = reported
+        if done is not None:
+            if completed:
+                done, missing = (True,) * len(done), []
+            else:
+                parts = zip(criterion.parts, done, strict=True)
+                missing = [name for (_, _, name), flag in parts if not flag]
+            if tuple(missing) != base.missing:
+                other["m"] = missing
+            if done != tuple(item.done for item in base.items):
+                other["id"] = list(done)
+        if other:
+            data.append(other)
+        return data
+    if isinstance(criterion, Composite):
+        states = criterion._child_states(state)
+        bases = base.children
+        children = [
+            compact(child, states[index], context, bases[index])
+            for index, child in enumerate(criterion.children)
+        ]
+        summary = criterion.combine(
+            [_summary(child, of) for child, of in zip(children, bases, strict=True)]
+        )
+        data = [summary.current, summary.percent, summary.completed, summary.occurrences]
+        other = {"n": summary.target} if summary.target != base.target else {}
+        if children:
+            other["ch"] = children
+        if other:
+            data.append(other)
+        return data
+    return _dump(criterion.evaluate(state, context), base)
+
+
+def _summary(data: list[Any], base: Evaluation) -> Summary:
+    """The numbers of a child's ``e`` (its target from the skeleton, unless it differs)."""
+    other = data[4] if len(data) > 4 else {}
+    return Summary(data[0], other.get("n", base.target), data[1], data[2], data[3])
+
+
+def evaluation_of(data: list[Any], base: Evaluation) -> Evaluation:
+    """The evaluation a view's ``e`` keeps, against the skeleton ``base``."""
+    return _load(data, base)
+
+
 def view_document(
-    key: str, criterion: Criterion, state: State, evaluation: Evaluation, context: EvaluationContext
+    key: str, criterion: Criterion, state: State, shown: list[Any], context: EvaluationContext
 ) -> dict[str, Any]:
-    """The view to store with ``state``, whose ``evaluation`` was made in ``context``."""
-    view: dict[str, Any] = {
-        "k": key,
-        "at": context.now_ms,
-        "e": _dump(evaluation, skeleton(key, criterion, context.timezone)),
-    }
+    """The view to store with ``state``, whose evaluation in ``context`` is ``shown``
+    (:func:`compact`)."""
+    view: dict[str, Any] = {"k": key, "at": context.now_ms, "e": shown}
     until = valid_until(criterion, state, context)
     if until is not None:
         view["until"] = until

@@ -38,7 +38,14 @@ from flask_gamify.criteria import (
     compile_criteria,
     occurrence_times,
 )
-from flask_gamify.stored_views import stored_evaluation, view_document, view_key
+from flask_gamify.stored_views import (
+    _dump,
+    compact,
+    skeleton,
+    stored_evaluation,
+    view_document,
+    view_key,
+)
 
 UTC = dt.UTC
 EVENT_TYPES = ["a", "b", "c"]
@@ -699,7 +706,8 @@ def test_late_events_are_reported_and_left_out(kind: str, data: st.DataObject) -
 def test_a_stored_view_gives_back_its_evaluation(kind: str, data: st.DataObject) -> None:
     """A view keeps only what differs from the criterion's skeleton; read back (through
     JSON, as the database stores it) it is the evaluation it was made of, number types
-    included."""
+    included. Writers make it without the evaluation (:func:`compact`): it is what
+    dumping the evaluation against the skeleton gives."""
     criteria = data.draw(CRITERIA[kind], label="criteria")
     now = data.draw(st.sampled_from(NOWS), label="now")
     timezone = data.draw(st.sampled_from(TIMEZONES), label="timezone")
@@ -710,10 +718,14 @@ def test_a_stored_view_gives_back_its_evaluation(kind: str, data: st.DataObject)
         now=now, timezone=timezone, completed_goals=goals, late_event_allowance=ALLOWANCE
     )
     state = crit.apply(None, events, context) if data.draw(st.booleans()) else None
+    if data.draw(st.booleans(), label="settled"):
+        state = crit.settle(state, context)
     evaluation = crit.evaluate(state, context)
     # Like a goal's view key, one per criteria: it names the skeleton.
     key = view_key(json.dumps(criteria, sort_keys=True), context)
-    stored = json.loads(json.dumps(view_document(key, crit, state, evaluation, context)))
+    shown = compact(crit, state, context, skeleton(key, crit, timezone))
+    assert shown == _dump(evaluation, skeleton(key, crit, timezone))
+    stored = json.loads(json.dumps(view_document(key, crit, state, shown, context)))
     loaded = stored_evaluation(stored, key, crit, context)
     assert loaded == evaluation
     assert loaded is not None and tree(loaded) == tree(evaluation)

@@ -238,3 +238,19 @@ def test_a_stored_state_beyond_the_digit_limit_still_takes_later_events(
     assert view.current == -MAX_NUMBER and view.percent == 0
     gamify.track("buy", "u1", attributes={"amount": 5})
     assert not gamify.has_completed("u1", "spend")
+
+
+@pytest.mark.parametrize("window", [None, "1h"])
+def test_a_total_far_below_zero_is_reported_at_the_bound(window: str | None) -> None:
+    """Whole amounts add up as integers; a total beyond the bound below zero is still
+    reported as ``-(2**53 - 1)``, a number every JSON parser reads."""
+    criterion = compile_criteria({**SPEND, **({"window": window} if window else {})})
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        EventData(f"e{i}", "buy", start.replace(second=i), {"amount": -MAX_NUMBER})
+        for i in range(3)
+    ]
+    context = EvaluationContext(now=start.replace(second=5))
+    evaluation = criterion.evaluate(criterion.apply(None, events, context), context)
+    assert evaluation.current == -MAX_NUMBER
+    assert (evaluation.percent, evaluation.completed) == (0, False)

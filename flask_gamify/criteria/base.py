@@ -9,6 +9,7 @@ late, out of order and concurrently.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +22,11 @@ from typing import Any
 
 #: A criterion's stored state: JSON-serialisable, ``None`` before the first event.
 State = Any
+
+#: What a leaf's state amounts to (:meth:`~.leaves.Leaf.measure`): ``(current, target,
+#: occurrences, done)``, exact and uncapped; ``done`` says which listed parts are done
+#: (``all_of`` values, ``sequence`` steps), ``None`` for leaves that list none.
+Measure = tuple[Fraction | int, Fraction | int, int, tuple[bool, ...] | None]
 
 #: The largest magnitude of a number in event attributes and criteria: ``2**53 - 1``,
 #: the largest integer that every JSON parser reads exactly (JavaScript's
@@ -322,7 +328,7 @@ def parse_json_float(text: str) -> int | float:
     return value
 
 
-def encode_exact(value: Fraction) -> str:
+def encode_exact(value: Fraction | int) -> str:
     """An exact number as a string of a stored state: ``"7"``, ``"-1/10"``.
 
     Total: beyond Python's limit on decimal digits (4,300, a guard against slow
@@ -336,9 +342,13 @@ def encode_exact(value: Fraction) -> str:
         return f"{sign}{abs(value.numerator):#x}/{value.denominator:#x}"
 
 
-def decode_exact(text: str) -> Fraction:
-    """Read what :func:`encode_exact` wrote (both forms)."""
+def decode_exact(text: str) -> Fraction | int:
+    """Read what :func:`encode_exact` wrote (both forms); a whole number as an ``int``,
+    which adds and compares exactly like its fraction, faster."""
     if "x" not in text:
+        if "/" not in text:
+            with contextlib.suppress(ValueError):
+                return int(text)
         return Fraction(text)
     sign = -1 if text.startswith("-") else 1
     numerator, _, denominator = text.lstrip("-").partition("/")
@@ -377,7 +387,7 @@ def shown_progress(
     if isinstance(current, int) and isinstance(target, int):  # the common, exact case
         if completed:
             return target, target, 100
-        if current < target:
+        if -MAX_NUMBER <= current < target:
             return current, target, max(0, current * 100 // target)
     reported_target = plain_number(target)
     if completed:

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Protocol
 
 from .base import Criterion, Evaluation, EvaluationContext, EventData, State
+
+
+class Outcome(Protocol):
+    """What a composite reads of each child: an :class:`Evaluation` has it, and so has
+    the :class:`Summary` a stored view keeps (:func:`~flask_gamify.stored_views.compact`)."""
+
+    @property
+    def current(self) -> int | float: ...
+    @property
+    def target(self) -> int | float: ...
+    @property
+    def percent(self) -> int: ...
+    @property
+    def completed(self) -> bool: ...
+    @property
+    def occurrences(self) -> int: ...
+
+
+class Summary(NamedTuple):
+    """A composite's or a child's numbers, as :class:`Evaluation` reports them."""
+
+    current: int | float
+    target: int | float
+    percent: int
+    completed: bool
+    occurrences: int
 
 
 class Composite(Criterion):
@@ -52,6 +80,24 @@ class Composite(Criterion):
         states = self._child_states(state)
         return [child.evaluate(states[i], context) for i, child in enumerate(self.children)]
 
+    @abc.abstractmethod
+    def combine(self, children: Sequence[Outcome]) -> Summary:
+        """The composite's numbers, from its children's (in order)."""
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        children = self._evaluate_children(state, context)
+        current, target, percent, completed, occurrences = self.combine(children)
+        return Evaluation(
+            type=self.type,
+            current=current,
+            target=target,
+            percent=percent,
+            completed=completed,
+            occurrences=occurrences,
+            children=tuple(children),
+            label=self.label,
+        )
+
 
 def _parts(count: int) -> str:
     return "1 part" if count == 1 else f"{count} parts"
@@ -70,19 +116,14 @@ class All(Composite):
     def default_label(self) -> str:
         return f"all of {_parts(len(self.children))}"
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
-        children = self._evaluate_children(state, context)
+    def combine(self, children: Sequence[Outcome]) -> Summary:
         done = sum(1 for child in children if child.completed)
-        completed = done == len(children)
-        return Evaluation(
-            type=self.type,
+        return Summary(
             current=done,
             target=len(children),
             percent=done * 100 // len(children),
-            completed=completed,
+            completed=done == len(children),
             occurrences=self.cap(min(child.occurrences for child in children)),
-            children=tuple(children),
-            label=self.label,
         )
 
 
@@ -100,22 +141,17 @@ class AnyOf(Composite):
     def default_label(self) -> str:
         return f"one of {_parts(len(self.children))}"
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
-        children = self._evaluate_children(state, context)
+    def combine(self, children: Sequence[Outcome]) -> Summary:
         completed = any(child.completed for child in children)
         # max() returns the first of equal keys: ties go to the earlier child.
         closest = max(children, key=lambda child: (child.completed, child.percent))
         # A complete child reports current == target already; keep it so regardless.
-        current = closest.target if completed else closest.current
-        return Evaluation(
-            type=self.type,
-            current=current,
+        return Summary(
+            current=closest.target if completed else closest.current,
             target=closest.target,
             percent=closest.percent,
             completed=completed,
             occurrences=self.cap(sum(child.occurrences for child in children)),
-            children=tuple(children),
-            label=self.label,
         )
 
 

@@ -9,15 +9,18 @@ at ``context.now`` may differ; ``None`` when no clock can change it. Until then 
 served instead of evaluated again.
 
 One function per criterion type, apart from the code that updates states: they read the
-state the way the type's ``evaluate`` reads it. Being early is always correct (the
+state the way the type's ``evaluate`` reads it. Each criterion's rule is made once: a
+composite's looks only at the children the clock can change, and a criterion with none
+(no window, no streak) costs one lookup. Being early is always correct (the
 caller evaluates again); :func:`tests.test_progress_views` checks that no answer is late.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from .base import Criterion, EvaluationContext, State, to_milliseconds
@@ -30,13 +33,30 @@ __all__ = ["valid_until"]
 _MILLISECOND = timedelta(milliseconds=1)
 
 
-@functools.singledispatch
+#: When an evaluation of a state may first change, for one criterion.
+Rule = Callable[[State, EvaluationContext], "int | None"]
+
+#: Each criterion's rule, made once: ``None`` where no clock changes its evaluations.
+_rules: weakref.WeakKeyDictionary[Criterion, Rule | None] = weakref.WeakKeyDictionary()
+
+
 def valid_until(criterion: Criterion, state: State, context: EvaluationContext) -> int | None:
     """When an evaluation of ``state`` at ``context.now`` may first change (epoch ms).
 
     ``None``: never by the clock (only new events or goal changes change it). Types
     without a rule of their own do not depend on the clock.
     """
+    try:
+        rule = _rules[criterion]
+    except KeyError:
+        rule = _rules[criterion] = _rule(criterion)
+    return None if rule is None else rule(state, context)
+
+
+@functools.singledispatch
+def _rule(criterion: Criterion) -> Rule | None:
+    """The rule of ``criterion``; ``None`` if its evaluations never change by the clock
+    (the default: types without a rule of their own)."""
     return None
 
 
@@ -45,12 +65,22 @@ def _earliest(moments: list[int | None]) -> int | None:
     return min(known) if known else None
 
 
-@valid_until.register
-def _composite(criterion: Composite, state: State, context: EvaluationContext) -> int | None:
-    states = criterion._child_states(state)
-    return _earliest(
-        [valid_until(child, states[i], context) for i, child in enumerate(criterion.children)]
-    )
+@_rule.register
+def _composite_rule(criterion: Composite) -> Rule | None:
+    # Only the children whose evaluations the clock changes.
+    rules = [
+        (index, rule)
+        for index, child in enumerate(criterion.children)
+        if (rule := _rule(child)) is not None
+    ]
+    if not rules:
+        return None
+
+    def composite(state: State, context: EvaluationContext) -> int | None:
+        states = criterion._child_states(state)
+        return _earliest([rule(states[index], context) for index, rule in rules])
+
+    return composite
 
 
 def _window_exit(times: Sequence[int], end: int, window_ms: int) -> int | None:
@@ -66,28 +96,39 @@ def _window_exit(times: Sequence[int], end: int, window_ms: int) -> int | None:
     return times[first] + window_ms
 
 
-@valid_until.register
+@_rule.register
+def _count_rule(criterion: Count) -> Rule | None:
+    return None if criterion.window_ms is None else functools.partial(_count, criterion)
+
+
 def _count(criterion: Count, state: State, context: EvaluationContext) -> int | None:
-    if criterion.window_ms is None:
-        return None
+    assert criterion.window_ms is not None
     state = state or {}
     times = unpack_integers(state.get("ts"))
     return _window_exit(times, criterion.shown_end(state, context), criterion.window_ms)
 
 
-@valid_until.register
+@_rule.register
+def _sum_rule(criterion: Sum) -> Rule | None:
+    return None if criterion.window_ms is None else functools.partial(_sum, criterion)
+
+
 def _sum(criterion: Sum, state: State, context: EvaluationContext) -> int | None:
-    if criterion.window_ms is None:
-        return None
+    assert criterion.window_ms is not None
     state = state or {}
     times = _SumWindow.read(state, criterion).times  # sorted, whatever the state's age
     return _window_exit(times, criterion.shown_end(state, context), criterion.window_ms)
 
 
-@valid_until.register
+@_rule.register
+def _sequence_rule(criterion: SequenceCriterion) -> Rule | None:
+    return None if criterion.window_ms is None else functools.partial(_sequence, criterion)
+
+
 def _sequence(criterion: SequenceCriterion, state: State, context: EvaluationContext) -> int | None:
+    assert criterion.window_ms is not None
     state = state or {}
-    if criterion.window_ms is None or state.get("occ", 0):
+    if state.get("occ", 0):
         return None
     lists = state.get("steps")
     if not lists:
@@ -97,7 +138,11 @@ def _sequence(criterion: SequenceCriterion, state: State, context: EvaluationCon
     return _window_exit(starts, criterion.shown_end(state, context), criterion.window_ms)
 
 
-@valid_until.register
+@_rule.register
+def _streak_rule(criterion: Streak) -> Rule:
+    return functools.partial(_streak, criterion)
+
+
 def _streak(criterion: Streak, state: State, context: EvaluationContext) -> int | None:
     runs = (state or {}).get("runs", [])
     today = criterion.period_of(context.now, context)

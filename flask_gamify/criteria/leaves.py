@@ -11,6 +11,7 @@ occurrences it can no longer lose. The worker's clock never decides what counts.
 
 from __future__ import annotations
 
+import abc
 import functools
 import json
 import math
@@ -27,6 +28,7 @@ from .base import (
     EvaluationContext,
     EventData,
     Item,
+    Measure,
     State,
     canonical_value,
     decode_exact,
@@ -62,20 +64,33 @@ class Leaf(Criterion):
     def settle(self, state: State, context: EvaluationContext) -> State:
         if not self.terminal_form or self.max_occurrences is None:
             return state
-        if not self.evaluate(state, context).completed:
+        if self.measure(state, context)[2] < 1:
             return state
         return {"occ": self.max_occurrences}
 
-    def _evaluation(
-        self,
-        current: Fraction | int,
-        target: Fraction | int,
-        occurrences: int,
-        missing: tuple[Any, ...] = (),
-        items: tuple[Item, ...] = (),
-    ) -> Evaluation:
+    #: The listed parts of a list-like leaf (``all_of`` values, ``sequence`` steps), in
+    #: order: ``(value, label, missing)``, what :attr:`Evaluation.items` shows of each
+    #: and what :attr:`Evaluation.missing` names while it is not done. Empty for others.
+    parts: tuple[tuple[Any, str, Any], ...] = ()
+
+    @abc.abstractmethod
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
+        """What ``state`` amounts to, as numbers: :meth:`evaluate` and the stored views
+        (:func:`~flask_gamify.stored_views.compact`) are both made of it."""
+
+    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+        current, target, occurrences, done = self.measure(state, context)
         completed = occurrences >= 1
         shown, reported_target, percent = shown_progress(current, target, completed)
+        missing: tuple[Any, ...] = ()
+        items: tuple[Item, ...] = ()
+        if done is not None:
+            if completed:
+                items = tuple(Item(value, label, True) for value, label, _ in self.parts)
+            else:
+                pairs = list(zip(self.parts, done, strict=True))
+                items = tuple(Item(value, label, flag) for (value, label, _), flag in pairs)
+                missing = tuple(name for (_, _, name), flag in pairs if not flag)
         return Evaluation(
             type=self.type,
             current=shown,
@@ -84,10 +99,8 @@ class Leaf(Criterion):
             completed=completed,
             occurrences=self.cap(occurrences),
             label=self.label,
-            missing=() if completed else missing,
-            items=tuple(Item(item.value, item.label, True) for item in items)
-            if completed
-            else items,
+            missing=missing,
+            items=items,
         )
 
 
@@ -277,16 +290,16 @@ class Count(_Windowed):
                 index += 1
         return groups
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
         state = state or {}
         if self.window_ms is None:
             count = state.get("n", 0)
-            return self._evaluation(count, self.target, count // self.target)
+            return count, self.target, count // self.target, None
         timestamps = unpack_integers(state.get("ts"))
         occurrences = max(state.get("occ", 0), state.get("done", 0) + self._groups(timestamps))
         end = self.shown_end(state, context)
         recent = bisect_right(timestamps, end) - bisect_right(timestamps, end - self.window_ms)
-        return self._evaluation(recent, self.target, occurrences)
+        return recent, self.target, occurrences, None
 
 
 class Sum(_Windowed):
@@ -308,7 +321,10 @@ class Sum(_Windowed):
         self.field = field
         target_value = numeric_value(target)
         assert target_value is not None
-        self.target = target_value
+        # Whole targets and amounts stay integers: the common case, exact and much faster.
+        self.target: Fraction | int = (
+            target_value.numerator if target_value.denominator == 1 else target_value
+        )
         self.window_ms = window_ms
 
     @functools.cached_property
@@ -319,10 +335,11 @@ class Sum(_Windowed):
             f"{self.window_suffix()}{_where_label(self.where)}"
         )
 
-    def _values(self, events: Iterable[EventData]) -> list[tuple[int, Fraction, EventData]]:
+    def _values(self, events: Iterable[EventData]) -> list[tuple[int, Fraction | int, EventData]]:
         values = []
         for event in self.matching(events):
-            value = numeric_value(event.attributes.get(self.field))
+            raw = event.attributes.get(self.field)
+            value = raw if type(raw) is int else numeric_value(raw)
             if value is not None:
                 values.append((event.timestamp_ms, value, event))
         return values
@@ -380,21 +397,21 @@ class Sum(_Windowed):
             "wm": watermark,
         }
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
         state = state or {}
         if self.window_ms is None:
             total = decode_exact(state.get("total", "0"))
             occurrences = int(total // self.target) if total > 0 else 0
             # A refund may take the total back below target; a settled state stays complete.
             occurrences = max(occurrences, state.get("occ", 0))
-            return self._evaluation(total, self.target, occurrences)
+            return total, self.target, occurrences, None
         window = _SumWindow.read(state, self)
         occurrences = state.get("occ", 0)
         if occurrences == 0 and window.hit is not None:
             occurrences = 1
         end = self.shown_end(state, context)
         current = window.total(end - self.window_ms, end)
-        return self._evaluation(current, self.target, occurrences)
+        return current, self.target, occurrences, None
 
 
 def _exact(stored: int | str) -> Fraction | int:
@@ -459,7 +476,7 @@ class _SumWindow:
             window.hit = window.first_hit(window.times[first])
         return window
 
-    def add(self, entries: Iterable[tuple[int, Fraction]]) -> int:
+    def add(self, entries: Iterable[tuple[int, Fraction | int]]) -> int:
         """Add amounts; return the earliest time added."""
         added: dict[int, Fraction | int] = {}
         for t, value in entries:
@@ -562,9 +579,9 @@ class Distinct(Leaf):
             del kept[self.target * self.max_occurrences :]
         return {"values": kept}
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
         count = len((state or {}).get("values", []))
-        return self._evaluation(count, self.target, count // self.target)
+        return count, self.target, count // self.target, None
 
 
 class AllOf(Leaf):
@@ -590,6 +607,7 @@ class AllOf(Leaf):
         #: The goal's label of each listed value, else the value itself, in order.
         self.value_labels = [labels.get(label_key(value), value_text(value)) for value in values]
         self.labelled = bool(labels)
+        self.parts = tuple(zip(self.values, self.value_labels, self.values, strict=True))
 
     @functools.cached_property
     def default_label(self) -> str:
@@ -611,16 +629,11 @@ class AllOf(Leaf):
             counts = {key: min(n, self.max_occurrences) for key, n in counts.items()}
         return {"counts": counts}
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
         counts = (state or {}).get("counts", {})
-        seen = sum(1 for key in self.keys if counts.get(key, 0) > 0)
+        done = tuple(bool(counts.get(key)) for key in self.keys)
         occurrences = min(counts.get(key, 0) for key in self.keys)
-        items = tuple(
-            Item(value, label, bool(counts.get(key)))
-            for value, label, key in zip(self.values, self.value_labels, self.keys, strict=True)
-        )
-        missing = tuple(item.value for item in items if not item.done)
-        return self._evaluation(seen, len(self.keys), occurrences, missing, items)
+        return sum(done), len(self.keys), occurrences, done
 
 
 class Streak(Leaf):
@@ -659,14 +672,14 @@ class Streak(Leaf):
     def _occurrences(self, runs: Sequence[Sequence[int]]) -> int:
         return sum((last - first + 1) // self.target for first, last in runs)
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
         runs = (state or {}).get("runs", [])
         occurrences = max((state or {}).get("occ", 0), self._occurrences(runs))
         today = self.period_of(context.now, context)
         running = next(
             (last - first + 1 for first, last in runs if first <= today and last >= today - 1), 0
         )
-        return self._evaluation(running, self.target, occurrences)
+        return running, self.target, occurrences, None
 
 
 #: Days in 400 Gregorian years: calendars, weekdays and time zone rules repeat after it.
@@ -743,6 +756,7 @@ class SequenceCriterion(_Windowed):
         super().__init__(steps[0].event, steps[0].where, max_occurrences)
         self.steps = list(steps)
         self.window_ms = window_ms
+        self.parts = tuple((index, step.label, step.event) for index, step in enumerate(steps))
 
     @functools.cached_property
     def event_types(self) -> frozenset[str]:
@@ -863,7 +877,7 @@ class SequenceCriterion(_Windowed):
                 previous = times[index]
         return kept
 
-    def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
+    def measure(self, state: State, context: EvaluationContext) -> Measure:
         state = state or {}
         lists: list[Sequence[int]] = list(self._read_lists(state))
         chain = self._longest_chain(lists)
@@ -874,11 +888,8 @@ class SequenceCriterion(_Windowed):
             start = self.shown_end(state, context) - self.window_ms
             lists = [lists[0][bisect_right(lists[0], start) :], *lists[1:]]
             chain = self._longest_chain(lists)
-        missing = tuple(step.event for step in self.steps[chain:])
-        items = tuple(
-            Item(index, step.label, index < chain) for index, step in enumerate(self.steps)
-        )
-        return self._evaluation(chain, len(self.steps), occurrences, missing, items)
+        done = tuple(index < chain for index in range(len(self.steps)))
+        return chain, len(self.steps), occurrences, done
 
 
 __all__ = [
