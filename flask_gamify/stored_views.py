@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 
 from .criteria import Criterion, Evaluation, EvaluationContext, State
 from .criteria.base import Item, shown_progress
@@ -91,11 +91,13 @@ def compact(
     Other types are evaluated and dumped. Every writer of progress stores one per row
     it changes; a reader rebuilds the evaluation only when it needs it.
     """
-    if isinstance(criterion, Leaf):
-        current, target, occurrences, done = criterion.measure(state, context)
+    kind = _kinds.get(type(criterion)) or _kind(type(criterion))
+    if kind is Leaf:
+        leaf = cast(Leaf, criterion)
+        current, target, occurrences, done = leaf.measure(state, context)
         completed = occurrences >= 1
         shown, reported, percent = shown_progress(current, target, completed)
-        data: list[Any] = [shown, percent, completed, criterion.cap(occurrences)]
+        data: list[Any] = [shown, percent, completed, leaf.cap(occurrences)]
         other: dict[str, Any] = {}
         if reported != base.target:
             other["n"] = reported
@@ -103,7 +105,7 @@ def compact(
             if completed:
                 done, missing = (True,) * len(done), []
             else:
-                parts = zip(criterion.parts, done, strict=True)
+                parts = zip(leaf.parts, done, strict=True)
                 missing = [name for (_, _, name), flag in parts if not flag]
             if tuple(missing) != base.missing:
                 other["m"] = missing
@@ -112,14 +114,15 @@ def compact(
         if other:
             data.append(other)
         return data
-    if isinstance(criterion, Composite):
-        states = criterion._child_states(state)
+    if kind is Composite:
+        composite = cast(Composite, criterion)
+        states = composite._child_states(state)
         bases = base.children
         children = [
             compact(child, states[index], context, bases[index])
-            for index, child in enumerate(criterion.children)
+            for index, child in enumerate(composite.children)
         ]
-        summary = criterion.combine(
+        summary = composite.combine(
             [_summary(child, of) for child, of in zip(children, bases, strict=True)]
         )
         data = [summary.current, summary.percent, summary.completed, summary.occurrences]
@@ -130,6 +133,18 @@ def compact(
             data.append(other)
         return data
     return _dump(criterion.evaluate(state, context), base)
+
+
+#: How :func:`compact` makes the view of each criterion class: as a leaf, as a
+#: composite, else from its evaluation (``isinstance`` on these abstract classes is slow).
+_kinds: dict[type[Criterion], type[Criterion]] = {}
+
+
+def _kind(cls: type[Criterion]) -> type[Criterion]:
+    found = _kinds[cls] = next(
+        (kind for kind in (Leaf, Composite) if issubclass(cls, kind)), Criterion
+    )
+    return found
 
 
 def _summary(data: list[Any], base: Evaluation) -> Summary:
