@@ -44,13 +44,14 @@ def create_app() -> Flask:
     app = Flask("gamify_bench")
     config: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": os.environ[DATABASE],
-        "GAMIFY_BATCH_SIZE": int(os.environ.get(BATCH, "500")),
         "GAMIFY_TIMEZONE": "UTC",
         "GAMIFY_NOTIFY_AWARDS": True,
         "GAMIFY_API_PREFIX": "/api",
         # The webhook benchmark's receivers listen on loopback.
         "GAMIFY_WEBHOOK_ALLOW_PRIVATE": True,
     }
+    if os.environ.get(BATCH):  # else the library's default, as a deployment has it
+        config["GAMIFY_BATCH_SIZE"] = int(os.environ[BATCH])
     if os.environ.get(REDIS):
         config["GAMIFY_REDIS_URL"] = os.environ[REDIS]
     if os.environ.get(CONFIG):

@@ -4,13 +4,14 @@
 [--db postgresql|sqlite] [--postgres URL]``
 
 The workload's first ``--events`` events are processed in this process, in batches of
-500, by the :class:`~flask_gamify.processing.BatchProcessor` the workers use (no Redis:
-the measurement is the evaluation and the SQL, not the transport), into a fresh
-database each round; rounds alternate between the real criteria and the storage floor
-(``benchmarks/floor.py``: trivial states, the same rows). Each prints the wall time per
-event and the CPU time per event of this process (the criteria, the bookkeeping, the
-driver) and of the PostgreSQL backends serving it (read from ``/proc``, Linux). The
-garbage collector is tuned as a worker tunes it (``GAMIFY_WORKER_GC_THRESHOLD``).
+the default ``GAMIFY_BATCH_SIZE``, by the :class:`~flask_gamify.processing.BatchProcessor`
+the workers use (no Redis: the measurement is the evaluation and the SQL, not the
+transport), into a fresh database each round; rounds alternate between the real criteria
+and the storage floor (``benchmarks/floor.py``: trivial states, the same rows). Each
+prints the wall time per event and the CPU time per event of this process (the criteria,
+the bookkeeping, the driver) and of the PostgreSQL backends serving it (read from
+``/proc``, Linux). The garbage collector is tuned as a worker tunes it
+(``GAMIFY_WORKER_GC_THRESHOLD``).
 
 On a shared machine wall times vary by tens of percent between rounds; CPU times vary
 less, and say which side a change helped. To compare two versions of the code, run it
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 from flask_gamify.events import TrackedEvent
+from flask_gamify.extension import DEFAULTS
 from flask_gamify.pipeline.worker import tune_garbage_collector
 
 from . import floor
@@ -40,7 +42,8 @@ from .harness import (
 )
 from .workload import tracked_events
 
-BATCH = 500
+#: Events per batch: as many as a worker takes at once by default.
+BATCH = DEFAULTS["GAMIFY_BATCH_SIZE"]
 
 
 def backend_seconds(database: Database) -> float:

@@ -94,8 +94,13 @@ class Database:
         self.reset(create=False)
 
 
-def environment(database: Database, redis_url: str | None, batch: int = 500) -> dict[str, str]:
-    env = {bench_app.DATABASE: database.url, bench_app.BATCH: str(batch)}
+def environment(
+    database: Database, redis_url: str | None, batch: int | None = None
+) -> dict[str, str]:
+    """The bench app's environment; ``batch``: ``GAMIFY_BATCH_SIZE`` (else the default)."""
+    env = {bench_app.DATABASE: database.url}
+    if batch is not None:
+        env[bench_app.BATCH] = str(batch)
     if redis_url:
         env[bench_app.REDIS] = redis_url
     return env

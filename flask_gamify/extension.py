@@ -82,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_SHARDS": 4,
     "GAMIFY_STREAM_PREFIX": "gamify",
     "GAMIFY_QUEUE": "gamify",
-    "GAMIFY_BATCH_SIZE": 500,
+    "GAMIFY_BATCH_SIZE": 2000,
     "GAMIFY_MAX_ATTEMPTS": 5,
     "GAMIFY_CLAIM_IDLE": "30s",
     "GAMIFY_DRAIN_SECONDS": "10s",
