@@ -65,7 +65,9 @@ def _rows_with_version(*conditions: Any) -> Any:
 _ROWS = _rows_with_version()
 #: The rows of some goals only (``goal_ids``): those of a page and of the goals its
 #: ``goal`` criteria name.
-_SOME_ROWS = _rows_with_version(_PROGRESS.c.goal_id.in_(bindparam("goal_ids", expanding=True)))
+_SOME_ROWS = _rows_with_version(
+    _PROGRESS.c.goal_id.in_(bindparam("goal_ids", expanding=True, literal_execute=True))
+)
 
 #: Whether the entity holds an award of the goal of the row joined (``_held`` above 0:
 #: occurrences given, and an award left).

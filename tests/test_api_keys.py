@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from api_support import PREFIX, bearer
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from flask_gamify import Gamify, GamifyError, InvalidInputError
+from flask_gamify.api.keys import ApiKey
 
 pytestmark = pytest.mark.usefixtures("app")  # an app context for gamify
 
@@ -26,6 +30,25 @@ def test_a_created_key_authenticates_until_it_is_revoked(
     assert revoked.revoked and revoked.prefix == view.prefix
     assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 401
     assert gamify.revoke_api_key(view.prefix).revoked_at == revoked.revoked_at  # idempotent
+
+
+def test_a_key_records_when_it_was_last_used_to_the_minute(
+    app: Flask, gamify: Gamify, client: FlaskClient
+) -> None:
+    """Each use reads the key; it is written only when the recorded use is a minute old."""
+    view, secret = gamify.create_api_key("reader", scopes=["goals:read"])
+    assert view.last_used_at is None
+    assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
+    (used,) = gamify.api_keys()
+    assert used.last_used_at is not None
+    assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
+    assert gamify.api_keys()[0].last_used_at == used.last_used_at  # within the minute
+    with app.extensions["gamify"].transaction() as session:
+        session.execute(
+            update(ApiKey).values(last_used_at=used.last_used_at - timedelta(minutes=2))
+        )
+    assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
+    assert gamify.api_keys()[0].last_used_at > used.last_used_at
 
 
 def test_api_keys_lists_every_key_oldest_first_without_secrets(gamify: Gamify) -> None:

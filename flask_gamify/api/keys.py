@@ -13,14 +13,16 @@ fast) hash is safe: there is nothing to guess from a dictionary.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..errors import GamifyError, InvalidInputError
@@ -93,7 +95,22 @@ class ApiKeyView:
         return self.revoked_at is not None
 
 
-def _view(key: ApiKey) -> ApiKeyView:
+#: What :func:`authenticate` reads of a key.
+_COLUMNS = (
+    ApiKey.id,
+    ApiKey.name,
+    ApiKey.prefix,
+    ApiKey.key_hash,
+    ApiKey.scopes,
+    ApiKey.owner,
+    ApiKey.created_at,
+    ApiKey.revoked_at,
+    ApiKey.last_used_at,
+)
+
+
+def _view(key: Any) -> ApiKeyView:
+    """A key as listed, from its ORM object or a row of its columns."""
     return ApiKeyView(
         name=key.name,
         prefix=key.prefix,
@@ -205,7 +222,8 @@ def authenticate(session: Session, token: str) -> ApiKeyView | None:
     prefix, separator = token[:size], token[size : size + 1]
     if not prefix.startswith(f"{KEY_MARK}_") or separator != "_" or len(token) > 200:
         return None
-    key = session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
+    # Every request with a key runs this: its columns, not an ORM object.
+    key = session.execute(select(*_COLUMNS).where(ApiKey.prefix == prefix)).one_or_none()
     # The hash comparison runs in constant time; a missing prefix compares against a
     # dummy so both paths cost the same.
     expected = key.key_hash if key is not None else _hash("")
@@ -213,7 +231,9 @@ def authenticate(session: Session, token: str) -> ApiKeyView | None:
         return None
     if key.revoked_at is not None:
         return None
+    view = _view(key)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        key.last_used_at = now
-    return _view(key)
+        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        view = dataclasses.replace(view, last_used_at=now)
+    return view
