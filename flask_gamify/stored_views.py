@@ -102,13 +102,9 @@ def compact(
         if reported != base.target:
             other["n"] = reported
         if done is not None:
-            if completed:
-                done, missing = (True,) * len(done), []
-            else:
-                parts = zip(leaf.parts, done, strict=True)
-                missing = [name for (_, _, name), flag in parts if not flag]
-            if tuple(missing) != base.missing:
-                other["m"] = missing
+            done, missing = leaf.shown_parts(done, completed)
+            if missing != base.missing:
+                other["m"] = list(missing)
             if done != tuple(item.done for item in base.items):
                 other["id"] = list(done)
         if other:
@@ -153,11 +149,6 @@ def _summary(data: list[Any], base: Evaluation) -> Summary:
     return Summary(data[0], other.get("n", base.target), data[1], data[2], data[3])
 
 
-def evaluation_of(data: list[Any], base: Evaluation) -> Evaluation:
-    """The evaluation a view's ``e`` keeps, against the skeleton ``base``."""
-    return _load(data, base)
-
-
 def view_document(
     key: str, criterion: Criterion, state: State, shown: list[Any], context: EvaluationContext
 ) -> dict[str, Any]:
@@ -197,7 +188,7 @@ def stored_evaluation(
     """The evaluation a stored view holds, if it holds in ``context``; else ``None``."""
     if not holds(view, key, context.now_ms, context.completed_goals, criterion.goal_refs):
         return None
-    return _load(view["e"], skeleton(key, criterion, context.timezone))
+    return evaluation_of(view["e"], skeleton(key, criterion, context.timezone))
 
 
 def _dump(evaluation: Evaluation, base: Evaluation | None) -> list[Any]:
@@ -236,14 +227,17 @@ def _dump(evaluation: Evaluation, base: Evaluation | None) -> list[Any]:
     return data
 
 
-def _load(data: list[Any], base: Evaluation | None) -> Evaluation:
-    """The evaluation :func:`_dump` made ``data`` of, against the same ``base``."""
+def evaluation_of(data: list[Any], base: Evaluation | None) -> Evaluation:
+    """The evaluation a view's ``e`` keeps (what :func:`_dump` or :func:`compact` made),
+    against the same ``base``, the criterion's skeleton."""
     other: dict[str, Any] = data[4] if len(data) > 4 else {}
     if "ch" in other:
         assert base is not None
-        children = tuple(_load(c, of) for c, of in zip(other["ch"], base.children, strict=True))
+        children = tuple(
+            evaluation_of(c, of) for c, of in zip(other["ch"], base.children, strict=True)
+        )
     elif "cf" in other:
-        children = tuple(_load(child, None) for child in other["cf"])
+        children = tuple(evaluation_of(child, None) for child in other["cf"])
     else:
         children = base.children if base is not None else ()
     if "i" in other:

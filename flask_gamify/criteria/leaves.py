@@ -78,6 +78,16 @@ class Leaf(Criterion):
         """What ``state`` amounts to, as numbers: :meth:`evaluate` and the stored views
         (:func:`~flask_gamify.stored_views.compact`) are both made of it."""
 
+    def shown_parts(
+        self, done: tuple[bool, ...], completed: bool
+    ) -> tuple[tuple[bool, ...], tuple[Any, ...]]:
+        """Which listed parts progress shows as done (all of them once the criterion is
+        complete), and what it names as missing."""
+        if completed:
+            return (True,) * len(self.parts), ()
+        pairs = zip(self.parts, done, strict=True)
+        return done, tuple(name for (_, _, name), flag in pairs if not flag)
+
     def evaluate(self, state: State, context: EvaluationContext) -> Evaluation:
         current, target, occurrences, done = self.measure(state, context)
         completed = occurrences >= 1
@@ -85,12 +95,9 @@ class Leaf(Criterion):
         missing: tuple[Any, ...] = ()
         items: tuple[Item, ...] = ()
         if done is not None:
-            if completed:
-                items = tuple(Item(value, label, True) for value, label, _ in self.parts)
-            else:
-                pairs = list(zip(self.parts, done, strict=True))
-                items = tuple(Item(value, label, flag) for (value, label, _), flag in pairs)
-                missing = tuple(name for (_, _, name), flag in pairs if not flag)
+            done, missing = self.shown_parts(done, completed)
+            pairs = zip(self.parts, done, strict=True)
+            items = tuple(Item(value, label, flag) for (value, label, _), flag in pairs)
         return Evaluation(
             type=self.type,
             current=shown,
