@@ -24,6 +24,19 @@ REDIS = "GAMIFY_PIPELINE_TEST_REDIS"
 POISON = "GAMIFY_PIPELINE_TEST_POISON"
 
 
+def use_wal(engine: Any) -> None:
+    """Configure SQLite as docs/deployment.rst says for a worker beside the app.
+
+    Readers (the app's pages) never wait for the worker's commits in WAL mode, and a
+    writer waits up to 30 s for another instead of failing after SQLite's 5 s.
+    """
+
+    @sqlalchemy_event.listens_for(engine, "connect")
+    def configure(connection: Any, _record: Any) -> None:
+        connection.execute("PRAGMA busy_timeout = 30000")
+        connection.execute("PRAGMA journal_mode = WAL")
+
+
 def create_app() -> Flask:
     app = Flask("pipeline_app")
     app.config.update(
@@ -43,6 +56,9 @@ def create_app() -> Flask:
     )
     db = SQLAlchemy(app)
     gamify = Gamify(app, db=db)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            use_wal(db.engine)
 
     chunk = os.environ.get("GAMIFY_PIPELINE_TEST_BACKFILL_CHUNK")
     if chunk:  # small backfill chunks, so that a test can stop a worker in the middle
