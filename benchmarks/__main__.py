@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from flask_gamify.events import make_event
 from flask_gamify.testing import RedisServer
 
 from . import (
@@ -337,8 +338,7 @@ def run(
         )
 
     naive_rate = None
-    query_rows: list[Row] = []
-    if "throughput" in selected or "scale" in selected or "query" in selected:
+    if "throughput" in selected or "scale" in selected:
         if "throughput" in selected:
             log(f"worker throughput, SQLite: {len(subset)} events, <= {args.sqlite_budget:.0f} s")
             result = throughput.run(options, server, sqlite, subset, budget=args.sqlite_budget)
@@ -349,8 +349,6 @@ def run(
                 f" <= {args.budget:.0f} s"
             )
             one = throughput.run(options, server, pg, events, budget=args.budget)
-            if "query" in selected:
-                query_rows = run_query(args, server, pg)
             if "naive" in selected:
                 naive_rate = run_naive(args, server, pg, events)
                 rows.append(
@@ -382,7 +380,6 @@ def run(
                         note=f"{two.events} events in {two.seconds:.0f} s",
                     )
                 )
-            rows.extend(query_rows)
         else:
             rows.append(
                 Row(
@@ -402,8 +399,8 @@ def run(
                 note=f"{args.naive_events} events",
             )
         )
-    if "query" in selected and pg is None:
-        rows.extend(run_query(args, server, sqlite, populate=subset))
+    if "query" in selected:
+        rows.extend(run_query(args, server, pg or sqlite, subset))
 
     if "preview" in selected:
         rows.extend(run_preview(args, pg or sqlite))
@@ -886,30 +883,30 @@ def run_query(
     args: argparse.Namespace,
     server: RedisServer,
     database: Database,
-    populate: list[dict[str, Any]] | None = None,
+    populate: list[dict[str, Any]],
 ) -> list[Row]:
+    """Read latencies on a database of its own: the same ``populate`` events (the SQLite
+    throughput run's subset) on either database, so that the light entity's history does
+    not depend on how much of the backlog a throughput run drained."""
     log(
-        f"query latency: {args.query_requests} requests per view, light and heavy entity"
-        f" ({args.query_heavy_events} events), {database.kind}"
+        f"query latency: {len(populate)} events, then {args.query_requests} requests per"
+        f" view, light and heavy entity ({args.query_heavy_events} events), {database.kind}"
     )
+    database.reset()
     with bench_app_context(environment(database, None)) as app:
-        if populate is not None:
-            from flask_gamify.events import make_event
-
-            database.reset()
-            prepare_database(app)
-            tracked = [
-                make_event(
-                    e["type"],
-                    e["entity"],
-                    attributes=e["attributes"],
-                    event_id=e["id"],
-                    occurred_at=e["occurred_at"],
-                )
-                for e in populate
-            ]
-            for start in range(0, len(tracked), 500):
-                app.extensions["gamify"].processor.process(tracked[start : start + 500])
+        prepare_database(app)
+        tracked = [
+            make_event(
+                e["type"],
+                e["entity"],
+                attributes=e["attributes"],
+                event_id=e["id"],
+                occurred_at=e["occurred_at"],
+            )
+            for e in populate
+        ]
+        for start in range(0, len(tracked), 500):
+            app.extensions["gamify"].processor.process(tracked[start : start + 500])
         query.add_heavy_entity(app, args.query_heavy_events)
         results = [
             ("light", query.run(app, "u0", args.query_requests)),

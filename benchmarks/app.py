@@ -77,7 +77,8 @@ def create_app() -> Flask:
     @app.get("/floor/<entity>")
     def stored_rows(entity: str) -> Any:
         state = app.extensions["gamify"]
-        with state.transaction() as session:
+        # As the library reads progress: outside a transaction.
+        with state.reading() as session:
             rows = session.execute(
                 select(PROGRESS).where(
                     PROGRESS.c.entity_type == state.default_entity_type,

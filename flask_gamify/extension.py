@@ -77,6 +77,7 @@ DEFAULTS: dict[str, Any] = {
     "GAMIFY_API_PREFIX": "/gamify/api",
     "GAMIFY_MAX_BATCH": 1000,
     "GAMIFY_MAX_CONTENT_LENGTH": 1024 * 1024,
+    "GAMIFY_API_KEY_CACHE": "5s",
     "GAMIFY_REDIS_URL": None,
     "GAMIFY_REDIS_TIMEOUT": 0.25,
     "GAMIFY_SHARDS": 4,
@@ -588,15 +589,19 @@ class Gamify:
     def revoke_api_key(self, name_or_prefix: str) -> ApiKeyView:
         """Revoke the API key with this name or prefix (``gmf_3k9x2b7q``).
 
-        Requests with it are answered 401 from then on. Revoking a revoked key changes
-        nothing.
+        Requests with it are answered 401 from then on by this process, and within
+        ``GAMIFY_API_KEY_CACHE`` (5 seconds by default) by every other process of the
+        app. Revoking a revoked key changes nothing.
 
         :raises GamifyError: no key has this name or prefix.
         """
         from .api import keys as key_store
 
-        with self.state.transaction() as session:
-            return key_store.revoke_key(session, name_or_prefix)
+        state = self.state
+        with state.transaction() as session:
+            view = key_store.revoke_key(session, name_or_prefix)
+        state.api_key_cache.clear()
+        return view
 
     def current_entity(self) -> tuple[str, str] | None:
         """``(entity_type, entity_id)`` of the current request, or ``None``."""
@@ -640,7 +645,7 @@ class Gamify:
         """Progress of ``entity``: on ``goal`` (one :class:`ProgressView`), or on every goal
         visible to it (a list, by goal definition order)."""
         state = self.state
-        with state.transaction() as session:
+        with state.reading() as session:
             views = progress_store.progress(
                 session,
                 state.processor,
@@ -680,7 +685,7 @@ class Gamify:
         if errors:
             raise InvalidInputError(errors)
         state = self.state
-        with state.transaction() as session:
+        with state.reading() as session:
             return progress_store.progress_page(
                 session,
                 state.processor,
@@ -698,7 +703,7 @@ class Gamify:
     ) -> bool:
         """Whether ``entity`` completed ``goal`` at least once."""
         state = self.state
-        with state.transaction() as session:
+        with state.reading() as session:
             return progress_store.has_completed(
                 session, state.entity_type(entity_type), str(entity), goal
             )

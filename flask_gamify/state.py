@@ -36,6 +36,7 @@ from .webhook_delivery import WebhookSettings, wake_delivery
 if TYPE_CHECKING:
     from flask_sqlalchemy import SQLAlchemy
 
+    from .api.keys import KeyCache
     from .extension import Gamify
 
 __all__ = ["GamifyState", "flush_request_events", "get_state", "send_signals"]
@@ -78,6 +79,12 @@ class GamifyState:
             notify_levels=settings.flag(config, "GAMIFY_NOTIFY_LEVELS"),
         )
         self._session_factory: sessionmaker[Session] | None = None
+        self._reading_factory: sessionmaker[Session] | None = None
+        #: How long a process trusts a key that authenticated (``GAMIFY_API_KEY_CACHE``).
+        self.api_key_cache_seconds = settings.duration(
+            config, "GAMIFY_API_KEY_CACHE", allow_zero=True
+        ).total_seconds()
+        self._api_key_cache: KeyCache | None = None
         self._processor: BatchProcessor | None = None
         #: The Redis pipeline, or ``None`` for inline processing (no GAMIFY_REDIS_URL).
         self.pipeline: Pipeline | None = _pipeline(app) if settings.redis_url(config) else None
@@ -124,6 +131,15 @@ class GamifyState:
         return self._session_factory
 
     @property
+    def api_key_cache(self) -> KeyCache:
+        """The REST API's keys that authenticated recently (see :class:`KeyCache`)."""
+        if self._api_key_cache is None:
+            from .api.keys import KeyCache  # the api package imports this module
+
+            self._api_key_cache = KeyCache(self.api_key_cache_seconds)
+        return self._api_key_cache
+
+    @property
     def processor(self) -> BatchProcessor:
         if self._processor is None:
             self._processor = BatchProcessor(
@@ -139,6 +155,20 @@ class GamifyState:
     def transaction(self) -> Iterator[Session]:
         """A session of gamify's own in a transaction, committed on success."""
         with self.session_factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session of gamify's own for a read, outside a transaction (autocommit).
+
+        Each statement sees what was committed when it ran, as it does in PostgreSQL's
+        default READ COMMITTED transactions, without their BEGIN and COMMIT round trips.
+        For reads whose statements need no common snapshot, and single-statement writes.
+        """
+        if self._reading_factory is None:
+            engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._reading_factory = sessionmaker(bind=engine, expire_on_commit=False)
+        with self._reading_factory() as session:
             yield session
 
     def submit(self, events: list[TrackedEvent]) -> BatchResult | None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from api_support import PREFIX, bearer
+from conftest import wait_for
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import update
 
 from flask_gamify import Gamify, GamifyError, InvalidInputError
-from flask_gamify.api.keys import ApiKey
+from flask_gamify.api.keys import ApiKey, ApiKeyView, KeyCache
+from flask_gamify.models import utcnow
 
 pytestmark = pytest.mark.usefixtures("app")  # an app context for gamify
 
@@ -43,12 +47,83 @@ def test_a_key_records_when_it_was_last_used_to_the_minute(
     assert used.last_used_at is not None
     assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
     assert gamify.api_keys()[0].last_used_at == used.last_used_at  # within the minute
-    with app.extensions["gamify"].transaction() as session:
+    state = app.extensions["gamify"]
+    with state.transaction() as session:
         session.execute(
             update(ApiKey).values(last_used_at=used.last_used_at - timedelta(minutes=2))
         )
+    state.api_key_cache.clear()  # as when GAMIFY_API_KEY_CACHE is over: the key is read
     assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
     assert gamify.api_keys()[0].last_used_at > used.last_used_at
+
+
+def revoke_elsewhere(app: Flask, name: str) -> None:
+    """Revoke a key in SQL only, as ``flask gamify keys revoke`` in another process does."""
+    with app.extensions["gamify"].transaction() as session:
+        session.execute(update(ApiKey).where(ApiKey.name == name).values(revoked_at=utcnow()))
+
+
+def test_other_processes_refuse_a_revoked_key_within_the_cache_time(
+    app: Flask, gamify: Gamify, client: FlaskClient
+) -> None:
+    cache = app.extensions["gamify"].api_key_cache
+    assert cache.ttl == 5  # GAMIFY_API_KEY_CACHE's default
+    cache.ttl = 0.5
+    _, secret = gamify.create_api_key("mobile", scopes=["goals:read"])
+    assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
+    revoke_elsewhere(app, "mobile")
+    revoked_at = time.monotonic()
+    # Trusted for what is left of the cache time, no longer.
+    assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
+    wait_for(
+        lambda: client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 401,
+        timeout=5,
+        message="the revoked key is refused",
+    )
+    assert time.monotonic() - revoked_at < 0.5 + 1.5  # 0.5 s, and the time of a request
+    response = client.get(f"{PREFIX}/goals", headers=bearer(secret))
+    assert response.status_code == 401 and "revoked" in response.get_json()["error"]["message"]
+
+
+def test_without_a_cache_every_request_checks_its_key(database_url: str) -> None:
+    app = Flask("uncached_keys")
+    app.config.update(SQLALCHEMY_DATABASE_URI=database_url, GAMIFY_API_KEY_CACHE=0)
+    db = SQLAlchemy(app)
+    gamify = Gamify(app, db=db)
+    with app.app_context():
+        gamify.create_all()
+        try:
+            _, secret = gamify.create_api_key("mobile", scopes=["goals:read"])
+            client = app.test_client()
+            assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 200
+            revoke_elsewhere(app, "mobile")
+            assert client.get(f"{PREFIX}/goals", headers=bearer(secret)).status_code == 401
+        finally:
+            gamify.drop_all()
+            db.engine.dispose()
+
+
+def test_the_key_cache_keeps_good_keys_only_and_a_bounded_number() -> None:
+    good = ApiKeyView("a", "gmf_aaaaaaaa", ("goals:read",), utcnow(), None, None)
+    cache = KeyCache(ttl=60, size=3)
+    lookups: list[str] = []
+
+    def lookup(token: str, found: ApiKeyView | None) -> ApiKeyView | None:
+        return cache.authenticate(token, lambda: lookups.append(token) or found)
+
+    assert lookup("t1", good) is good
+    assert lookup("t1", None) is good  # cached: no lookup
+    assert lookups == ["t1"]
+    assert lookup("bad", None) is None and lookup("bad", None) is None
+    assert lookups == ["t1", "bad", "bad"]  # unknown tokens are asked every time
+    for token in ("t2", "t3", "t4"):
+        lookup(token, good)
+    assert len(cache._keys) == 3  # t1, the oldest, made room for t4
+    lookup("t1", good)
+    assert lookups[-1] == "t1"
+    cache.clear()
+    lookup("t4", good)
+    assert lookups[-1] == "t4"
 
 
 def test_api_keys_lists_every_key_oldest_first_without_secrets(gamify: Gamify) -> None:

@@ -510,6 +510,8 @@ BAD_SETTINGS: list[tuple[str, Any, str, dict[str, Any]]] = [
     ("GAMIFY_MAX_BATCH", 0, "whole number", {}),
     ("GAMIFY_MAX_BATCH", -5, "whole number", {}),
     ("GAMIFY_MAX_CONTENT_LENGTH", -1, "whole number", {}),
+    ("GAMIFY_API_KEY_CACHE", -1, "0 or more", {}),
+    ("GAMIFY_API_KEY_CACHE", "a while", "duration such as", {}),
     ("GAMIFY_REDIS_URL", "http://:s3cret@localhost:6380/0", "'http'", {}),
     ("GAMIFY_REDIS_URL", "s3cret@localhost:6380", "redis://", {}),
     ("GAMIFY_REDIS_URL", 6380, "redis://", {}),

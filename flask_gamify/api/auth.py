@@ -100,8 +100,15 @@ def _bearer_key() -> ApiKeyView:
             "The Authorization header must be 'Bearer <key>'.",
             headers=_CHALLENGE,
         )
-    with get_state().transaction() as session:
-        key = authenticate(session, token.strip())
+    state = get_state()
+    token = token.strip()
+
+    def lookup() -> ApiKeyView | None:
+        # A read (and, once a minute, one UPDATE of last_used_at): no transaction needed.
+        with state.reading() as session:
+            return authenticate(session, token)
+
+    key = state.api_key_cache.authenticate(token, lookup)
     if key is None:
         raise ApiError(
             401,

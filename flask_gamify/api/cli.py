@@ -71,4 +71,12 @@ def revoke_command(name_or_prefix: str) -> None:
         view = get_state().extension.revoke_api_key(name_or_prefix)
     except GamifyError as error:
         raise _failure(error) from error
-    click.echo(f"Revoked the API key {view.name!r} ({view.prefix}).")
+    seconds = get_state().api_key_cache_seconds
+    click.echo(
+        f"Revoked the API key {view.name!r} ({view.prefix})"
+        + (
+            f"; the app's processes refuse it within {seconds:g} s (GAMIFY_API_KEY_CACHE)."
+            if seconds
+            else "."
+        )
+    )

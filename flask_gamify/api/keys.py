@@ -17,7 +17,9 @@ import dataclasses
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +34,7 @@ __all__ = [
     "SCOPES",
     "ApiKey",
     "ApiKeyView",
+    "KeyCache",
     "authenticate",
     "create_key",
     "list_keys",
@@ -237,3 +240,48 @@ def authenticate(session: Session, token: str) -> ApiKeyView | None:
         session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
         view = dataclasses.replace(view, last_used_at=now)
     return view
+
+
+class KeyCache:
+    """Keys that authenticated recently, by the hash of their token, for ``ttl`` seconds.
+
+    A request with a cached key needs no SQL for its key check. A revoked key is refused
+    at once by the process that revoked it (the cache is emptied) and within ``ttl``
+    seconds by every other (``GAMIFY_API_KEY_CACHE``). Unknown and revoked tokens are
+    never cached. At most ``size`` keys are kept.
+    """
+
+    def __init__(self, ttl: float, size: int = 1024) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._keys: dict[str, tuple[float, ApiKeyView]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(
+        self, token: str, lookup: Callable[[], ApiKeyView | None]
+    ) -> ApiKeyView | None:
+        """The key ``token`` belongs to: cached, else found by ``lookup`` (SQL)."""
+        if self.ttl <= 0:
+            return lookup()
+        digest = _hash(token)
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        key = lookup()
+        with self._lock:
+            if key is None:
+                self._keys.pop(digest, None)
+                return None
+            if len(self._keys) >= self.size:
+                for stale in [d for d, (until, _) in self._keys.items() if until <= now]:
+                    del self._keys[stale]
+                while len(self._keys) >= self.size:  # the oldest entries go first
+                    del self._keys[next(iter(self._keys))]
+            self._keys[digest] = (now + self.ttl, key)
+        return key
+
+    def clear(self) -> None:
+        """Forget every key (after a revocation)."""
+        with self._lock:
+            self._keys.clear()
