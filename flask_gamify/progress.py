@@ -271,7 +271,13 @@ def progress_page(
         wanted = {goal.id for goal in chosen} | {
             ids[key] for goal in chosen for key in goal.criterion.goal_refs if key in ids
         }
-        found = session.execute(_SOME_ROWS, {**parameters, "goal_ids": sorted(wanted - read)}).all()
+        unread = wanted - read
+        if unread and len(unread) == sum(goal.entity_type == entity_type for goal in goals):
+            # Every goal the entity may have a row of (a small catalog): its rows, without
+            # a list of ids to write into the statement.
+            found = session.execute(_ROWS, parameters).all()
+        else:
+            found = session.execute(_SOME_ROWS, {**parameters, "goal_ids": sorted(unread)}).all()
         rows.update((row.goal_id, row) for row in found if row.id is not None)
         # No version row: tables created before it was seeded (version 0, as
         # catalog_version reads it).

@@ -352,6 +352,33 @@ def test_a_page_reads_only_its_goals_rows(
     assert "LIMIT" in statements[0].upper()
 
 
+def test_a_page_of_every_goal_reads_the_entity_s_rows_without_listing_ids(
+    app: Flask, gamify: Gamify, statements: list[str]
+) -> None:
+    for index in range(3):
+        gamify.define_goal(f"goal-{index}", criteria={"type": "count", "event": "x", "target": 2})
+    team = {"type": "count", "event": "x", "target": 1}
+    gamify.define_goal("team-goal", criteria=team, entity_type="team")
+    gamify.track("x", "u1")
+    gamify.track("x", "u1")
+    gamify.track("x", "u2")  # another entity's rows stay out
+    gamify.progress_page("u1")  # loads the catalog
+    statements.clear()
+    page = gamify.progress_page("u1", limit=50)
+    assert [(view.goal, view.current, view.completed) for view in page.views] == [
+        (f"goal-{index}", 2, True) for index in range(3)
+    ]
+    assert len(statements) == 1, statements
+    assert "goal_id IN" not in statements[0], statements[0]
+    # Archived goals have rows too: then the page names its goals.
+    gamify.archive_goal("goal-0")
+    gamify.progress_page("u1")  # loads the new catalog
+    statements.clear()
+    page = gamify.progress_page("u1", limit=50)
+    assert [view.goal for view in page.views] == ["goal-1", "goal-2"]
+    assert "goal_id IN" in statements[-1], statements
+
+
 def track_at(gamify: Gamify, entity: str, *moments: datetime) -> None:
     for moment in moments:
         gamify.track("login", entity, occurred_at=moment)

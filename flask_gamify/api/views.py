@@ -30,6 +30,7 @@ from ..goals import validate_goal_changes
 from ..ledger import DEFAULT_CATEGORY
 from ..models import ENTITY_LENGTH, ENTITY_TYPE_LENGTH
 from ..records import GoalView
+from ..sql import dumps
 from ..state import GamifyState, get_state
 from . import schemas
 from .auth import Caller, authorize, with_owner
@@ -223,7 +224,10 @@ def page_response(
         }
         assert request.endpoint is not None
         next_url = url_for(request.endpoint, **values)
-    return jsonify(items=[dump(item) for item in chunk], next=next_url)
+    # Encoded by orjson (see sql.dumps): a page of 50 progress views took the standard
+    # library's encoder about a quarter of the read.
+    body = dumps({"items": [dump(item) for item in chunk], "next": next_url})
+    return current_app.response_class(body + "\n", mimetype="application/json")
 
 
 # -- events ---------------------------------------------------------------------------
