@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, case, exists, or_, select
 from sqlalchemy.orm import Session
 
 from .catalog import CATALOG_ROW, CatalogGoal
 from .criteria import Evaluation, EvaluationContext
+from .criteria.base import to_milliseconds
 from .errors import GoalNotFound
 from .models import Assignment, Award, CatalogVersion, Goal, Progress, utcnow
 from .processing import BatchProcessor, held_awards
@@ -26,7 +27,9 @@ _VERSION = cast(Table, CatalogVersion.__table__)
 _GOALS = cast(Table, Goal.__table__)
 _AWARDS = cast(Table, Award.__table__)
 
-#: The progress columns a read needs, without the state.
+#: The progress columns a read needs: the state only where the clock ended the stored
+#: view (``now_ms``, the reader's clock, past its ``until``), so that the read stays
+#: one round trip; the states of views that expired otherwise are read afterwards.
 _ROW_COLUMNS = (
     _PROGRESS.c.id,
     _PROGRESS.c.goal_id,
@@ -36,6 +39,9 @@ _ROW_COLUMNS = (
     _PROGRESS.c.completed_at,
     _PROGRESS.c.late_events,
     held_awards(_PROGRESS).label("held"),
+    case(
+        (_PROGRESS.c.stored_view["until"].as_float() <= bindparam("now_ms"), _PROGRESS.c.state)
+    ).label("expired_state"),
 )
 
 
@@ -157,7 +163,12 @@ def progress(
     :param now: the reader's clock (tests); by default the current time.
     """
     moment = now or utcnow()
-    found = session.execute(_ROWS, {"entity_type": entity_type, "entity_id": entity_id}).all()
+    parameters = {
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "now_ms": to_milliseconds(moment),
+    }
+    found = session.execute(_ROWS, parameters).all()
     rows = {row.goal_id: row for row in found if row.id is not None}
     if found:
         catalog = processor.catalog.goals(session, int(found[0].catalog_version))
@@ -225,7 +236,11 @@ def progress_page(
         loaded = catalog.loaded()
         assert loaded is not None
     version, goals = loaded
-    parameters = {"entity_type": entity_type, "entity_id": entity_id}
+    parameters = {
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "now_ms": to_milliseconds(moment),
+    }
     assigned: set[int] | None = None
     for attempt in range(2):
         listed = [goal for goal in goals if goal.live and goal.entity_type == entity_type]
@@ -324,7 +339,7 @@ def _views(
 ) -> list[ProgressView]:
     """Evaluate ``entries``: stored views where they hold, else the states."""
     evaluations: list[Evaluation | None] = []
-    expired: list[int] = []
+    expired: list[Any] = []
     for entry in entries:
         goal, row = entry.goal, entry.row
         evaluation = None
@@ -335,15 +350,17 @@ def _views(
                 row.stored_view, view_key(goal.view_key, context), goal.criterion, context
             )
             if evaluation is None:
-                expired.append(row.id)
+                expired.append(row)
         evaluations.append(evaluation)
-    states: dict[int, Any] = {}
-    if expired:
+    # The rows' states came along where the clock ended their views; the others are read.
+    states = {row.id: row.expired_state for row in expired if row.expired_state is not None}
+    unread = [row.id for row in expired if row.id not in states]
+    if unread:
         # Only the states needed: a long windowed state costs more to read than a view.
-        for start in range(0, len(expired), 500):  # within every database's limits
+        for start in range(0, len(unread), 500):  # within every database's limits
             found = session.execute(
                 select(_PROGRESS.c.id, _PROGRESS.c.state).where(
-                    _PROGRESS.c.id.in_(expired[start : start + 500])
+                    _PROGRESS.c.id.in_(unread[start : start + 500])
                 )
             )
             states.update((row.id, row.state) for row in found)

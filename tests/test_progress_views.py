@@ -165,7 +165,7 @@ def test_a_view_of_an_earlier_format_is_evaluated_then_rewritten(
 
 
 def test_an_expired_window_is_evaluated_again(
-    app: Flask, gamify: Gamify, monkeypatch: pytest.MonkeyPatch
+    app: Flask, gamify: Gamify, monkeypatch: pytest.MonkeyPatch, statements: list[str]
 ) -> None:
     gamify.define_goal(
         "busy-hour", criteria={"type": "count", "event": "login", "target": 5, "window": "1h"}
@@ -182,8 +182,10 @@ def test_an_expired_window_is_evaluated_again(
     assert read(gamify, "u1", now + timedelta(minutes=9))[0]["current"] == 3
     assert evaluations.count == 0
     later = now + timedelta(minutes=15)
+    statements.clear()
     assert read(gamify, "u1", later)[0]["current"] == 2  # one event left the window
     assert evaluations.count == 1
+    assert len(statements) == 1, statements  # the state came with the row
     for minutes in (0, 9, 10, 11, 25, 45, 51, 120):
         moment = now + timedelta(minutes=minutes, milliseconds=minutes % 2)
         assert read(gamify, "u1", moment) == oracle(gamify, "u1", moment), minutes
@@ -338,9 +340,10 @@ def test_a_page_reads_only_its_goals_rows(
     assert page.more is False
     assert len(statements) == 1, statements
     assert "gamify_goals" not in statements[0]
-    # The entity type and id and the catalog version row's; the two goals' ids
-    # (goal-12's prerequisite is on the page) are written in the statement.
-    assert len(parameters[0]) == 3, parameters
+    # The entity type and id, the catalog version row's, the reader's clock and the
+    # path of a view's end in its document; the two goals' ids (goal-12's prerequisite
+    # is on the page) are written in the statement.
+    assert len(parameters[0]) == 5, parameters
     (listed,) = re.findall(r"goal_id IN \(([^)]*)\)", statements[0])
     assert len(listed.split(",")) == 2, statements[0]
     assert evaluations.count == 0  # stored views
