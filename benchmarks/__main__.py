@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from flask_gamify.events import make_event
 from flask_gamify.testing import RedisServer
 
 from . import (
@@ -48,7 +47,7 @@ from .harness import (
     prepare_database,
 )
 from .table import render, render_rst
-from .workload import GOALS, describe, make_events
+from .workload import GOALS, as_tracked, describe, make_events
 
 MEASUREMENTS = [
     "emit",
@@ -895,16 +894,7 @@ def run_query(
     database.reset()
     with bench_app_context(environment(database, None)) as app:
         prepare_database(app)
-        tracked = [
-            make_event(
-                e["type"],
-                e["entity"],
-                attributes=e["attributes"],
-                event_id=e["id"],
-                occurred_at=e["occurred_at"],
-            )
-            for e in populate
-        ]
+        tracked = as_tracked(populate)
         for start in range(0, len(tracked), 500):
             app.extensions["gamify"].processor.process(tracked[start : start + 500])
         query.add_heavy_entity(app, args.query_heavy_events)

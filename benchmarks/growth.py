@@ -31,11 +31,11 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import insert
 
-from flask_gamify.events import TrackedEvent, make_event
+from flask_gamify.events import TrackedEvent
 from flask_gamify.models import Progress
 
 from .harness import Database, bench_app_context, environment, percentile, wsgi_caller
-from .workload import GOALS, _leaf_events
+from .workload import GOALS, _leaf_events, as_tracked
 
 #: Ten level-0 goals of the workload (every fourth without prerequisites): the unit the
 #: goal sweep copies.
@@ -74,19 +74,6 @@ def evaluations(goals: list[dict[str, Any]], events: list[dict[str, Any]]) -> in
         for event_type in _leaf_events(goal["criteria"]):
             per_type[event_type] = per_type.get(event_type, 0) + 1
     return sum(per_type.get(event["type"], 0) for event in events)
-
-
-def tracked(events: list[dict[str, Any]]) -> list[TrackedEvent]:
-    return [
-        make_event(
-            event["type"],
-            event["entity"],
-            attributes=event["attributes"],
-            event_id=event["id"],
-            occurred_at=event["occurred_at"],
-        )
-        for event in events
-    ]
 
 
 def drain(app: Flask, events: list[TrackedEvent], batch: int) -> float:
@@ -129,7 +116,7 @@ def goal_sweep(
     """Per (event, goal) evaluation cost and the progress page's read, per goal count."""
     batch = min(batch, max(1, len(events) // 4))
     steps = []
-    engine_events = tracked(events)
+    engine_events = as_tracked(events)
     entity = max(
         {event["entity"] for event in events},
         key=lambda entity: sum(1 for e in events if e["entity"] == entity),
@@ -222,7 +209,7 @@ def entity_sweep(
     """Per-event cost as the progress table holds more entities."""
     batch = min(batch, max(1, len(events) // 4))
     steps = []
-    engine_events = tracked(events)
+    engine_events = as_tracked(events)
     for size in sizes:
         database.reset()
         with bench_app_context(_env(database)) as app:

@@ -24,7 +24,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask_gamify.events import TrackedEvent
+from flask_gamify.events import TrackedEvent, make_event
 
 #: Event types and their share of the stream.
 EVENT_MIX: dict[str, float] = {
@@ -404,17 +404,7 @@ def make_events(
 
 def tracked_events(count: int, *, entities: int = 10_000) -> list[TrackedEvent]:
     """:func:`make_events` as the events a worker processes (for in-process probes)."""
-    return [
-        TrackedEvent(
-            event["id"],
-            event["type"],
-            event["entity_type"],
-            event["entity"],
-            datetime.fromisoformat(event["occurred_at"]),
-            event["attributes"],
-        )
-        for event in make_events(count, entities=entities)
-    ]
+    return as_tracked(make_events(count, entities=entities))
 
 
 def encode(event: dict[str, Any]) -> str:
@@ -448,3 +438,17 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def as_tracked(events: list[dict[str, Any]]) -> list[TrackedEvent]:
+    """The workload's events (as :func:`make_events` gives them) as the engine takes them."""
+    return [
+        make_event(
+            event["type"],
+            event["entity"],
+            attributes=event["attributes"],
+            event_id=event["id"],
+            occurred_at=event["occurred_at"],
+        )
+        for event in events
+    ]
