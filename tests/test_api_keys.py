@@ -124,6 +124,10 @@ def test_the_key_cache_keeps_good_keys_only_and_a_bounded_number() -> None:
     cache.clear()
     lookup("t4", good)
     assert lookups[-1] == "t4"
+    # A lookup that began before a revocation in this process (clear) is not kept.
+    cache.authenticate("t5", lambda: cache.clear() or good)
+    lookup("t5", good)
+    assert lookups[-1] == "t5"
 
 
 def test_api_keys_lists_every_key_oldest_first_without_secrets(gamify: Gamify) -> None:

@@ -256,6 +256,9 @@ class KeyCache:
         self.size = size
         self._keys: dict[str, tuple[float, ApiKeyView]] = {}
         self._lock = threading.Lock()
+        #: Counts :meth:`clear` calls: a lookup that began before one is not kept (the
+        #: key may have been revoked meanwhile).
+        self._generation = 0
 
     def authenticate(
         self, token: str, lookup: Callable[[], ApiKeyView | None]
@@ -268,11 +271,14 @@ class KeyCache:
         cached = self._keys.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
+        generation = self._generation
         key = lookup()
         with self._lock:
             if key is None:
                 self._keys.pop(digest, None)
                 return None
+            if generation != self._generation:
+                return key  # read before a revocation in this process: not kept
             if len(self._keys) >= self.size:
                 for stale in [d for d, (until, _) in self._keys.items() if until <= now]:
                     del self._keys[stale]
@@ -284,4 +290,5 @@ class KeyCache:
     def clear(self) -> None:
         """Forget every key (after a revocation)."""
         with self._lock:
+            self._generation += 1
             self._keys.clear()
