@@ -407,6 +407,21 @@ def tracked_events(count: int, *, entities: int = 10_000) -> list[TrackedEvent]:
     return as_tracked(make_events(count, entities=entities))
 
 
+def as_tracked(events: list[dict[str, Any]]) -> list[TrackedEvent]:
+    """The workload's events (as :func:`make_events` gives them) as the engine takes them."""
+    return [
+        make_event(
+            event["type"],
+            event["entity"],
+            entity_type=event["entity_type"],
+            attributes=event["attributes"],
+            event_id=event["id"],
+            occurred_at=event["occurred_at"],
+        )
+        for event in events
+    ]
+
+
 def encode(event: dict[str, Any]) -> str:
     """The JSON payload of the stream's ``event`` field."""
     return json.dumps(event, separators=(",", ":"))
@@ -438,17 +453,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def as_tracked(events: list[dict[str, Any]]) -> list[TrackedEvent]:
-    """The workload's events (as :func:`make_events` gives them) as the engine takes them."""
-    return [
-        make_event(
-            event["type"],
-            event["entity"],
-            attributes=event["attributes"],
-            event_id=event["id"],
-            occurred_at=event["occurred_at"],
-        )
-        for event in events
-    ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, exists, or_, select
+from sqlalchemy import Table, and_, bindparam, case, exists, null, or_, select
 from sqlalchemy.orm import Session
 
 from .catalog import CATALOG_ROW, CatalogGoal
@@ -27,9 +27,7 @@ _VERSION = cast(Table, CatalogVersion.__table__)
 _GOALS = cast(Table, Goal.__table__)
 _AWARDS = cast(Table, Award.__table__)
 
-#: The progress columns a read needs: the state only where the clock ended the stored
-#: view (``now_ms``, the reader's clock, past its ``until``), so that the read stays
-#: one round trip; the states of views that expired otherwise are read afterwards.
+#: The progress columns a read needs, without the state.
 _ROW_COLUMNS = (
     _PROGRESS.c.id,
     _PROGRESS.c.goal_id,
@@ -39,19 +37,24 @@ _ROW_COLUMNS = (
     _PROGRESS.c.completed_at,
     _PROGRESS.c.late_events,
     held_awards(_PROGRESS).label("held"),
-    case(
-        (_PROGRESS.c.stored_view["until"].as_float() <= bindparam("now_ms"), _PROGRESS.c.state)
-    ).label("expired_state"),
 )
+#: The state of a row whose stored view the clock ended (``now_ms``, the reader's clock,
+#: is past its ``until``), else ``NULL``: the commonest reason to evaluate a state at a
+#: read costs no second round trip. The states of views that expired otherwise are
+#: read afterwards.
+_EXPIRED_STATE = case(
+    (_PROGRESS.c.stored_view["until"].as_float() <= bindparam("now_ms"), _PROGRESS.c.state)
+).label("expired_state")
 
 
-def _rows_with_version(*conditions: Any) -> Any:
-    """An entity's progress rows (``conditions`` on them too) without their states, with
-    the catalog version in the same round trip (no query of its own while the goals are
-    unchanged): the version row outer joined with the rows, so that an entity without
-    rows gets the version too."""
+def _rows_with_version(*conditions: Any, states: bool = True) -> Any:
+    """An entity's progress rows (``conditions`` on them too) with the states of those
+    whose view the clock ended (none unless ``states``) and the catalog version in the
+    same round trip (no query of its own while the goals are unchanged): the version row
+    outer joined with the rows, so that an entity without rows gets the version too."""
+    expired_state = _EXPIRED_STATE if states else null().label("expired_state")
     return (
-        select(_VERSION.c.version.label("catalog_version"), *_ROW_COLUMNS)
+        select(_VERSION.c.version.label("catalog_version"), *_ROW_COLUMNS, expired_state)
         .select_from(
             _VERSION.outerjoin(
                 _PROGRESS,
@@ -69,6 +72,9 @@ def _rows_with_version(*conditions: Any) -> Any:
 #: Every progress row of an entity. Built once: building a statement costs more than
 #: running this one.
 _ROWS = _rows_with_version()
+#: Every progress row of an entity, without states: a read of one goal needs the other
+#: rows' awards (for ``goal`` criteria), not their states.
+_ROWS_WITHOUT_STATES = _rows_with_version(states=False)
 #: The rows of some goals only (``goal_ids``): those of a page and of the goals its
 #: ``goal`` criteria name.
 _SOME_ROWS = _rows_with_version(
@@ -99,7 +105,7 @@ def _goal_ids(name: str) -> Any:
 #: from ``skip`` on, ``count`` of them; with their rows (outer joined: ``id`` is
 #: ``NULL`` for a goal without one).
 _PAGE = (
-    select(_GOALS.c.id.label("listed_goal"), *_ROW_COLUMNS)
+    select(_GOALS.c.id.label("listed_goal"), *_ROW_COLUMNS, _EXPIRED_STATE)
     .select_from(
         _GOALS.outerjoin(
             _PROGRESS,
@@ -168,7 +174,8 @@ def progress(
         "entity_id": entity_id,
         "now_ms": to_milliseconds(moment),
     }
-    found = session.execute(_ROWS, parameters).all()
+    statement = _ROWS if goal_key is None else _ROWS_WITHOUT_STATES
+    found = session.execute(statement, parameters).all()
     rows = {row.goal_id: row for row in found if row.id is not None}
     if found:
         catalog = processor.catalog.goals(session, int(found[0].catalog_version))

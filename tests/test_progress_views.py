@@ -191,6 +191,28 @@ def test_an_expired_window_is_evaluated_again(
         assert read(gamify, "u1", moment) == oracle(gamify, "u1", moment), minutes
 
 
+def test_a_read_of_one_goal_leaves_the_other_goals_states_out(
+    app: Flask, gamify: Gamify, statements: list[str]
+) -> None:
+    for key in ("busy-hour", "busier-hour"):
+        criteria = {"type": "count", "event": "login", "target": 5, "window": "1h"}
+        gamify.define_goal(key, criteria=criteria)
+    now = datetime.now(UTC)
+    for minutes in (50, 10):
+        gamify.track("login", "u1", occurred_at=now - timedelta(minutes=minutes))
+    later = now + timedelta(minutes=15)  # both views expired
+    statements.clear()
+    one = read(gamify, "u1", later, "busy-hour")
+    # The rows without any state, then the one state the read evaluates.
+    assert len(statements) == 2, statements
+    assert "CASE" not in statements[0].upper(), statements[0]
+    assert one == oracle(gamify, "u1", later, "busy-hour")
+    statements.clear()
+    every = read(gamify, "u1", later)
+    assert len(statements) == 1, statements  # the list: both states with the rows
+    assert every == oracle(gamify, "u1", later)
+
+
 def test_a_row_written_again_for_a_late_event_keeps_its_view(app: Flask, gamify: Gamify) -> None:
     """A batch reads each row's view as text and parses it only when it needs it: a row
     whose state stays (its only event was late) is written again with the view as a

@@ -67,11 +67,12 @@ def list_command() -> None:
 @click.argument("name_or_prefix")
 def revoke_command(name_or_prefix: str) -> None:
     """Revoke the key with NAME_OR_PREFIX; requests with it then get 401."""
+    state = get_state()
     try:
-        view = get_state().extension.revoke_api_key(name_or_prefix)
+        view = state.extension.revoke_api_key(name_or_prefix)
     except GamifyError as error:
         raise _failure(error) from error
-    seconds = get_state().api_key_cache_seconds
+    seconds = state.api_key_cache_seconds
     click.echo(
         f"Revoked the API key {view.name!r} ({view.prefix})"
         + (
