@@ -13,7 +13,6 @@ encode them: SQLAlchemy's processors, value by value, cost more than the writing
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -22,7 +21,7 @@ from sqlalchemy import Row, Table, Text, column, text
 from sqlalchemy.orm import Session
 
 from .models import Progress, naive_utc
-from .sql import dialect_name, dumps, insert_ignoring_conflicts, sqlite_time
+from .sql import dialect_name, dumps, insert_ignoring_conflicts, loads, sqlite_time
 
 __all__ = [
     "WRITTEN_COLUMNS",
@@ -191,7 +190,7 @@ def select_locked(session: Session, keys: Sequence[ProgressKey]) -> dict[Progres
 
 def parsed_view(view: Any) -> Any:
     """A locked row's ``stored_view`` as a document (:func:`select_locked` reads its text)."""
-    return json.loads(view) if isinstance(view, str) else view
+    return loads(view) if isinstance(view, str) else view
 
 
 def write_progress(session: Session, updates: Sequence[dict[str, Any]], now: datetime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -135,6 +136,27 @@ def dumps(value: Any) -> str:
         except orjson.JSONEncodeError:
             pass
     return stdlib_dumps(value)
+
+
+#: A run of digits orjson may not read as :mod:`json` does: it reads integers beyond 64
+#: bits as floats (19 digits and more reach beyond them).
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def loads(text: str) -> Any:
+    """The document of JSON text, as :func:`json.loads` gives it.
+
+    Decoded by orjson when it is installed (about 4 times faster: a batch parses the
+    stored views of the rows it rewrites unchanged), else by :mod:`json`. Text with
+    19 digits in a row (an integer orjson would read as a float) or what orjson refuses
+    (``NaN``, numbers beyond a float, lone surrogates) is decoded by :mod:`json`.
+    """
+    if orjson is not None and _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def stdlib_dumps(value: Any) -> str:

@@ -94,22 +94,9 @@ def compact(
     kind = _kinds.get(type(criterion)) or _kind(type(criterion))
     if kind is Leaf:
         leaf = cast(Leaf, criterion)
-        current, target, occurrences, done = leaf.measure(state, context)
-        completed = occurrences >= 1
-        shown, reported, percent = shown_progress(current, target, completed)
-        data: list[Any] = [shown, percent, completed, leaf.cap(occurrences)]
-        other: dict[str, Any] = {}
-        if reported != base.target:
-            other["n"] = reported
-        if done is not None:
-            done, missing = leaf.shown_parts(done, completed)
-            if missing != base.missing:
-                other["m"] = list(missing)
-            if done != tuple(item.done for item in base.items):
-                other["id"] = list(done)
-        if other:
-            data.append(other)
-        return data
+        if state is None:
+            return _empty_leaf(leaf, context, base)
+        return _leaf_view(leaf, state, context, base)
     if kind is Composite:
         composite = cast(Composite, criterion)
         states = composite._child_states(state)
@@ -121,14 +108,53 @@ def compact(
         summary = composite.combine(
             [_summary(child, of) for child, of in zip(children, bases, strict=True)]
         )
-        data = [summary.current, summary.percent, summary.completed, summary.occurrences]
-        other = {"n": summary.target} if summary.target != base.target else {}
+        data: list[Any] = [summary.current, summary.percent, summary.completed, summary.occurrences]
+        other: dict[str, Any] = {"n": summary.target} if summary.target != base.target else {}
         if children:
             other["ch"] = children
         if other:
             data.append(other)
         return data
     return _dump(criterion.evaluate(state, context), base)
+
+
+#: The ``e`` of leaves without a state, by ``(id(leaf), id(base))``: the same in every
+#: context (no event, so no window, day or part to show), and most of a composite's
+#: children in a new row. Each entry keeps its leaf and base, so their ids stay theirs.
+_EMPTY_KEPT = 4096
+_empty: dict[tuple[int, int], tuple[Leaf, Evaluation, list[Any]]] = {}
+
+
+def _empty_leaf(leaf: Leaf, context: EvaluationContext, base: Evaluation) -> list[Any]:
+    """:func:`compact` of ``leaf`` without a state, made once per leaf and skeleton."""
+    found = _empty.get((id(leaf), id(base)))
+    if found is None or found[0] is not leaf or found[1] is not base:
+        if len(_empty) >= _EMPTY_KEPT:
+            _empty.clear()
+        data = _leaf_view(leaf, None, context, base)
+        found = _empty[(id(leaf), id(base))] = (leaf, base, data)
+    return list(found[2])
+
+
+def _leaf_view(leaf: Leaf, state: State, context: EvaluationContext, base: Evaluation) -> list[Any]:
+    """:func:`compact` of a leaf, from its numbers
+    (:meth:`~flask_gamify.criteria.leaves.Leaf.measure`)."""
+    current, target, occurrences, done = leaf.measure(state, context)
+    completed = occurrences >= 1
+    shown, reported, percent = shown_progress(current, target, completed)
+    data: list[Any] = [shown, percent, completed, leaf.cap(occurrences)]
+    other: dict[str, Any] = {}
+    if reported != base.target:
+        other["n"] = reported
+    if done is not None:
+        done, missing = leaf.shown_parts(done, completed)
+        if missing != base.missing:
+            other["m"] = list(missing)
+        if done != tuple(item.done for item in base.items):
+            other["id"] = list(done)
+    if other:
+        data.append(other)
+    return data
 
 
 #: How :func:`compact` makes the view of each criterion class: as a leaf, as a

@@ -79,6 +79,52 @@ def test_without_orjson_json_writes_everything(monkeypatch: pytest.MonkeyPatch) 
     assert dumps(rows) == stdlib_dumps(rows)
 
 
+def typed(document: Any) -> Any:
+    """``document`` with each value's type beside it (``1 == 1.0 == True`` in Python)."""
+    if isinstance(document, list):
+        return [typed(item) for item in document]
+    if isinstance(document, dict):
+        return {key: typed(value) for key, value in document.items()}
+    return (type(document).__name__, document)
+
+
+json_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_documents, st.booleans())
+def test_orjson_reads_what_json_reads(document: Any, ascii_only: bool) -> None:
+    """Stored views are parsed by :func:`~flask_gamify.sql.loads`: integers beyond 64
+    bits, NaN, infinities and lone surrogates included, it gives what :mod:`json` gives."""
+    text_ = json.dumps(document, ensure_ascii=ascii_only)
+    assert repr(typed(sql.loads(text_))) == repr(typed(json.loads(text_)))
+
+
+@pytest.mark.parametrize(
+    "text_",
+    [
+        '{"n": 123456789012345678901234567890}',  # orjson alone reads a float
+        "[-9223372036854775809, 18446744073709551616]",  # just beyond 64 bits
+        "[NaN, Infinity, 1e400]",  # orjson refuses them
+        '"\\ud800"',  # a lone surrogate: orjson refuses it
+    ],
+)
+def test_what_orjson_reads_otherwise_is_read_by_json(text_: str) -> None:
+    assert repr(typed(sql.loads(text_))) == repr(typed(json.loads(text_)))
+
+
+def test_without_orjson_json_reads_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql, "orjson", None)
+    assert sql.loads('{"k": "v/Europe/Paris/2", "e": [3, 60, false, 0]}') == {
+        "k": "v/Europe/Paris/2",
+        "e": [3, 60, False, 0],
+    }
+
+
 @pytest.mark.parametrize(
     "moment",
     [
