@@ -274,7 +274,7 @@ def _body_is_valid(case: Any, document: dict[str, Any]) -> bool:
         return True
     try:
         return bool(validators[0].is_valid(case.body))
-    except ValueError:  # not a JSON value (bytes): only the pure-Python one reads it
+    except ValueError:  # bytes, lone surrogates: only the pure-Python one reads them
         return bool(validators[1].is_valid(case.body))
 
 
