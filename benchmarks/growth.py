@@ -11,7 +11,8 @@ around it, so that the figure is the processing alone):
 * **Entities**: the progress table seeded in bulk (``COPY`` on PostgreSQL, a multi-row
   insert on SQLite) with one row per entity for 1,000 up to 1,000,000 other entities
   (then ``VACUUM ANALYZE`` and ``CHECKPOINT``), then the same events drained; the
-  figure is the time per event.
+  figure is the time per event, the median of ``--growth-rounds`` drains of each size
+  (interleaved: every size once, then again).
 * **Read page**: after each goal-count drain and an ``ANALYZE``, ``GET
   /entities/user/<entity>/progress?limit=10`` of the REST API for the most active entity
   (progress on every goal), p50 over alternating blocks: a page of 10 should cost the
@@ -23,6 +24,7 @@ Each figure is divided by the smallest size's: flat means about 1.0.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -204,23 +206,29 @@ def seed_progress(app: Flask, database: Database, entities: int, goal_ids: list[
 
 
 def entity_sweep(
-    database: Database, events: list[dict[str, Any]], sizes: list[int], *, batch: int = 500
+    database: Database,
+    events: list[dict[str, Any]],
+    sizes: list[int],
+    *,
+    batch: int = 500,
+    rounds: int = 1,
 ) -> list[Step]:
-    """Per-event cost as the progress table holds more entities."""
+    """Per-event cost as the progress table holds more entities: the median of
+    ``rounds`` drains of each size, interleaved (every size once, then again), since a
+    step of about a second moves by a sixth between runs on a shared machine."""
     batch = min(batch, max(1, len(events) // 4))
-    steps = []
     engine_events = as_tracked(events)
-    for size in sizes:
-        database.reset()
-        with bench_app_context(_env(database)) as app:
-            gamify = app.extensions["gamify"].extension
-            gamify.create_all()
-            gamify.define_goals(GOALS)
-            with app.extensions["gamify"].transaction() as session:
-                goal_ids = [
-                    goal.id for goal in app.extensions["gamify"].processor.active_goals(session)[0]
-                ]
-            seed_progress(app, database, size, goal_ids)
-            seconds = drain(app, engine_events, batch)
-        steps.append(Step(size, seconds, len(events) - batch))
-    return steps
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(rounds):
+        for size in sizes:
+            database.reset()
+            with bench_app_context(_env(database)) as app:
+                gamify = app.extensions["gamify"].extension
+                gamify.create_all()
+                gamify.define_goals(GOALS)
+                with app.extensions["gamify"].transaction() as session:
+                    processor = app.extensions["gamify"].processor
+                    goal_ids = [goal.id for goal in processor.active_goals(session)[0]]
+                seed_progress(app, database, size, goal_ids)
+                times[size].append(drain(app, engine_events, batch))
+    return [Step(size, statistics.median(times[size]), len(events) - batch) for size in sizes]
