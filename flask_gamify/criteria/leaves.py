@@ -76,7 +76,10 @@ class Leaf(Criterion):
     @abc.abstractmethod
     def measure(self, state: State, context: EvaluationContext) -> Measure:
         """What ``state`` amounts to, as numbers: :meth:`evaluate` and the stored views
-        (:func:`~flask_gamify.stored_views.compact`) are both made of it."""
+        (:func:`~flask_gamify.stored_views.compact`) are both made of it.
+
+        Without a state (``None``: no event yet) the numbers must be the same in every
+        context: writers make that view once per leaf."""
 
     def shown_parts(
         self, done: tuple[bool, ...], completed: bool
