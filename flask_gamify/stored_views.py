@@ -128,7 +128,7 @@ _empty: dict[tuple[int, int], tuple[Leaf, Evaluation, list[Any]]] = {}
 def _empty_leaf(leaf: Leaf, context: EvaluationContext, base: Evaluation) -> list[Any]:
     """:func:`compact` of ``leaf`` without a state, made once per leaf and skeleton."""
     found = _empty.get((id(leaf), id(base)))
-    if found is None or found[0] is not leaf or found[1] is not base:
+    if found is None:
         if len(_empty) >= _EMPTY_KEPT:
             _empty.clear()
         data = _leaf_view(leaf, None, context, base)

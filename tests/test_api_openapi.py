@@ -262,9 +262,9 @@ def _body_is_valid(case: Any, document: dict[str, Any]) -> bool:
     if key not in _body_validators:
         operation = document["paths"].get(case.path, {}).get(case.method.lower(), {})
         content = operation.get("requestBody", {}).get("content", {}).get("application/json")
-        schema = content and {**content["schema"], "components": document["components"]}
         _body_validators[key] = None
-        if schema is not None:
+        if content is not None:
+            schema = {**content["schema"], "components": document["components"]}
             _body_validators[key] = (
                 jsonschema_rs.Draft202012Validator(schema),
                 jsonschema.Draft202012Validator(schema),
