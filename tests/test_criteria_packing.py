@@ -7,8 +7,13 @@ earlier version wrote, still read), whatever the events and their batching.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import dataclasses
 import json
+import random
+import struct
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flask_gamify.criteria import EvaluationContext, EventData, compile_criteria, packing
-from flask_gamify.criteria.packing import PACK_FROM, pack_integers, unpack_integers
+from flask_gamify.criteria.base import decode_exact
+from flask_gamify.criteria.packing import PACK_FROM, SEGMENT, pack_integers, unpack_integers
 
 #: Times as the criteria keep them: milliseconds, from before the epoch to 2**53.
 TIMES = st.integers(min_value=-(2**53), max_value=2**53)
@@ -89,7 +95,54 @@ def test_lists_it_cannot_pack_are_kept_as_they_are() -> None:
     assert unpack_integers([5, 7]) == [5, 7]
 
 
-@pytest.mark.parametrize("damaged", ["x123", "Q!!!!", "QAAAAAA=", "Q" + "A" * 40])
+#: 40 times packed by a version that compressed every varying plane (the ``"Q"`` form).
+EARLIER_FORM = (
+    "QKAAAAPjXmgEAAHgBAXgAh/8AL16NfKvayfgnFkV0o5LB8N8OPSxbinmo1wb1JFNCcaCPvu0cCzpphAiMEC+z"
+    "N1baX34ChgoprTFQ1Vl4/ICfI6csSs9TcvZ6mR2hJkXJTTU2Njc3Nzg4ODk5Ojo7Ozs8PDw9PT0+Pj8/QEBAQUFB"
+    "QkJDQ0REREUP6S1R"
+)
+
+
+def test_the_form_earlier_versions_wrote_is_still_read() -> None:
+    packing._RECENT.clear()
+    times = [1_764_547_200_000 + i * 25_920 + (i * 7_919) % 25_920 for i in range(40)]
+    assert list(unpack_integers(EARLIER_FORM)) == times
+    assert pack_integers(times)[:1] == "R"  # written in the current form when it changes
+
+
+def planes_stored_as_they_are(packed: str) -> list[int]:
+    _count, _repeated, as_is = struct.unpack_from("<IBB", base64.b64decode(packed[1:]))
+    return [plane for plane in range(8) if as_is >> plane & 1]
+
+
+def test_planes_close_to_random_are_stored_as_they_are() -> None:
+    """zlib spends most of its time on the low planes of jittered times and cannot shrink
+    them: they are kept as they are, and the planes it can shrink are compressed."""
+    step, moments = 25_920, random.Random(3)  # 100,000 times in 30 days
+    jittered = [1_764_547_200_000 + i * step + moments.randrange(step) for i in range(100_000)]
+    packed = pack_integers(jittered)
+    assert planes_stored_as_they_are(packed) == [0, 1]
+    assert len(base64.b64decode(packed[1:])) < 2.5 * len(jittered)
+    evenly = [1_764_547_200_000 + i * step for i in range(100_000)]
+    assert planes_stored_as_they_are(pack_integers(evenly)) == []
+    packing._RECENT.clear()
+    assert list(unpack_integers(packed)) == jittered
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        "x123",
+        "Q!!!!",
+        "QAAAAAA=",
+        "Q" + "A" * 40,
+        "R" + "A" * 40,
+        # a plane both repeated and stored as it is
+        "R" + base64.b64encode(struct.pack("<IBB", 2, 1, 1) + b"\0" * 40).decode(),
+        # fewer bytes than the planes stored as they are need
+        "R" + base64.b64encode(struct.pack("<IBB", 100, 0, 3) + b"\0" * 40).decode(),
+    ],
+)
 def test_a_damaged_packed_list_is_an_error_that_says_so(damaged: str) -> None:
     with pytest.raises(ValueError, match="packed list"):
         unpack_integers(damaged)
@@ -102,6 +155,78 @@ def test_unpacked_lists_are_new_each_time() -> None:
     first.append(-1)
     del first[:5]
     assert list(unpack_integers(packed)) == times
+
+
+@contextlib.contextmanager
+def short_segments() -> Iterator[int]:
+    packing.SEGMENT = 50
+    packing._RECENT.clear()
+    try:
+        yield packing.SEGMENT
+    finally:
+        packing.SEGMENT = SEGMENT
+        packing._RECENT.clear()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(INT64, min_size=PACK_FROM, max_size=400),
+    pruned=st.integers(0, 120),
+    appended=st.lists(INT64, max_size=120),
+    inserted=st.lists(st.tuples(st.integers(0, 400), INT64), max_size=3),
+    forget=st.booleans(),
+    copied=st.booleans(),
+)
+def test_a_changed_long_list_round_trips_whatever_segments_it_keeps(
+    values: list[int],
+    pruned: int,
+    appended: list[int],
+    inserted: list[tuple[int, int]],
+    forget: bool,
+    copied: bool,
+) -> None:
+    """A list packed, unpacked, changed at its ends or anywhere (as a state is between
+    batches) and packed again reads back as the changed list, from the worker that
+    packed it and from another one; segments the two share are kept as they were,
+    whether the list packed is the one unpacked or a copy of it (found by content)."""
+    with short_segments() as segment:
+        first = pack_integers(values)
+        if forget:
+            packing._RECENT.clear()  # unpacked by another worker: segments from the text
+        changed = unpack_integers(first)
+        del changed[:pruned]
+        changed.extend(appended)
+        for at, value in inserted:
+            changed.insert(at, value)
+        if copied:
+            changed = list(changed)
+        again = pack_integers(changed)
+        assert list(unpack_integers(again)) == list(changed)
+        packing._RECENT.clear()
+        assert list(unpack_integers(again)) == list(changed)
+        if len(changed) >= PACK_FROM and not inserted:
+            kept = set(first[1:].split(",")) & set(again[1:].split(","))
+            # the whole segments after the first that pruning left untouched
+            untouched = (len(values) - pruned) // segment - 1
+            assert len(kept) >= min(untouched, len(values) // segment - 2)
+
+
+def test_a_heavy_state_packs_what_a_batch_changed() -> None:
+    """Times pruned from the front and appended at the end: the segments in between
+    keep their packed form, and one list never seen before is cut from its start."""
+    with short_segments():
+        step = 25_920
+        times = [1_764_547_200_000 + i * step + (i * 7_919) % step for i in range(1_000)]
+        first = pack_integers(times)
+        assert first[:1] == "S" and len(first[1:].split(",")) == 20
+        packing._RECENT.clear()
+        kept = unpack_integers(first)
+        del kept[:130]
+        kept.extend(times[-1] + step * i for i in range(1, 201))
+        again = pack_integers(kept)
+        segments = again[1:].split(",")
+        assert segments[1:18] == first[1:].split(",")[3:20]  # 17 whole segments kept
+        assert len(segments) == 22 and list(unpack_integers(again)) == list(kept)
 
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -126,12 +251,16 @@ WINDOWED = [
 
 
 def legacy(state: Any) -> Any:
-    """``state`` with every packed list written as the JSON list earlier versions wrote."""
+    """``state`` with every packed list written as the JSON list earlier versions wrote,
+    and a windowed sum's state without the sum of its amounts (which they did not keep)."""
     if isinstance(state, dict):
-        return {key: legacy(value) for key, value in state.items()}
+        kept_sum = "t" in state and "v" in state
+        return {
+            key: legacy(value) for key, value in state.items() if not (kept_sum and key == "sum")
+        }
     if isinstance(state, list):
         return [legacy(value) for value in state]
-    if isinstance(state, str) and state.startswith("Q") and len(state) > 8:
+    if isinstance(state, str) and state[:1] in ("Q", "R", "S") and len(state) > 8:
         return list(unpack_integers(state))
     return state
 
@@ -159,10 +288,10 @@ def event_batches(draw: st.DrawFn) -> list[list[EventData]]:
 @given(
     criteria=st.sampled_from(WINDOWED),
     batches=event_batches(),
-    pack_from=st.sampled_from([1, 4, PACK_FROM]),
+    sizes=st.sampled_from([(1, 3), (4, 16), (PACK_FROM, SEGMENT)]),
 )
 def test_a_packed_state_means_what_the_same_state_as_json_lists_means(
-    criteria: dict[str, Any], batches: list[list[EventData]], pack_from: int
+    criteria: dict[str, Any], batches: list[list[EventData]], sizes: tuple[int, int]
 ) -> None:
     """Fold each batch three ways: from the packed state as stored, from the same state
     with plain JSON lists (as earlier versions stored it), and in memory without packing.
@@ -173,7 +302,8 @@ def test_a_packed_state_means_what_the_same_state_as_json_lists_means(
     packed: Any = None
     plain: Any = None
     unpacked: Any = None
-    packing.PACK_FROM = pack_from  # short lists packed too: hypothesis draws short ones
+    # short lists packed and segmented too: hypothesis draws short ones
+    packing.PACK_FROM, packing.SEGMENT = sizes
     try:
         for batch in batches:
             packed = stored(crit.apply(packed, batch, context))
@@ -181,10 +311,13 @@ def test_a_packed_state_means_what_the_same_state_as_json_lists_means(
             unpacked = crit.apply(unpacked, batch, in_memory)
             # the same lists (a state is rewritten packed when it changes)
             assert legacy(packed) == plain
+            if isinstance(packed, dict) and "v" in packed:  # a windowed sum keeps its sum
+                amounts = [decode_exact(v) if isinstance(v, str) else v for v in plain["v"]]
+                assert decode_exact(str(packed["sum"])) == sum(amounts)
             for moment in (context.now, START + timedelta(hours=12)):
                 at = dataclasses.replace(context, now=moment)
                 evaluation = crit.evaluate(packed, at)
                 assert crit.evaluate(plain, at) == evaluation
                 assert crit.evaluate(unpacked, at) == evaluation
     finally:
-        packing.PACK_FROM = PACK_FROM
+        packing.PACK_FROM, packing.SEGMENT = PACK_FROM, SEGMENT

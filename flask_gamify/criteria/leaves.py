@@ -402,6 +402,7 @@ class Sum(_Windowed):
         return {
             "t": pack_integers(window.times, stored=context.stored),
             "v": pack_integers(window.values, stored=context.stored),
+            "sum": _stored(window.kept_sum),
             "hit": window.hit,
             "final": final,
             "wm": watermark,
@@ -450,7 +451,10 @@ class _SumWindow:
     always share their windows, so they are added up), as two sorted lists.
 
     ``hit``: the end of the earliest window (after ``final``) that reaches the target;
-    ``final``: windows ending at or before it can no longer change.
+    ``final``: windows ending at or before it can no longer change; ``kept_sum``: the sum
+    of all the amounts kept, so that the sum of a window ending near the newest amounts
+    (where a batch's windows and the window shown end) costs the amounts outside it,
+    not the amounts in it.
     """
 
     def __init__(
@@ -460,12 +464,20 @@ class _SumWindow:
         values: MutableSequence[int | str],
         hit: int | None,
         final: int | None,
+        kept_sum: Fraction | int | None = None,
     ) -> None:
         self.criterion = criterion
         self.times = times
         self.values = values
         self.hit = hit
         self.final = final
+        self._kept_sum = kept_sum
+
+    @property
+    def kept_sum(self) -> Fraction | int:
+        if self._kept_sum is None:  # a state written before the sum was stored
+            self._kept_sum = _exact_sum(self.values)
+        return self._kept_sum
 
     @classmethod
     def read(cls, state: Mapping[str, Any], criterion: Sum) -> _SumWindow:
@@ -476,9 +488,10 @@ class _SumWindow:
                 unpack_integers(state.get("v")),
                 state.get("hit"),
                 state.get("final"),
+                _exact(state["sum"]) if "sum" in state else None,
             )
         # A state written by earlier versions: [[t, "v"], ...] lists every amount.
-        window = cls(criterion, [], [], None, state.get("final"))
+        window = cls(criterion, [], [], None, state.get("final"), 0)
         if state["items"]:
             window.add((t, decode_exact(v)) for t, v in state["items"])
         first = 0 if window.final is None else bisect_right(window.times, window.final)
@@ -497,6 +510,8 @@ class _SumWindow:
             order = sorted(added)
             times.extend(order)
             self._extend_values([_stored(added[t]) for t in order])
+            if self._kept_sum is not None:
+                self._kept_sum += sum(added.values())
             return low
         first = bisect_left(times, low)
         merged: dict[int, Fraction | int] = dict(
@@ -505,6 +520,8 @@ class _SumWindow:
         for t, amount in added.items():
             merged[t] = merged.get(t, 0) + amount
         order = sorted(merged)
+        if self._kept_sum is not None:
+            self._kept_sum += sum(added.values())
         del times[first:], self.values[first:]
         times.extend(order)
         self._extend_values([_stored(merged[t]) for t in order])
@@ -527,7 +544,7 @@ class _SumWindow:
         if index == len(times):
             return None
         start = bisect_right(times, times[index] - width)
-        total = _exact_sum(values[start : index + 1])
+        total = self._sum_of(start, index + 1)
         while True:
             if total >= target:
                 return times[index]
@@ -544,12 +561,22 @@ class _SumWindow:
         """The sum of the amounts with ``after < t <= up_to``."""
         low = bisect_right(self.times, after)
         high = bisect_right(self.times, up_to)
-        return _exact_sum(self.values[low:high])
+        return self._sum_of(low, high)
+
+    def _sum_of(self, low: int, high: int) -> Fraction | int:
+        """The sum of the amounts from index ``low`` up to ``high`` (excluded): those
+        outside subtracted from the kept sum when they are fewer."""
+        values = self.values
+        if 2 * (high - low) <= len(values):
+            return _exact_sum(values[low:high])
+        return self.kept_sum - _exact_sum(values[:low]) - _exact_sum(values[high:])
 
     def prune(self, horizon: int) -> None:
         """Drop the amounts at or before ``horizon``."""
         cut = bisect_right(self.times, horizon)
         if cut:
+            if self._kept_sum is not None:
+                self._kept_sum -= _exact_sum(self.values[:cut])
             del self.times[:cut], self.values[:cut]
 
 
