@@ -947,20 +947,7 @@ class BatchProcessor:
         ref_ids = {ids[ref] for goal in goals for ref in goal.criterion.goal_refs if ref in ids}
         if not ref_ids:
             return completed, reached
-        rows = session.execute(
-            select(
-                _PROGRESS.c.goal_id,
-                _PROGRESS.c.entity_type,
-                _PROGRESS.c.entity_id,
-                _PROGRESS.c.times_completed,
-                _PROGRESS.c.completed_at,
-                held_awards(_PROGRESS).label("held"),
-            ).where(
-                _PROGRESS.c.goal_id.in_(ref_ids),
-                _PROGRESS.c.entity_id.in_({key[2] for key in work}),
-                _PROGRESS.c.times_completed > 0,
-            )
-        )
+        rows = session.execute(completed_prerequisites(ref_ids, work))
         for row in rows:
             times = min(row.times_completed, row.held)
             if not times:
@@ -1107,6 +1094,30 @@ def hand_changes(
         else:
             floors[entity] = max(floors.get(entity, 0), row.occurrence)
     return floors, restarts
+
+
+def completed_prerequisites(goal_ids: Iterable[int], keys: Iterable[ProgressKey]) -> Any:
+    """The progress rows of goals ``goal_ids`` with an award given, for the entities of
+    ``keys``, with the awards held (``held``).
+
+    Every column of the unique key is constrained: with only the entity ids, PostgreSQL
+    read every row of those goals in the index (a batch waited 70 ms for it with
+    1,000,000 entities on one of them, 5 ms with 100,000).
+    """
+    keys = list(keys)
+    return select(
+        _PROGRESS.c.goal_id,
+        _PROGRESS.c.entity_type,
+        _PROGRESS.c.entity_id,
+        _PROGRESS.c.times_completed,
+        _PROGRESS.c.completed_at,
+        held_awards(_PROGRESS).label("held"),
+    ).where(
+        _PROGRESS.c.goal_id.in_(sorted(set(goal_ids))),
+        _PROGRESS.c.entity_type.in_(sorted({key[1] for key in keys})),
+        _PROGRESS.c.entity_id.in_(sorted({key[2] for key in keys})),
+        _PROGRESS.c.times_completed > 0,
+    )
 
 
 def held_awards(progress: Table) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import sqlite
 
 from flask_gamify import Gamify, sql
 from flask_gamify.models import Goal, Progress, naive_utc
+from flask_gamify.processing import completed_prerequisites
 from flask_gamify.progress_rows import (
     _SELECT_SQLITE,
     insert_progress,
@@ -194,6 +195,39 @@ def test_rows_are_found_by_their_keys(gamify: Gamify, goal_id: int, is_postgres:
             details = [row[-1] for row in plan]
             assert any("USING INDEX" in detail for detail in details), details
             assert not any(detail.startswith("SCAN p") for detail in details), details
+
+
+def test_prerequisites_are_looked_up_by_their_whole_key(
+    gamify: Gamify, goal_id: int, is_postgres: bool
+) -> None:
+    """A batch reads the awards of the goals its goals depend on for its entities by
+    every column of the unique key: by the entity ids alone, the index gave only the
+    goal, and PostgreSQL read every row of it (70 ms a batch at 1,000,000 entities)."""
+    now = datetime.now(UTC)
+    with gamify.state.transaction() as session:
+        insert_progress(
+            session,
+            [{**progress_row(goal_id, e, {"n": 1}), "times_completed": 1} for e in "abc"],
+            now,
+        )
+    keys = [(goal_id + 1, "user", "a"), (goal_id + 1, "user", "c"), (goal_id + 1, "team", "x")]
+    statement = completed_prerequisites([goal_id], keys)
+    with gamify.state.transaction() as session:
+        rows = session.execute(statement).all()
+        assert sorted((row.entity_id, row.times_completed, row.held) for row in rows) == [
+            ("a", 1, 0),
+            ("c", 1, 0),
+        ]
+        if not is_postgres:
+            sql_text = statement.compile(
+                dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+            )
+            plan = session.execute(text(f"EXPLAIN QUERY PLAN {sql_text}"))
+            details = [row[-1] for row in plan if "gamify_progress" in row[-1]]
+            assert details, "no step of the plan reads gamify_progress"
+            assert all(
+                "goal_id=? AND entity_type=? AND entity_id=?" in detail for detail in details
+            ), details
 
 
 def test_rows_keep_every_value_through_the_database(gamify: Gamify, goal_id: int) -> None:
