@@ -23,6 +23,7 @@ from flask_gamify import Gamify, sql
 from flask_gamify.models import Goal, Progress, naive_utc
 from flask_gamify.processing import completed_prerequisites
 from flask_gamify.progress_rows import (
+    _SELECT_POSTGRESQL,
     _SELECT_SQLITE,
     insert_progress,
     parsed_view,
@@ -195,6 +196,48 @@ def test_rows_are_found_by_their_keys(gamify: Gamify, goal_id: int, is_postgres:
             details = [row[-1] for row in plan]
             assert any("USING INDEX" in detail for detail in details), details
             assert not any(detail.startswith("SCAN p") for detail in details), details
+
+
+def test_a_batch_finds_its_rows_without_reading_the_entitys_others(
+    app: Flask, gamify: Gamify, is_postgres: bool
+) -> None:
+    """Without statistics (a new table, not analyzed yet) PostgreSQL may look a batch's
+    keys up through the entity index; that index ends with the goal, so each lookup
+    reads the one row, not every row of the entity (4.2 s instead of 0.2 s for a batch
+    with 1,000 goals)."""
+    if not is_postgres:
+        pytest.skip("SQLite looks the keys up in the unique index (see above)")
+    goals = [
+        {"key": f"g{n}", "name": f"G{n}", "criteria": {"type": "count", "event": "e", "target": 2}}
+        for n in range(60)
+    ]
+    gamify.define_goals(goals)
+    now = datetime.now(UTC)
+    with gamify.state.transaction() as session:
+        ids = [int(i) for i in session.execute(select(Goal.id).order_by(Goal.id)).scalars()]
+        rows = [progress_row(goal, entity, {"n": 1}) for goal in ids for entity in ("a", "b")]
+        insert_progress(session, rows, now)
+    keys = dumps([{"goal_id": g, "entity_type": "user", "entity_id": "a"} for g in ids[:5]])
+    with gamify.state.transaction() as session:
+        # The entity index alone, as the planner picks it without statistics (rolled back).
+        session.execute(
+            text("ALTER TABLE gamify_progress DROP CONSTRAINT uq_gamify_progress_goal_id")
+        )
+        for plan_kind in ("seqscan", "hashjoin", "mergejoin"):  # a lookup per key
+            session.execute(text(f"SET LOCAL enable_{plan_kind} = off"))
+        plan = session.execute(
+            text(f"EXPLAIN (ANALYZE, FORMAT JSON) {_SELECT_POSTGRESQL.element.text}"),
+            {"keys": keys},
+        ).scalar_one()
+        session.rollback()
+    assert "ix_gamify_progress_entity" in json.dumps(plan)
+    nodes, removed = [plan[0]["Plan"]], 0
+    while nodes:
+        node = nodes.pop()
+        removed += node.get("Rows Removed by Filter", 0)
+        removed += node.get("Rows Removed by Join Filter", 0)
+        nodes.extend(node.get("Plans", []))
+    assert removed == 0, json.dumps(plan, indent=1)
 
 
 def test_prerequisites_are_looked_up_by_their_whole_key(
