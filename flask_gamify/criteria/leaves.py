@@ -505,13 +505,13 @@ class _SumWindow:
         for t, value in entries:
             added[t] = added.get(t, 0) + value
         low = min(added)
+        if self._kept_sum is not None:
+            self._kept_sum += sum(added.values())  # appended or merged: the same amounts
         times = self.times
         if not times or low > times[-1]:
             order = sorted(added)
             times.extend(order)
             self._extend_values([_stored(added[t]) for t in order])
-            if self._kept_sum is not None:
-                self._kept_sum += sum(added.values())
             return low
         first = bisect_left(times, low)
         merged: dict[int, Fraction | int] = dict(
@@ -520,8 +520,6 @@ class _SumWindow:
         for t, amount in added.items():
             merged[t] = merged.get(t, 0) + amount
         order = sorted(merged)
-        if self._kept_sum is not None:
-            self._kept_sum += sum(added.values())
         del times[first:], self.values[first:]
         times.extend(order)
         self._extend_values([_stored(merged[t]) for t in order])
